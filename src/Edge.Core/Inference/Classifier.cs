@@ -1,0 +1,313 @@
+using Edge.Core.Imaging;
+using Edge.Onnx.Metadata;
+using Edge.Onnx.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using OrtSessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+
+namespace Edge.Core.Inference;
+
+/// <summary>
+/// An image classifier over an ONNX Runtime session. Input and output tensors live in pinned
+/// arrays allocated once, bound to the session through <see cref="OrtIoBinding"/>, so that after
+/// the first call of each batch size decode → preprocess → infer → top-k allocates nothing.
+/// Not thread-safe: give each pipeline its own.
+/// </summary>
+public sealed class Classifier : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly float[] _input;   // MaxBatch images, pinned
+    private readonly float[] _output;  // MaxBatch x classes, pinned
+    private readonly float[] _scores;  // probabilities (softmax of _output when it holds logits)
+    private readonly Binding?[] _bindings;
+    private readonly ImageDecoder _decoder;
+    private readonly PixelBuffer _pixels = new();
+    private readonly Preprocessor _preprocessor;
+    private readonly int _imageLength;
+    private bool _disposed;
+
+    private sealed class Binding(OrtValue input, OrtValue output, OrtIoBinding io) : IDisposable
+    {
+        public readonly OrtIoBinding Io = io;
+        public void Dispose()
+        {
+            Io.Dispose();
+            input.Dispose();
+            output.Dispose();
+        }
+    }
+
+    private Classifier(InferenceSession session, ModelDescriptor model, ClassifierOptions options, IReadOnlyList<string> providers)
+    {
+        _session = session;
+        Model = model;
+        Options = options;
+        ExecutionProviders = providers;
+        MaxBatch = model.FixedBatch ?? options.MaxBatch;
+        _imageLength = model.Preprocessing.Channels * model.Preprocessing.Width * model.Preprocessing.Height;
+        _input = GC.AllocateArray<float>(MaxBatch * _imageLength, pinned: true);
+        _output = GC.AllocateArray<float>(MaxBatch * model.ClassCount, pinned: true);
+        _scores = model.Output == OutputKind.Probabilities ? _output : new float[MaxBatch * model.ClassCount];
+        _bindings = new Binding?[MaxBatch + 1];
+        _decoder = new ImageDecoder(new ImageDecoderOptions { MaxPixels = options.MaxImagePixels, ScaledJpegDecode = options.ScaledJpegDecode });
+        _preprocessor = new Preprocessor(model.Preprocessing, model.Layout);
+    }
+
+    public ModelDescriptor Model { get; }
+    public ClassifierOptions Options { get; }
+    /// <summary>Execution providers actually in use, best first (always ends with CPU).</summary>
+    public IReadOnlyList<string> ExecutionProviders { get; }
+    public int MaxBatch { get; }
+    public int ClassCount => Model.ClassCount;
+    public Preprocessor Preprocessor => _preprocessor;
+    /// <summary>The session itself, for comparisons against a bare ONNX Runtime loop.</summary>
+    public InferenceSession Session => _session;
+
+    /// <summary>Loads, checks and prepares a model.</summary>
+    /// <exception cref="ModelLoadException">The model cannot be used; the message says why.</exception>
+    public static Classifier Load(string path, ClassifierOptions? options = null, ModelSettings? overrides = null,
+        ILogger? logger = null, string overridesSource = "command line")
+    {
+        options ??= new ClassifierOptions();
+        options.Validate();
+        logger ??= NullLogger.Instance;
+        if (!File.Exists(path)) throw new ModelLoadException($"model file '{path}' does not exist");
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelLoadException($"cannot read model '{path}': {e.Message}", e);
+        }
+        ModelDescriptor model;
+        try
+        {
+            var proto = OnnxModelFile.Parse(bytes, path);
+            model = ModelDescriber.Describe(proto, path, overrides, overridesSource);
+        }
+        catch (OnnxFormatException e)
+        {
+            throw new ModelLoadException(e.Message, e);
+        }
+        if (model.Defaulted.Count > 0)
+            logger.LogWarning("Model '{Path}' does not state {Fields}; using defaults: {Spec}, labels {Labels} (see README, Model metadata)",
+                path, string.Join(", ", model.Defaulted), model.Preprocessing, model.LabelSource == "default" ? "class_0.." : "given");
+
+        var sessionOptions = new OrtSessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = options.EffectiveIntraOpThreads,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        var spin = options.AllowSpinning ? "1" : "0";
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
+        sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
+        if (options.OptimizedModelPath is not null) sessionOptions.OptimizedModelFilePath = options.OptimizedModelPath;
+        var providers = AppendProviders(sessionOptions, options.ExecutionProviders, logger);
+
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(bytes, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelLoadException($"ONNX Runtime refused '{path}': {e.Message}", e);
+        }
+        finally
+        {
+            sessionOptions.Dispose();
+        }
+        return new Classifier(session, model, options, providers);
+    }
+
+    private static List<string> AppendProviders(OrtSessionOptions so, IReadOnlyList<string> requested, ILogger logger)
+    {
+        var used = new List<string>();
+        if (requested.Count == 0)
+        {
+            used.Add("cpu");
+            return used;
+        }
+        var available = OrtEnv.Instance().GetAvailableProviders();
+        foreach (var name in requested)
+        {
+            var key = name.Trim().ToLowerInvariant();
+            if (key is "cpu" or "") continue;
+            var ortName = key switch
+            {
+                "cuda" => "CUDAExecutionProvider",
+                "tensorrt" or "trt" => "TensorrtExecutionProvider",
+                _ => name.EndsWith("ExecutionProvider", StringComparison.Ordinal) ? name : name + "ExecutionProvider",
+            };
+            if (!available.Contains(ortName, StringComparer.OrdinalIgnoreCase))
+            {
+                logger.LogWarning("Execution provider '{Name}' is not in this ONNX Runtime build (it has {Available}); running on CPU",
+                    name, string.Join(", ", available));
+                continue;
+            }
+            try
+            {
+                switch (key)
+                {
+                    case "cuda": so.AppendExecutionProvider_CUDA(0); break;
+                    case "tensorrt" or "trt": so.AppendExecutionProvider_Tensorrt(0); break;
+                    default: so.AppendExecutionProvider(ortName.Replace("ExecutionProvider", "", StringComparison.Ordinal), new Dictionary<string, string>()); break;
+                }
+                used.Add(key);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                logger.LogWarning("Execution provider '{Name}' could not start ({Reason}); running on CPU", name, e.Message);
+            }
+        }
+        used.Add("cpu");
+        return used;
+    }
+
+    /// <summary>The tensor memory of image <paramref name="slot"/> (0 ≤ slot &lt; MaxBatch), to fill directly.</summary>
+    public Span<float> InputSlot(int slot)
+    {
+        CheckSlot(slot);
+        return _input.AsSpan(slot * _imageLength, _imageLength);
+    }
+
+    /// <summary>Decodes an encoded image into the classifier's pixel buffer (stage 1).</summary>
+    public DecodeInfo Decode(ReadOnlySpan<byte> encoded) =>
+        _decoder.Decode(encoded, _pixels, ScaleHint.For(Model.Preprocessing));
+
+    /// <summary>Resizes and normalises the last decoded image into <paramref name="slot"/> (stage 2).</summary>
+    public void Preprocess(int slot) => _preprocessor.Run(_pixels.View, InputSlot(slot));
+
+    /// <summary>Resizes and normalises <paramref name="image"/> into <paramref name="slot"/>.</summary>
+    public void Preprocess(ImageView image, int slot) => _preprocessor.Run(image, InputSlot(slot));
+
+    /// <summary>Decode and preprocess in one call.</summary>
+    public DecodeInfo LoadImage(ReadOnlySpan<byte> encoded, int slot = 0)
+    {
+        var info = Decode(encoded);
+        Preprocess(slot);
+        return info;
+    }
+
+    /// <summary>Runs the model on the first <paramref name="batch"/> slots (stage 3).</summary>
+    public void Infer(int batch = 1)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be 1..{MaxBatch}");
+        var runBatch = Model.FixedBatch ?? batch;
+        var binding = _bindings[runBatch] ??= Bind(runBatch);
+        _session.RunWithBinding(_runOptions, binding.Io);
+    }
+
+    /// <summary>Turns the outputs of the first <paramref name="batch"/> slots into probabilities (stage 4).</summary>
+    public void Postprocess(int batch = 1)
+    {
+        if (Model.Output == OutputKind.Probabilities) return;
+        var k = Model.ClassCount;
+        for (var i = 0; i < batch; i++)
+            Softmax(_output.AsSpan(i * k, k), _scores.AsSpan(i * k, k));
+    }
+
+    /// <summary>Infer then postprocess.</summary>
+    public void Run(int batch = 1)
+    {
+        Infer(batch);
+        Postprocess(batch);
+    }
+
+    /// <summary>Raw model output of a slot (logits or probabilities, as the model gives them).</summary>
+    public ReadOnlySpan<float> RawOutput(int slot = 0)
+    {
+        CheckSlot(slot);
+        return _output.AsSpan(slot * Model.ClassCount, Model.ClassCount);
+    }
+
+    /// <summary>Class probabilities of a slot after <see cref="Run"/>.</summary>
+    public ReadOnlySpan<float> Scores(int slot = 0)
+    {
+        CheckSlot(slot);
+        return _scores.AsSpan(slot * Model.ClassCount, Model.ClassCount);
+    }
+
+    /// <summary>Writes the best <c>destination.Length</c> classes of a slot, best first; returns how many.</summary>
+    public int TopK(int slot, Span<Prediction> destination)
+    {
+        var scores = Scores(slot);
+        var k = Math.Min(destination.Length, scores.Length);
+        var count = 0;
+        for (var c = 0; c < scores.Length; c++)
+        {
+            var s = scores[c];
+            if (count == k && !(s > destination[k - 1].Score)) continue;
+            var pos = count < k ? count++ : k - 1;
+            // Insertion keeps ties in class order (a stable top-k).
+            while (pos > 0 && s > destination[pos - 1].Score)
+            {
+                destination[pos] = destination[pos - 1];
+                pos--;
+            }
+            destination[pos] = new Prediction(c, Model.Labels[c], s);
+        }
+        return count;
+    }
+
+    /// <summary>Classifies one encoded image (allocates the result; the daemon's loop uses the stages).</summary>
+    public Classification Classify(ReadOnlySpan<byte> encoded, int top = 5)
+    {
+        var info = LoadImage(encoded);
+        Run();
+        var predictions = new Prediction[Math.Min(Math.Max(top, 1), ClassCount)];
+        var n = TopK(0, predictions);
+        return new Classification(predictions[..n], info);
+    }
+
+    /// <summary>Numerically stable softmax.</summary>
+    public static void Softmax(ReadOnlySpan<float> logits, Span<float> probabilities)
+    {
+        var max = float.NegativeInfinity;
+        foreach (var v in logits) if (v > max) max = v;
+        var sum = 0f;
+        for (var i = 0; i < logits.Length; i++)
+        {
+            var e = MathF.Exp(logits[i] - max);
+            probabilities[i] = e;
+            sum += e;
+        }
+        var inv = 1f / sum;
+        for (var i = 0; i < logits.Length; i++) probabilities[i] *= inv;
+    }
+
+    private Binding Bind(int batch)
+    {
+        var inputShape = Model.InputShape(batch).Select(d => (long)d).ToArray();
+        long[] outputShape = [batch, .. Model.OutputTail.Select(d => (long)d)];
+        var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+            new Memory<float>(_input, 0, batch * _imageLength), inputShape);
+        var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+            new Memory<float>(_output, 0, batch * Model.ClassCount), outputShape);
+        var io = _session.CreateIoBinding();
+        io.BindInput(Model.InputName, input);
+        io.BindOutput(Model.OutputName, output);
+        return new Binding(input, output, io);
+    }
+
+    private void CheckSlot(int slot)
+    {
+        if ((uint)slot >= (uint)MaxBatch) throw new ArgumentOutOfRangeException(nameof(slot), $"slot must be 0..{MaxBatch - 1}");
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var b in _bindings) b?.Dispose();
+        _runOptions.Dispose();
+        _session.Dispose();
+        _decoder.Dispose();
+        _pixels.Dispose();
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Edge.Daemon.Cli;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Edge.Daemon;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        using var logs = LoggerFactory.Create(b => b
+            .SetMinimumLevel(LogLevel.Information)
+            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = null; })
+            .AddFilter<ConsoleLoggerProvider>(null, LogLevel.Information)
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        return Run(args, logs);
+    }
+
+    public static int Run(string[] args, ILoggerFactory logs)
+    {
+        var root = new RootCommand("edged: on-device image classification with ONNX Runtime")
+        {
+            ClassifyCommand.Create(logs),
+            InspectCommand.Create(),
+            BenchCommand.Create(logs),
+        };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"edged: {e.Message}");
+            Console.Error.WriteLine("edged: see 'edged --help'");
+            return ExitCodes.Usage;
+        }
+        return parsed.Invoke();
+    }
+
+    /// <summary>Runs a command body, turning expected failures into one line on stderr and an exit code.</summary>
+    internal static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (CliError e)
+        {
+            Console.Error.WriteLine($"edged: error: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"edged: error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+}

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Edge.Onnx.Metadata;
+
+/// <summary>
+/// Labels and preprocessing as stated by one source (model metadata, a sidecar file, command-line
+/// flags). Every field is optional; <see cref="Overlay"/> lets a later source win field by field.
+/// </summary>
+public sealed record ModelSettings
+{
+    public IReadOnlyList<string>? Labels { get; init; }
+    public int? Width { get; init; }
+    public int? Height { get; init; }
+    public ColorOrder? Color { get; init; }
+    public ResizeMode? Resize { get; init; }
+    public float? CropFraction { get; init; }
+    public float? Scale { get; init; }
+    public float[]? Mean { get; init; }
+    public float[]? Std { get; init; }
+    public byte? LetterboxFill { get; init; }
+    public OutputKind? Output { get; init; }
+
+    public static ModelSettings Empty { get; } = new();
+
+    public bool IsEmpty => this == Empty || (Labels is null && Width is null && Height is null && Color is null
+        && Resize is null && CropFraction is null && Scale is null && Mean is null && Std is null
+        && LetterboxFill is null && Output is null);
+
+    /// <summary>This source with every field that <paramref name="over"/> sets replaced by its value.</summary>
+    public ModelSettings Overlay(ModelSettings over) => new()
+    {
+        Labels = over.Labels ?? Labels,
+        Width = over.Width ?? Width,
+        Height = over.Height ?? Height,
+        Color = over.Color ?? Color,
+        Resize = over.Resize ?? Resize,
+        CropFraction = over.CropFraction ?? CropFraction,
+        Scale = over.Scale ?? Scale,
+        Mean = over.Mean ?? Mean,
+        Std = over.Std ?? Std,
+        LetterboxFill = over.LetterboxFill ?? LetterboxFill,
+        Output = over.Output ?? Output,
+    };
+
+    /// <summary>Reads the <see cref="ModelMetadataKeys"/> entries of a model's metadata_props.</summary>
+    /// <exception cref="FormatException">A value does not parse; the message names the key.</exception>
+    public static ModelSettings FromMetadata(IReadOnlyDictionary<string, string> props, string source = "model metadata")
+    {
+        string? Get(string key) => props.TryGetValue(key, out var v) && !string.IsNullOrWhiteSpace(v) ? v : null;
+        var settings = new ModelSettings();
+        if (Get(ModelMetadataKeys.Labels) is { } labels)
+            settings = settings with { Labels = ParseLabelsJson(labels, $"{source} key '{ModelMetadataKeys.Labels}'") };
+        if (Get(ModelMetadataKeys.InputSize) is { } size)
+        {
+            var (w, h) = ParseSize(size, $"{source} key '{ModelMetadataKeys.InputSize}'");
+            settings = settings with { Width = w, Height = h };
+        }
+        if (Get(ModelMetadataKeys.Color) is { } color)
+            settings = settings with { Color = PreprocessingNames.TryParseColor(color, out var c) ? c
+                : throw Bad(source, ModelMetadataKeys.Color, color, "rgb, bgr or gray") };
+        if (Get(ModelMetadataKeys.Resize) is { } resize)
+            settings = settings with { Resize = PreprocessingNames.TryParseResize(resize, out var r) ? r
+                : throw Bad(source, ModelMetadataKeys.Resize, resize, "squash, center-crop or letterbox") };
+        if (Get(ModelMetadataKeys.CropFraction) is { } crop)
+            settings = settings with { CropFraction = ParseFloat(crop, $"{source} key '{ModelMetadataKeys.CropFraction}'") };
+        if (Get(ModelMetadataKeys.Scale) is { } scale)
+            settings = settings with { Scale = ParseFloat(scale, $"{source} key '{ModelMetadataKeys.Scale}'") };
+        if (Get(ModelMetadataKeys.Mean) is { } mean)
+            settings = settings with { Mean = ParseFloats(mean, $"{source} key '{ModelMetadataKeys.Mean}'") };
+        if (Get(ModelMetadataKeys.Std) is { } std)
+            settings = settings with { Std = ParseFloats(std, $"{source} key '{ModelMetadataKeys.Std}'") };
+        if (Get(ModelMetadataKeys.LetterboxFill) is { } fill)
+            settings = settings with { LetterboxFill = byte.TryParse(fill, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) ? b
+                : throw Bad(source, ModelMetadataKeys.LetterboxFill, fill, "an integer 0..255") };
+        if (Get(ModelMetadataKeys.Output) is { } output)
+            settings = settings with { Output = PreprocessingNames.TryParseOutput(output, out var o) ? o
+                : throw Bad(source, ModelMetadataKeys.Output, output, "logits or probabilities") };
+        return settings;
+    }
+
+    /// <summary>The metadata_props entries that state these settings (only the fields that are set).</summary>
+    public IEnumerable<KeyValuePair<string, string>> ToMetadata()
+    {
+        yield return new(ModelMetadataKeys.FormatVersion, "1");
+        if (Labels is not null) yield return new(ModelMetadataKeys.Labels, FormatLabelsJson(Labels));
+        if (Width is { } w && Height is { } h) yield return new(ModelMetadataKeys.InputSize, $"{w}x{h}");
+        if (Color is { } c) yield return new(ModelMetadataKeys.Color, c.Name());
+        if (Resize is { } r) yield return new(ModelMetadataKeys.Resize, r.Name());
+        if (CropFraction is { } cf) yield return new(ModelMetadataKeys.CropFraction, Format(cf));
+        if (Scale is { } s) yield return new(ModelMetadataKeys.Scale, Format(s));
+        if (Mean is not null) yield return new(ModelMetadataKeys.Mean, string.Join(",", Mean.Select(Format)));
+        if (Std is not null) yield return new(ModelMetadataKeys.Std, string.Join(",", Std.Select(Format)));
+        if (LetterboxFill is { } f) yield return new(ModelMetadataKeys.LetterboxFill, f.ToString(CultureInfo.InvariantCulture));
+        if (Output is { } o) yield return new(ModelMetadataKeys.Output, o.Name());
+    }
+
+    public static string FormatLabelsJson(IReadOnlyList<string> labels)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var label in labels) writer.WriteStringValue(label);
+            writer.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    public static string[] ParseLabelsJson(string json, string where)
+    {
+        var labels = new List<string>();
+        try
+        {
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+                throw new FormatException($"{where} must be a JSON array of strings, e.g. [\"cat\",\"dog\"]");
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (reader.TokenType != JsonTokenType.String)
+                    throw new FormatException($"{where}: label {labels.Count} is a {reader.TokenType}, not a string");
+                labels.Add(reader.GetString()!);
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{where} is not valid JSON: {e.Message}", e);
+        }
+        return CheckLabels(labels, where);
+    }
+
+    /// <summary>Labels from a text file: one per line, blank lines at the end ignored.</summary>
+    public static string[] ParseLabelsText(string text, string where)
+    {
+        var lines = text.Replace("\r\n", "\n").Split('\n').Select(l => l.Trim()).ToList();
+        while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        return CheckLabels(lines, where);
+    }
+
+    private static string[] CheckLabels(List<string> labels, string where)
+    {
+        if (labels.Count == 0) throw new FormatException($"{where} holds no labels");
+        for (var i = 0; i < labels.Count; i++)
+            if (string.IsNullOrWhiteSpace(labels[i]))
+                throw new FormatException($"{where}: label {i} is empty");
+        return [.. labels];
+    }
+
+    public static (int Width, int Height) ParseSize(string text, string where)
+    {
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var w)
+            && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var h)
+            && w is > 0 and <= 16384 && h is > 0 and <= 16384)
+            return (w, h);
+        throw new FormatException($"{where} = '{text}' is not a size; expected WIDTHxHEIGHT such as 224x224");
+    }
+
+    public static float ParseFloat(string text, string where)
+    {
+        var t = text.Trim();
+        // Allow "1/255", the way scales are usually written.
+        var slash = t.IndexOf('/');
+        if (slash > 0
+            && double.TryParse(t[..slash], NumberStyles.Float, CultureInfo.InvariantCulture, out var num)
+            && double.TryParse(t[(slash + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var den) && den != 0)
+            return (float)(num / den);
+        if (float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v))
+            return v;
+        throw new FormatException($"{where} = '{text}' is not a number");
+    }
+
+    public static float[] ParseFloats(string text, string where) =>
+        [.. text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(p => ParseFloat(p, where))];
+
+    private static string Format(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static FormatException Bad(string source, string key, string value, string expected) =>
+        new($"{source} key '{key}' = '{value}' is not valid; expected {expected}");
+}

@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+using Edge.Onnx.Protos;
+using Google.Protobuf;
+
+namespace Edge.Onnx.Model;
+
+/// <summary>Conversions between <see cref="TensorProto"/> and plain arrays.</summary>
+public static class TensorData
+{
+    public static TensorProto FromFloats(string name, ReadOnlySpan<float> data, params long[] dims)
+    {
+        CheckCount(name, data.Length, dims);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data)); // little-endian, as ONNX requires
+        return t;
+    }
+
+    public static TensorProto FromInt64s(string name, ReadOnlySpan<long> data, params long[] dims)
+    {
+        CheckCount(name, data.Length, dims);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
+        return t;
+    }
+
+    public static TensorProto FromInt32s(string name, ReadOnlySpan<int> data, params long[] dims)
+    {
+        CheckCount(name, data.Length, dims);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int32 };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
+        return t;
+    }
+
+    public static TensorProto FromInt8s(string name, ReadOnlySpan<sbyte> data, params long[] dims)
+    {
+        CheckCount(name, data.Length, dims);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int8 };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
+        return t;
+    }
+
+    public static TensorProto FromUInt8s(string name, ReadOnlySpan<byte> data, params long[] dims)
+    {
+        CheckCount(name, data.Length, dims);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Uint8 };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(data);
+        return t;
+    }
+
+    /// <summary>Number of elements (product of dims; 1 for a scalar).</summary>
+    public static long ElementCount(TensorProto t)
+    {
+        long n = 1;
+        foreach (var d in t.Dims) n *= d;
+        return n;
+    }
+
+    /// <summary>Reads a FLOAT tensor from raw_data or float_data.</summary>
+    public static float[] ToFloats(TensorProto t)
+    {
+        if (t.DataType != (int)TensorProto.Types.DataType.Float)
+            throw new InvalidOperationException($"tensor '{t.Name}' is {(TensorProto.Types.DataType)t.DataType}, not FLOAT");
+        if (!t.RawData.IsEmpty) return MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray();
+        return [.. t.FloatData];
+    }
+
+    /// <summary>Reads an INT64 tensor (shape constants, axes) from raw_data or int64_data.</summary>
+    public static long[] ToInt64s(TensorProto t)
+    {
+        if (t.DataType != (int)TensorProto.Types.DataType.Int64)
+            throw new InvalidOperationException($"tensor '{t.Name}' is {(TensorProto.Types.DataType)t.DataType}, not INT64");
+        if (!t.RawData.IsEmpty) return MemoryMarshal.Cast<byte, long>(t.RawData.Span).ToArray();
+        return [.. t.Int64Data];
+    }
+
+    private static void CheckCount(string name, int count, long[] dims)
+    {
+        long n = 1;
+        foreach (var d in dims) n *= d;
+        if (n != count)
+            throw new ArgumentException($"tensor '{name}': {count} values do not fill shape [{string.Join(",", dims)}] ({n} elements)");
+    }
+}
