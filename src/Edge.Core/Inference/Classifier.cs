@@ -90,7 +90,8 @@ public sealed class Classifier : IDisposable
         {
             throw new ModelLoadException(e.Message, e);
         }
-        if (model.Defaulted.Count > 0)
+        // Colour order and resize mode have harmless defaults; labels and normalisation decide whether the answers mean anything.
+        if (model.Defaulted.Any(f => f is "labels" or "scale" or "mean" or "std"))
             logger.LogWarning("Model '{Path}' does not state {Fields}; using defaults: {Spec}, labels {Labels} (see README, Model metadata)",
                 path, string.Join(", ", model.Defaulted), model.Preprocessing, model.LabelSource == "default" ? "class_0.." : "given");
 
