@@ -121,7 +121,7 @@ public class PreprocessorReferenceTests
         Assert.That(tensor, Has.Length.EqualTo(expected.Length));
         var worst = tensor.Zip(expected, (a, b) => Math.Abs(a - b)).Max();
         TestContext.Out.WriteLine($"{c.Name}: max abs difference {worst:E2} over {expected.Length} values (range {expected.Min():F2}..{expected.Max():F2})");
-        Assert.That(worst, Is.LessThan(1e-4f), $"max abs difference {worst}");
+        Assert.That(worst, Is.LessThan(1e-5f), $"max abs difference {worst}");
     }
 
     [Test]

@@ -44,7 +44,15 @@ internal static class BenchCommand
 
         using var classifier = modelArgs.Load(r, logger, maxBatch: 1);
         var model = classifier.Model;
-        var info = classifier.LoadImage(encoded); // fails here, once, with a clear message if the image is bad
+        Edge.Core.Imaging.DecodeInfo info;
+        try
+        {
+            info = classifier.LoadImage(encoded); // a bad image fails here, once, before any timing
+        }
+        catch (Edge.Core.Imaging.ImageDecodeException e)
+        {
+            throw new CliError($"image '{imagePath}': {e.Message}");
+        }
 
         // The baseline: the same session, fed by plain ONNX Runtime calls with preallocated OrtValues.
         var bareInput = GC.AllocateArray<float>(classifier.InputSlot(0).Length, pinned: true);

@@ -61,23 +61,31 @@ internal static class InspectCommand
             p.LetterboxFill, d.Layout.ToString().ToUpperInvariant());
     }
 
-    internal static string Count(long n) => n switch
+    /// <summary>A count with an SI prefix: "60", "3.475 M".</summary>
+    internal static string Count(long n) => Unit(n, "").TrimEnd();
+
+    /// <summary>A count with its unit: "60 MACs", "300.774 MMACs", "13.942 MB".</summary>
+    internal static string Unit(long n, string unit)
     {
-        >= 1_000_000_000 => (n / 1e9).ToString("0.###", CultureInfo.InvariantCulture) + " G",
-        >= 1_000_000 => (n / 1e6).ToString("0.###", CultureInfo.InvariantCulture) + " M",
-        >= 1_000 => (n / 1e3).ToString("0.###", CultureInfo.InvariantCulture) + " k",
-        _ => n.ToString(CultureInfo.InvariantCulture),
-    };
+        var (value, prefix) = n switch
+        {
+            >= 1_000_000_000 => (n / 1e9, "G"),
+            >= 1_000_000 => (n / 1e6, "M"),
+            >= 1_000 => (n / 1e3, "k"),
+            _ => ((double)n, ""),
+        };
+        return value.ToString("0.###", CultureInfo.InvariantCulture) + " " + prefix + unit;
+    }
 
     private static string Text(ModelReport r, JsonInspectReport j, ModelDescriptor? d, bool showLayers)
     {
         var sb = new StringBuilder();
-        sb.Append($"model       {j.Path} ({Count(j.FileBytes)}B)\n");
+        sb.Append($"model       {j.Path} ({Unit(j.FileBytes, "B")})\n");
         sb.Append($"producer    {(r.Producer.Length > 0 ? r.Producer : "(none)")}, IR {r.IrVersion}, opsets {string.Join(", ", r.Opsets.Select(o => $"{o.Key} {o.Value}"))}\n");
         foreach (var i in r.Inputs) sb.Append($"input       {i}\n");
         foreach (var o in r.Outputs) sb.Append($"output      {o}\n");
-        sb.Append($"parameters  {Count(r.Parameters)} ({Count(r.ParameterBytes)}B)\n");
-        sb.Append($"compute     {Count(r.TotalMacs)}MACs per image");
+        sb.Append($"parameters  {Count(r.Parameters)} ({Unit(r.ParameterBytes, "B")})\n");
+        sb.Append($"compute     {Unit(r.TotalMacs, "MACs")} per image");
         if (r.LayersWithUnknownMacs > 0) sb.Append($" (+ {r.LayersWithUnknownMacs} layer(s) whose shapes could not be inferred)");
         sb.Append('\n');
         sb.Append($"nodes       {r.NodeCount}: {string.Join(", ", r.Operators.Select(o => $"{o.Key} {o.Value}"))}\n");

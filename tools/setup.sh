@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Edge needs on a fresh Debian 12 / Ubuntu 22.04+ machine with the .NET 10 SDK,
+# idempotently: Debian packages only when missing, then a NuGet restore.
+#   tools/setup.sh          everything: build, tests (Python reference tools) and AOT publishing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # Reference implementations the tests check against (never used by the product).
+  python3-onnx python3-numpy python3-pil python3-torch python3-torchvision
+  # Native AOT publishing of edged for linux-x64.
+  clang zlib1g-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
+dotnet restore Edge.sln --verbosity quiet
+echo "setup: ready"
