@@ -47,9 +47,16 @@ public static class Program
             Console.Error.WriteLine($"edged: error: {e.Message}");
             return e.ExitCode;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Core.Inference.ModelLoadException
+                                      or Core.Imaging.ImageDecodeException or Onnx.Model.OnnxFormatException)
         {
             Console.Error.WriteLine($"edged: error: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("EDGED_DEBUG") != "1")
+        {
+            // A bug, not a user error: still one line, with the way to get the details.
+            Console.Error.WriteLine($"edged: error: unexpected {e.GetType().Name}: {e.Message} (set EDGED_DEBUG=1 for the stack trace)");
             return ExitCodes.Failure;
         }
     }
