@@ -7,48 +7,28 @@ namespace Edge.Onnx.Model;
 /// <summary>Conversions between <see cref="TensorProto"/> and plain arrays.</summary>
 public static class TensorData
 {
-    public static TensorProto FromFloats(string name, ReadOnlySpan<float> data, params long[] dims)
-    {
-        CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data)); // little-endian, as ONNX requires
-        return t;
-    }
+    public static TensorProto FromFloats(string name, ReadOnlySpan<float> data, params long[] dims) =>
+        FromRaw(name, data, TensorProto.Types.DataType.Float, dims);
 
-    public static TensorProto FromInt64s(string name, ReadOnlySpan<long> data, params long[] dims)
+    public static TensorProto FromInt64s(string name, ReadOnlySpan<long> data, params long[] dims) =>
+        FromRaw(name, data, TensorProto.Types.DataType.Int64, dims);
+
+    public static TensorProto FromInt32s(string name, ReadOnlySpan<int> data, params long[] dims) =>
+        FromRaw(name, data, TensorProto.Types.DataType.Int32, dims);
+
+    public static TensorProto FromInt8s(string name, ReadOnlySpan<sbyte> data, params long[] dims) =>
+        FromRaw(name, data, TensorProto.Types.DataType.Int8, dims);
+
+    public static TensorProto FromUInt8s(string name, ReadOnlySpan<byte> data, params long[] dims) =>
+        FromRaw(name, data, TensorProto.Types.DataType.Uint8, dims);
+
+    /// <summary>A tensor stored in raw_data: the values' bytes, little-endian as ONNX requires (and as every supported CPU is).</summary>
+    private static TensorProto FromRaw<T>(string name, ReadOnlySpan<T> data, TensorProto.Types.DataType type, long[] dims) where T : unmanaged
     {
         CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        var t = new TensorProto { Name = name, DataType = (int)type };
         t.Dims.AddRange(dims);
         t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
-        return t;
-    }
-
-    public static TensorProto FromInt32s(string name, ReadOnlySpan<int> data, params long[] dims)
-    {
-        CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int32 };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
-        return t;
-    }
-
-    public static TensorProto FromInt8s(string name, ReadOnlySpan<sbyte> data, params long[] dims)
-    {
-        CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int8 };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
-        return t;
-    }
-
-    public static TensorProto FromUInt8s(string name, ReadOnlySpan<byte> data, params long[] dims)
-    {
-        CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Uint8 };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(data);
         return t;
     }
 
