@@ -168,4 +168,22 @@ public class CliTests
         Assert.That(r.ExitCode, Is.EqualTo(1));
         Assert.That(r.Stderr.Trim(), Does.StartWith("edged: error:").And.Contain("not an image"));
     }
+
+    [Test]
+    public void AnOnnxRuntimeLibraryCanBeChosenAndABadOneFallsBackWithOneWarning()
+    {
+        var sample = Path.Combine(RepoPaths.Models, "samples", "sky.jpg");
+        var bundled = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libonnxruntime.so");
+        var good = Edged.Run("classify", sample, "--onnxruntime", bundled, "--json");
+        Assert.That(good.ExitCode, Is.Zero, good.Stderr);
+        Assert.That(good.Stderr, Is.Empty);
+
+        var bad = Edged.Run("classify", sample, "--onnxruntime", "/nonexistent/libonnxruntime.so", "--provider", "cuda", "--json");
+        Assert.That(bad.ExitCode, Is.Zero, bad.Stderr);
+        var lines = bad.Stderr.Trim().Split('\n');
+        Assert.That(lines, Has.Length.EqualTo(2), bad.Stderr);
+        Assert.That(lines[0], Does.Contain("Cannot load ONNX Runtime from '/nonexistent/libonnxruntime.so'"));
+        Assert.That(lines[1], Does.Contain("'cuda' is not in this ONNX Runtime build").And.Contain("running on CPU"));
+        Assert.That(bad.Stdout, Does.Contain("\"blue\""));
+    }
 }
