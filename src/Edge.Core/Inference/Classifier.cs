@@ -95,18 +95,7 @@ public sealed class Classifier : IDisposable
             logger.LogWarning("Model '{Path}' does not state {Fields}; using defaults: {Spec}, labels {Labels} (see README, Model metadata)",
                 path, string.Join(", ", model.Defaulted), model.Preprocessing, model.LabelSource == "default" ? "class_0.." : "given");
 
-        var sessionOptions = new OrtSessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = options.EffectiveIntraOpThreads,
-            InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        var spin = options.AllowSpinning ? "1" : "0";
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
-        sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
-        if (options.OptimizedModelPath is not null) sessionOptions.OptimizedModelFilePath = options.OptimizedModelPath;
+        var sessionOptions = OrtSessions.Options(options.EffectiveIntraOpThreads, options.AllowSpinning, options.OptimizedModelPath);
         var providers = AppendProviders(sessionOptions, options.ExecutionProviders, logger);
 
         InferenceSession session;
