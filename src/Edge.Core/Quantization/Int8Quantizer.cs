@@ -86,7 +86,9 @@ public static class Int8Quantizer
         var indices = request.Calibration.Sample(request.Samples);
         var stats = CalibrationRunner.Run(prepared, model, tensors, request.Calibration, indices, request.Method, threads, progress,
             out var used, out var skipped, out var reasons);
-        var ranges = stats.ToDictionary(kv => kv.Key, kv => kv.Value.Range(request.Method, request.Percentile));
+        // The input's range is bounded by preprocessing (pixels 0..255): it has no outliers to cut.
+        var ranges = stats.ToDictionary(kv => kv.Key,
+            kv => kv.Value.Range(kv.Key == model.InputName ? CalibrationMethod.MinMax : request.Method, request.Percentile));
 
         var exclude = new HashSet<string>(request.Exclude);
         var autoExcluded = new List<string>();

@@ -19,7 +19,8 @@ public sealed class TensorStatistics
 {
     public const int Bins = 2048;
     private long[]? _histogram;
-    private float _lo, _hi;
+    private long[]? _negative; // entropy: |x| of the negative values, so each side gets its own threshold
+    private float _lo, _hi, _negHi;
 
     public float Min { get; private set; } = float.PositiveInfinity;
     public float Max { get; private set; } = float.NegativeInfinity;
@@ -46,7 +47,12 @@ public sealed class TensorStatistics
     {
         if (Count == 0) throw new InvalidOperationException("no values were observed");
         _histogram = new long[Bins];
-        if (absolute) (_lo, _hi) = (0f, Math.Max(Math.Abs(Min), Math.Abs(Max)));
+        if (absolute)
+        {
+            (_lo, _hi) = (0f, Math.Max(0f, Max));
+            _negHi = Math.Max(0f, -Min);
+            _negative = new long[Bins];
+        }
         else (_lo, _hi) = (Min, Max);
         Absolute = absolute;
     }
@@ -58,18 +64,20 @@ public sealed class TensorStatistics
     {
         var h = _histogram ?? throw new InvalidOperationException("BeginHistogram first");
         var width = _hi - _lo;
-        if (width <= 0)
+        var k = width > 0 ? Bins / width : 0f;
+        if (Absolute)
         {
-            h[0] += values.Length;
+            var n = _negative!;
+            var kn = _negHi > 0 ? Bins / _negHi : 0f;
+            foreach (var v in values)
+            {
+                if (v >= 0) h[Math.Clamp((int)(v * k), 0, Bins - 1)]++;
+                else n[Math.Clamp((int)(-v * kn), 0, Bins - 1)]++;
+            }
             return;
         }
-        var k = Bins / width;
-        foreach (var raw in values)
-        {
-            var v = Absolute ? Math.Abs(raw) : raw;
-            var bin = (int)((v - _lo) * k);
-            h[Math.Clamp(bin, 0, Bins - 1)]++;
-        }
+        foreach (var v in values)
+            h[Math.Clamp((int)((v - _lo) * k), 0, Bins - 1)]++;
     }
 
     /// <summary>The range to quantize, chosen by <paramref name="method"/>.</summary>
@@ -91,8 +99,9 @@ public sealed class TensorStatistics
             default:
             {
                 var h = _histogram ?? throw new InvalidOperationException("entropy calibration needs the histogram pass");
-                var t = EntropyThreshold(h, _hi);
-                return (Math.Max(Min, Min >= 0 ? Min : -t), Math.Min(Max, t));
+                var hi = Max > 0 ? EntropyThreshold(h, _hi) : Max;
+                var lo = Min < 0 ? -EntropyThreshold(_negative!, _negHi) : Min;
+                return (Math.Max(Min, lo), Math.Min(Max, hi));
             }
         }
     }
@@ -113,13 +122,18 @@ public sealed class TensorStatistics
     }
 
     /// <summary>
-    /// TensorRT's entropy calibration on a histogram of |x| over [0, top]: for each candidate
+    /// TensorRT's entropy calibration on a histogram of one side's |x| over [0, top]: for each candidate
     /// threshold (128..2048 bins), fold the clipped tail into the last bin (P), requantize to 128
     /// levels and expand back (Q), and keep the threshold with the smallest KL(P || Q).
     /// </summary>
-    internal static float EntropyThreshold(long[] h, float top, int levels = 128)
+    internal static float EntropyThreshold(long[] histogram, float top, int levels = 128)
     {
-        var bins = h.Length;
+        var bins = histogram.Length;
+        // Exact zeros (ReLU's floor, padding) are a spike that every threshold represents exactly;
+        // left in, it dominates the divergence and drives the threshold down to the minimum
+        // (NVIDIA's pytorch-quantization flattens it the same way).
+        var h = (long[])histogram.Clone();
+        if (bins > 1) h[0] = h[1];
         var width = top / bins;
         var best = double.PositiveInfinity;
         var bestI = bins;
