@@ -22,14 +22,8 @@ public static class CalibrationRunner
         out int used, out int skipped, out List<string> skipReasons)
     {
         var inputName = model.InputName;
-        var calibration = prepared.Clone();
         var outputs = tensors.Where(t => t != inputName).ToList();
-        foreach (var t in outputs.Where(t => !calibration.Graph.Output.Any(o => o.Name == t)))
-            calibration.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = t,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
+        var calibration = QuantizationVerifier.WithOutputs(prepared, outputs);
         using var session = OrtSessions.Create(calibration.ToByteArray(), threads);
         var stats = tensors.ToDictionary(t => t, _ => new TensorStatistics());
         var passes = method == CalibrationMethod.MinMax ? 1 : 2;

@@ -83,7 +83,8 @@ public static class QuantizationVerifier
             signal[i] == 0 ? 0 : Math.Sqrt(noise[i] / signal[i])))];
     }
 
-    private static ModelProto WithOutputs(ModelProto m, IEnumerable<string> names)
+    /// <summary>A copy of the model that also outputs the named tensors (float, shape left to ONNX Runtime).</summary>
+    internal static ModelProto WithOutputs(ModelProto m, IEnumerable<string> names)
     {
         var c = m.Clone();
         foreach (var t in names.Where(t => !c.Graph.Output.Any(o => o.Name == t)))

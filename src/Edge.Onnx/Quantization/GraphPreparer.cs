@@ -1,6 +1,5 @@
 using Edge.Onnx.Model;
 using Edge.Onnx.Protos;
-using Google.Protobuf;
 using static Edge.Onnx.Quantization.GraphEditing;
 using DataType = Edge.Onnx.Protos.TensorProto.Types.DataType;
 
@@ -244,6 +243,4 @@ public static class GraphPreparer
             g.Input.Remove(input);
         return unused.Count;
     }
-
-    internal static ByteString Bytes(ReadOnlySpan<byte> b) => ByteString.CopyFrom(b);
 }
