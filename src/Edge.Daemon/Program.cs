@@ -24,6 +24,8 @@ public static class Program
             ClassifyCommand.Create(logs),
             InspectCommand.Create(),
             BenchCommand.Create(logs),
+            RunCommand.Create(logs, new ForwardingLoggerProvider(logs)),
+            RunCommand.CreateCheck(logs),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -33,6 +35,27 @@ public static class Program
             return ExitCodes.Usage;
         }
         return parsed.Invoke();
+    }
+
+    /// <summary>Hands ASP.NET's loggers to edged's own factory, so everything logs in one format.</summary>
+    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+        public void Dispose() { }
+    }
+
+    /// <summary>Async form of <see cref="Guard"/>.</summary>
+    internal static async Task<int> GuardAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (Exception e) when (e is CliError or IOException or UnauthorizedAccessException or Core.Inference.ModelLoadException)
+        {
+            Console.Error.WriteLine($"edged: error: {e.Message}");
+            return e is CliError c ? c.ExitCode : ExitCodes.Failure;
+        }
     }
 
     /// <summary>Runs a command body, turning expected failures into one line on stderr and an exit code.</summary>
@@ -46,6 +69,11 @@ public static class Program
         {
             Console.Error.WriteLine($"edged: error: {e.Message}");
             return e.ExitCode;
+        }
+        catch (AggregateException e) when (e.InnerException is CliError c)
+        {
+            Console.Error.WriteLine($"edged: error: {c.Message}");
+            return c.ExitCode;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Core.Inference.ModelLoadException
                                       or Core.Imaging.ImageDecodeException or Onnx.Model.OnnxFormatException)

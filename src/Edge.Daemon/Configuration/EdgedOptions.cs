@@ -1,0 +1,68 @@
+namespace Edge.Daemon.Configuration;
+
+/// <summary>
+/// Everything <c>edged run</c> is configured with, bound from <c>edged.json</c>, then environment
+/// variables (<c>EDGED_Source__Command=...</c>), then the command line (<c>--Source:Kind=pipe</c>).
+/// </summary>
+public sealed class EdgedOptions
+{
+    public ModelOptions Model { get; set; } = new();
+    public SourceOptions Source { get; set; } = new();
+    public TriggerOptions Trigger { get; set; } = new();
+    public StoreOptions Store { get; set; } = new();
+    public HttpOptions Http { get; set; } = new();
+}
+
+public sealed class ModelOptions
+{
+    /// <summary>ONNX model; empty = the shipped default beside the binary.</summary>
+    public string? Path { get; set; }
+    public int Threads { get; set; }
+    public string[] Providers { get; set; } = [];
+    public string? OnnxRuntimeLibrary { get; set; }
+    public int TopK { get; set; } = 5;
+}
+
+public sealed class SourceOptions
+{
+    /// <summary>pipe, http, folder or image.</summary>
+    public string Kind { get; set; } = "folder";
+    /// <summary>For pipe: the command whose stdout is MJPEG.</summary>
+    public string? Command { get; set; }
+    /// <summary>For http: the camera's MJPEG URL.</summary>
+    public string? Url { get; set; }
+    /// <summary>For folder/image: the path; empty = the shipped sample frames.</summary>
+    public string? Path { get; set; }
+    /// <summary>For folder: play the files again and again (else watch for new ones).</summary>
+    public bool Loop { get; set; } = true;
+    /// <summary>For folder/image: frames per second.</summary>
+    public double Fps { get; set; } = 5;
+    /// <summary>Reopen the source when no frame came for this long.</summary>
+    public int NoFrameTimeoutMs { get; set; } = 2000;
+    public int MaxFrameBytes { get; set; } = 8 * 1024 * 1024;
+}
+
+public sealed class TriggerOptions
+{
+    /// <summary>continuous (every frame, at most MaxRate per second) or http (only on POST /api/trigger).</summary>
+    public string Mode { get; set; } = "continuous";
+    public double MaxRate { get; set; } = 10;
+    /// <summary>Frames classified per trigger.</summary>
+    public int Burst { get; set; } = 1;
+}
+
+public sealed class StoreOptions
+{
+    /// <summary>SQLite file; relative paths are under the working directory.</summary>
+    public string Path { get; set; } = "edged-results.db";
+    public int MaxRows { get; set; } = 100_000;
+    public int MaxAgeDays { get; set; } = 30;
+}
+
+public sealed class HttpOptions
+{
+    public string Url { get; set; } = "http://127.0.0.1:8780";
+    /// <summary>Bearer token; required when Url is not a loopback address.</summary>
+    public string? Token { get; set; }
+    public int MaxUploadBytes { get; set; } = 10 * 1024 * 1024;
+}

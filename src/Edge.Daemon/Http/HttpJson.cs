@@ -1,0 +1,25 @@
+using System.Text.Json.Serialization;
+using Edge.Daemon.Capture;
+using Edge.Daemon.Storage;
+
+namespace Edge.Daemon.Http;
+
+public sealed record LatencySummary(double P50, double P90, double P99, int Samples);
+public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads);
+public sealed record StoreSummary(string? Path, int Pending, long Lost, string? Error);
+public sealed record LatestSummary(long Frame, DateTimeOffset Time, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs);
+public sealed record StatusResponse(string Version, double UptimeSeconds, ModelSummary Model, SourceStatus Source, long FramesCaptured, long FramesDropped,
+    long FramesClassified, long CorruptFrames, double ClassificationsPerSecond, LatencySummary LatencyMs, double[] RecentLatencyMs,
+    LatestSummary? Latest, StoreSummary Store);
+public sealed record ClassifyResponse(IReadOnlyList<StoredPrediction> Top, double LatencyMs);
+public sealed record ErrorResponse(string Error);
+public sealed record TriggerResponse(string Status, int Frames);
+public sealed record ResultsResponse(IReadOnlyList<StoredResult> Results, long LastId);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(ClassifyResponse))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(TriggerResponse))]
+[JsonSerializable(typeof(ResultsResponse))]
+internal sealed partial class HttpJson : JsonSerializerContext;

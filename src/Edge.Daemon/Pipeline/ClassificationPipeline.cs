@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Edge.Core.Imaging;
+using Edge.Core.Inference;
+using Edge.Daemon.Capture;
+using Edge.Daemon.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Daemon.Pipeline;
+
+/// <summary>The latest classification, as the status API and page show it.</summary>
+public sealed record LatestResult(long Sequence, DateTimeOffset Time, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs);
+
+public sealed record PipelineCounters(long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long StoreLost, int StorePending, string? StoreError);
+
+/// <summary>
+/// Capture → classify → record. Capture never waits for inference: frames go through a channel of
+/// two that drops the oldest (counted). Classification runs when the trigger says so (every frame up
+/// to a maximum rate, or on request), on the decode → preprocess → infer → top-k stages that allocate
+/// nothing. Results go to the store through a queue that survives the store pausing (disk full).
+/// </summary>
+public sealed class ClassificationPipeline
+{
+    private readonly Classifier _classifier;
+    private readonly SourceSupervisor _source;
+    private readonly ResultStore? _store;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _classifierLock = new(1, 1);
+    private readonly Channel<Frame> _frames;
+    private readonly Channel<ResultRecord> _records = Channel.CreateBounded<ResultRecord>(
+        new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+    private readonly Prediction[] _top;
+    private readonly bool _continuous;
+    private readonly long _minIntervalTicks;
+    private readonly int _burst;
+    private readonly Lock _latestGate = new();
+    private byte[] _latestFrame = [];
+    private int _latestFrameLength;
+    private long _captured, _dropped, _classified, _corrupt, _storeLost, _lastClassifiedAt;
+    private int _pendingTriggers, _storePending;
+    private string? _storeError;
+    private ImageErrorKind? _lastCorruptKind;
+
+    public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultStore? store, ILogger logger,
+        bool continuous = true, double maxRate = 10, int burst = 1, int topK = 5)
+    {
+        _classifier = classifier;
+        _source = source;
+        _store = store;
+        _logger = logger;
+        _continuous = continuous;
+        _minIntervalTicks = (long)(Stopwatch.Frequency / maxRate);
+        _burst = burst;
+        _top = new Prediction[Math.Min(topK, classifier.ClassCount)];
+        _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            dropped => { dropped.Dispose(); Interlocked.Increment(ref _dropped); });
+    }
+
+    public LatencyWindow Latency { get; } = new();
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public LatestResult? Latest { get; private set; }
+    public SourceStatus Source => _source.Status;
+    public Classifier Classifier => _classifier;
+    public string? StorePath => _store?.Path;
+
+    public PipelineCounters Counters => new(Interlocked.Read(ref _captured), Interlocked.Read(ref _dropped), Interlocked.Read(ref _classified),
+        Interlocked.Read(ref _corrupt), Interlocked.Read(ref _storeLost), Volatile.Read(ref _storePending), Volatile.Read(ref _storeError));
+
+    /// <summary>Asks for the next <c>burst</c> frames to be classified (HTTP and GPIO triggers).</summary>
+    public void Trigger() => Interlocked.Add(ref _pendingTriggers, _burst);
+
+    /// <summary>A copy of the latest captured frame (JPEG), or null before the first.</summary>
+    public byte[]? LatestFrame()
+    {
+        lock (_latestGate) return _latestFrameLength == 0 ? null : _latestFrame[.._latestFrameLength];
+    }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var capture = Task.Run(() => _source.RunAsync(async f =>
+        {
+            Interlocked.Increment(ref _captured);
+            await _frames.Writer.WriteAsync(f, ct).ConfigureAwait(false);
+        }, ct), CancellationToken.None);
+        var writer = Task.Run(() => WriteResultsAsync(ct), CancellationToken.None);
+        try
+        {
+            await foreach (var frame in _frames.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                using (frame) await ProcessAsync(frame).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        finally
+        {
+            // Finish: the frame in flight is done; flush what is queued for the store.
+            _records.Writer.TryComplete();
+            await Task.WhenAll(capture.ContinueWith(_ => { }, TaskScheduler.Default), writer).ConfigureAwait(false);
+            while (_frames.Reader.TryRead(out var left)) left.Dispose();
+        }
+    }
+
+    private async ValueTask ProcessAsync(Frame frame)
+    {
+        lock (_latestGate)
+        {
+            if (_latestFrame.Length < frame.Length) _latestFrame = new byte[Math.Max(frame.Length, _latestFrame.Length * 2)];
+            frame.Data.CopyTo(_latestFrame);
+            _latestFrameLength = frame.Length;
+        }
+        string trigger;
+        var now = Stopwatch.GetTimestamp();
+        if (Volatile.Read(ref _pendingTriggers) > 0) { Interlocked.Decrement(ref _pendingTriggers); trigger = "http"; }
+        else if (_continuous && now - _lastClassifiedAt >= _minIntervalTicks) trigger = "continuous";
+        else return;
+
+        await _classifierLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            try
+            {
+                _classifier.Decode(frame.Data);
+            }
+            catch (ImageDecodeException e)
+            {
+                Interlocked.Increment(ref _corrupt);
+                if (_lastCorruptKind != e.Kind)
+                {
+                    _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Status.Description, e.Message);
+                    _lastCorruptKind = e.Kind;
+                }
+                return;
+            }
+            _classifier.Preprocess(0);
+            _classifier.Run(1);
+            var n = _classifier.TopK(0, _top);
+            var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            _lastClassifiedAt = now;
+            Latency.Add(ms);
+            Interlocked.Increment(ref _classified);
+            var top = new StoredPrediction[n];
+            for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);
+            Latest = new LatestResult(frame.Sequence, frame.Time, trigger, top, ms);
+            if (_store is not null)
+            {
+                Interlocked.Increment(ref _storePending);
+                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Status.Description, trigger, top, ms, null)))
+                    Interlocked.Increment(ref _storeLost);
+            }
+        }
+        finally
+        {
+            _classifierLock.Release();
+        }
+    }
+
+    /// <summary>Classifies an uploaded image (POST /api/classify), between frames.</summary>
+    public async Task<(IReadOnlyList<StoredPrediction> Top, double LatencyMs)> ClassifyAsync(byte[] image, CancellationToken ct)
+    {
+        await _classifierLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            var r = _classifier.Classify(image, _top.Length);
+            return ([.. r.Top.Select(p => new StoredPrediction(p.Label, p.ClassIndex, p.Score))], Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+        finally
+        {
+            _classifierLock.Release();
+        }
+    }
+
+    public List<StoredResult> Query(long afterId, DateTimeOffset? since, int limit)
+    {
+        if (_store is null) return [];
+        lock (_store) return _store.Query(afterId, since, limit);
+    }
+
+    private async Task WriteResultsAsync(CancellationToken ct)
+    {
+        if (_store is null) return;
+        var batch = new List<ResultRecord>(64);
+        var reader = _records.Reader;
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) || batch.Count > 0)
+        {
+            while (batch.Count < 64 && reader.TryRead(out var r)) batch.Add(r);
+            if (batch.Count == 0) continue;
+            try
+            {
+                lock (_store) _store.Add(batch);
+                Interlocked.Add(ref _storePending, -batch.Count);
+                batch.Clear();
+                if (Volatile.Read(ref _storeError) is not null)
+                {
+                    _logger.LogInformation("Results store {Path} is writable again; writing resumed", _store.Path);
+                    Volatile.Write(ref _storeError, null);
+                }
+            }
+            catch (StoreUnavailableException e)
+            {
+                if (Volatile.Read(ref _storeError) is null)
+                    _logger.LogError("Results store {Path}: {Reason}; writes paused, results kept in memory (up to 10000) and retried", _store.Path, e.Message);
+                Volatile.Write(ref _storeError, e.Message);
+                if (ct.IsCancellationRequested) { Interlocked.Add(ref _storeLost, batch.Count); return; }
+                try { await Task.Delay(2000, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            }
+        }
+    }
+}

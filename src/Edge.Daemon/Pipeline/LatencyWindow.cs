@@ -1,0 +1,55 @@
+namespace Edge.Daemon.Pipeline;
+
+/// <summary>The last N latencies and their times, for percentiles and rates on the status page. Thread-safe.</summary>
+public sealed class LatencyWindow(int capacity = 1024)
+{
+    private readonly double[] _values = new double[capacity];
+    private readonly long[] _times = new long[capacity];
+    private readonly Lock _gate = new();
+    private int _next, _count;
+
+    public void Add(double ms)
+    {
+        lock (_gate)
+        {
+            _values[_next] = ms;
+            _times[_next] = Environment.TickCount64;
+            _next = (_next + 1) % capacity;
+            if (_count < capacity) _count++;
+        }
+    }
+
+    /// <summary>p50, p90, p99 (nearest rank) of the window, or zeros when empty.</summary>
+    public (double P50, double P90, double P99, int Count) Percentiles()
+    {
+        double[] copy;
+        lock (_gate) copy = _values[.._count];
+        if (copy.Length == 0) return (0, 0, 0, 0);
+        Array.Sort(copy);
+        double P(double p) => copy[Math.Clamp((int)Math.Ceiling(p * copy.Length) - 1, 0, copy.Length - 1)];
+        return (P(0.5), P(0.9), P(0.99), copy.Length);
+    }
+
+    /// <summary>Events per second over the last <paramref name="seconds"/>.</summary>
+    public double Rate(double seconds = 10)
+    {
+        var since = Environment.TickCount64 - (long)(seconds * 1000);
+        var n = 0;
+        lock (_gate)
+            for (var i = 0; i < _count; i++)
+                if (_times[i] >= since) n++;
+        return n / seconds;
+    }
+
+    /// <summary>The newest values, oldest first (for the page's sparkline).</summary>
+    public double[] Recent(int n)
+    {
+        lock (_gate)
+        {
+            n = Math.Min(n, _count);
+            var result = new double[n];
+            for (var i = 0; i < n; i++) result[i] = _values[((_next - n + i) % capacity + capacity) % capacity];
+            return result;
+        }
+    }
+}

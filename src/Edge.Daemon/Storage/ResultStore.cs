@@ -1,0 +1,167 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace Edge.Daemon.Storage;
+
+/// <summary>One class of a stored result.</summary>
+public sealed record StoredPrediction(string Label, int Index, float Score);
+
+/// <summary>A classification as recorded.</summary>
+public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
+
+public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
+
+[JsonSerializable(typeof(List<StoredPrediction>))]
+internal sealed partial class StoreJson : JsonSerializerContext;
+
+/// <summary>The store cannot take writes now (disk full, read-only, gone); the rows are kept in memory and retried.</summary>
+public sealed class StoreUnavailableException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// Results in SQLite (WAL journal). A row is acknowledged when its transaction commits; WAL with
+/// synchronous=NORMAL means a committed row survives the process being killed (kill -9), since it
+/// is in the OS's hands; only a power cut can lose the last transactions, which FULL would prevent
+/// at the cost of an fsync per frame on an SD card. Retention keeps at most <c>maxRows</c> rows
+/// and none older than <c>maxAge</c>.
+/// </summary>
+public sealed class ResultStore : IDisposable
+{
+    private readonly SqliteConnection _db;
+    private readonly SqliteCommand _insert;
+    private readonly int _maxRows;
+    private readonly TimeSpan _maxAge;
+    private long _sinceCleanup;
+
+    public ResultStore(string path, int maxRows = 100_000, TimeSpan? maxAge = null)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        _maxRows = maxRows;
+        _maxAge = maxAge ?? TimeSpan.FromDays(30);
+        try
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
+            _db.Open();
+            Execute("PRAGMA journal_mode=WAL;");
+            Execute("PRAGMA synchronous=NORMAL;");
+            Execute("""
+                CREATE TABLE IF NOT EXISTS results (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  time_ms INTEGER NOT NULL,
+                  source TEXT NOT NULL,
+                  trigger TEXT NOT NULL,
+                  top TEXT NOT NULL,
+                  latency_ms REAL NOT NULL,
+                  snapshot TEXT);
+                CREATE INDEX IF NOT EXISTS results_time ON results(time_ms);
+                """);
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException($"cannot open the results database '{Path}': {e.Message}", e);
+        }
+        _insert = _db.CreateCommand();
+        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot) VALUES ($t, $s, $g, $k, $l, $p) RETURNING id;";
+        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+    }
+
+    public string Path { get; }
+
+    /// <summary>Commits the rows in one transaction and returns their ids.</summary>
+    /// <exception cref="StoreUnavailableException">The disk is full, read-only or gone; nothing was committed.</exception>
+    public long[] Add(IReadOnlyList<ResultRecord> records)
+    {
+        var ids = new long[records.Count];
+        try
+        {
+            using var tx = _db.BeginTransaction();
+            _insert.Transaction = tx;
+            for (var i = 0; i < records.Count; i++)
+            {
+                var r = records[i];
+                _insert.Parameters[0].Value = r.Time.ToUnixTimeMilliseconds();
+                _insert.Parameters[1].Value = r.Source;
+                _insert.Parameters[2].Value = r.Trigger;
+                _insert.Parameters[3].Value = JsonSerializer.Serialize(r.Top.ToList(), StoreJson.Default.ListStoredPrediction);
+                _insert.Parameters[4].Value = r.LatencyMs;
+                _insert.Parameters[5].Value = (object?)r.Snapshot ?? DBNull.Value;
+                ids[i] = (long)_insert.ExecuteScalar()!;
+            }
+            tx.Commit();
+        }
+        catch (SqliteException e)
+        {
+            throw new StoreUnavailableException(Describe(e), e);
+        }
+        _sinceCleanup += records.Count;
+        if (_sinceCleanup >= 500) Cleanup();
+        return ids;
+    }
+
+    /// <summary>Rows with id greater than <paramref name="afterId"/> (and time at or after <paramref name="since"/>), newest last.</summary>
+    public List<StoredResult> Query(long afterId = 0, DateTimeOffset? since = null, int limit = 100)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = """
+            SELECT id, time_ms, source, trigger, top, latency_ms, snapshot FROM (
+              SELECT * FROM results WHERE id > $a AND time_ms >= $t ORDER BY id DESC LIMIT $n) ORDER BY id;
+            """;
+        cmd.Parameters.AddWithValue("$a", afterId);
+        cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? 0);
+        cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
+        var list = new List<StoredResult>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
+                JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6)));
+        return list;
+    }
+
+    public long Count()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM results;";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    /// <summary>Applies retention: at most maxRows rows, none older than maxAge.</summary>
+    public void Cleanup()
+    {
+        _sinceCleanup = 0;
+        try
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "DELETE FROM results WHERE time_ms < $t OR id <= (SELECT MAX(id) FROM results) - $n;";
+            cmd.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.Add(-_maxAge).ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$n", _maxRows);
+            cmd.ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // Retention failing (full disk) must not stop recording; the next round retries.
+        }
+    }
+
+    private static string Describe(SqliteException e) => e.SqliteErrorCode switch
+    {
+        13 => "the disk is full",
+        8 => "the database is read-only",
+        10 => "disk I/O error",
+        14 => "the database file cannot be opened",
+        _ => e.Message,
+    };
+
+    private void Execute(string sql)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+    {
+        _insert.Dispose();
+        _db.Dispose();
+    }
+}
