@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
   # Reference implementations the tests check against (never used by the product).
   python3-onnx python3-numpy python3-pil python3-torch python3-torchvision
+  # A camera for the daemon tests (ffmpeg -f lavfi -i testsrc ... -f mjpeg -) and Fashion-MNIST for quantization.
+  ffmpeg dataset-fashion-mnist
   # Native AOT publishing of edged for linux-x64.
   clang zlib1g-dev
 )

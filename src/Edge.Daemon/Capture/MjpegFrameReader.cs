@@ -50,6 +50,13 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
                 eoi = FindEoi(Math.Max(_start + 3, scanned - 1), _end);
             }
             if (eoi < 0) continue;
+            if (eoi + 2 - _start > maxFrameBytes)
+            {
+                OversizedFrames++;
+                SkippedBytes += eoi + 2 - _start;
+                _start = eoi + 2;
+                continue;
+            }
             var frame = new ReadOnlyMemory<byte>(_buffer, _start, eoi + 2 - _start);
             _start = eoi + 2;
             return frame;

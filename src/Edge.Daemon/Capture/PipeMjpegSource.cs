@@ -52,6 +52,7 @@ public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024
         // End of stream: the command exited (or closed its output).
         if (_process is { } p && p.WaitForExit(1000))
         {
+            p.WaitForExit(); // also waits for the stderr reader, so the message is complete (and the same every time)
             string tail;
             lock (_stderr) tail = string.Join(" | ", _stderr);
             throw new IOException($"'{command}' exited with code {p.ExitCode}{(tail.Length > 0 ? ": " + tail : "")}");

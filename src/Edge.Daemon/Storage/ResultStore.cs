@@ -12,6 +12,7 @@ public sealed record ResultRecord(DateTimeOffset Time, string Source, string Tri
 
 public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
 
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
 internal sealed partial class StoreJson : JsonSerializerContext;
 
