@@ -1,0 +1,53 @@
+using System.Device.Gpio;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Daemon.Triggers;
+
+/// <summary>
+/// A GPIO input that triggers classification on an edge (a door contact, a light barrier, a button):
+/// rising, falling or both, with pull-up/down and debouncing (edges within <c>debounce</c> of the last
+/// accepted one are ignored). The controller, and so the driver, belongs to the caller.
+/// </summary>
+public sealed class GpioEdgeTrigger : IDisposable
+{
+    private readonly GpioController _gpio;
+    private readonly int _pin;
+    private readonly long _debounceTicks;
+    private readonly Action _fire;
+    private readonly PinChangeEventHandler _handler;
+    private long _lastAccepted = long.MinValue;
+
+    public GpioEdgeTrigger(GpioController gpio, int pin, PinMode mode, PinEventTypes edges, TimeSpan debounce, Action fire, ILogger logger)
+    {
+        _gpio = gpio;
+        _pin = pin;
+        _debounceTicks = (long)(debounce.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _fire = fire;
+        _gpio.OpenPin(pin, mode);
+        _handler = OnChange;
+        _gpio.RegisterCallbackForPinValueChangedEvent(pin, edges, _handler);
+        logger.LogInformation("GPIO trigger on pin {Pin} ({Mode}, {Edges}, debounce {Ms} ms)", pin, mode, edges, debounce.TotalMilliseconds);
+    }
+
+    public long Accepted { get; private set; }
+    public long Ignored { get; private set; }
+
+    private void OnChange(object sender, PinValueChangedEventArgs e)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_lastAccepted != long.MinValue && now - _lastAccepted < _debounceTicks)
+        {
+            Ignored++;
+            return;
+        }
+        _lastAccepted = now;
+        Accepted++;
+        _fire();
+    }
+
+    public void Dispose()
+    {
+        _gpio.UnregisterCallbackForPinValueChangedEvent(_pin, _handler);
+        if (_gpio.IsPinOpen(_pin)) _gpio.ClosePin(_pin);
+    }
+}
