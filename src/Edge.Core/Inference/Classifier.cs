@@ -224,9 +224,11 @@ public sealed class Classifier : IDisposable
     }
 
     /// <summary>Writes the best <c>destination.Length</c> classes of a slot, best first; returns how many.</summary>
-    public int TopK(int slot, Span<Prediction> destination)
+    public int TopK(int slot, Span<Prediction> destination) => TopK(Scores(slot), destination);
+
+    /// <summary>The best classes of any score vector of this model (e.g. scores averaged over frames).</summary>
+    public int TopK(ReadOnlySpan<float> scores, Span<Prediction> destination)
     {
-        var scores = Scores(slot);
         var k = Math.Min(destination.Length, scores.Length);
         var count = 0;
         for (var c = 0; c < scores.Length; c++)

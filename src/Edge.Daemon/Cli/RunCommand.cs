@@ -71,8 +71,40 @@ internal static class RunCommand
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         var supervisor = new SourceSupervisor(SourceFactory(o.Source, http), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
             restartWhenEnded: o.Source.Kind is not ("folder" or "image") || o.Source.Loop);
-        var pipeline = new ClassificationPipeline(classifier, supervisor, store, logger,
-            continuous: o.Trigger.Mode.Equals("continuous", StringComparison.OrdinalIgnoreCase), o.Trigger.MaxRate, o.Trigger.Burst, o.Model.TopK);
+        var mode = Enum.Parse<TriggerMode>(o.Trigger.Mode, ignoreCase: true);
+        using var gpio = mode == TriggerMode.Gpio || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
+        var rules = o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)).ToList();
+        var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
+            : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
+                string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
+        var m = o.Trigger.Motion;
+        var pipeline = new ClassificationPipeline(classifier, supervisor, store, logger, new PipelineSettings
+        {
+            Mode = mode,
+            MaxRate = o.Trigger.MaxRate,
+            Burst = o.Trigger.Burst,
+            TopK = o.Model.TopK,
+            Smoothing = o.Trigger.Smoothing,
+            Motion = new Triggers.MotionSettings
+            {
+                RoiX = m.RoiX, RoiY = m.RoiY, RoiWidth = m.RoiWidth, RoiHeight = m.RoiHeight,
+                DifferenceM = m.DifferenceM, DifferenceC = m.DifferenceC, RegionThreshold = m.RegionThreshold,
+            },
+            MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
+            Rules = rules,
+            Snapshots = snapshots,
+        });
+        using var edge = mode == TriggerMode.Gpio
+            ? new Triggers.GpioEdgeTrigger(gpio!, o.Trigger.Gpio.Pin,
+                o.Trigger.Gpio.Pull.ToLowerInvariant() switch { "down" => System.Device.Gpio.PinMode.InputPullDown, "none" => System.Device.Gpio.PinMode.Input, _ => System.Device.Gpio.PinMode.InputPullUp },
+                o.Trigger.Gpio.Edge.ToLowerInvariant() switch
+                {
+                    "rising" => System.Device.Gpio.PinEventTypes.Rising,
+                    "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
+                    _ => System.Device.Gpio.PinEventTypes.Falling,
+                },
+                TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), pipeline.Trigger, logger)
+            : null;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
@@ -103,8 +135,21 @@ internal static class RunCommand
         notifier.Stopping();
         logger.LogInformation("edged stopping: {Classified} frames classified", pipeline.Counters.FramesClassified);
         await app.StopAsync(CancellationToken.None);
+        foreach (var rule in rules) rule.Dispose();
         store?.Dispose();
         return ExitCodes.Ok;
+    }
+
+    private static System.Device.Gpio.GpioController OpenGpio(GpioOptions g)
+    {
+        try
+        {
+            return new System.Device.Gpio.GpioController(new System.Device.Gpio.Drivers.LibGpiodDriver(g.Chip ?? 0));
+        }
+        catch (Exception e) when (e is IOException or PlatformNotSupportedException or DllNotFoundException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            throw new CliError($"Gpio:Chip: cannot open GPIO{(g.Chip is { } c ? $" chip {c}" : "")} ({e.Message}); is libgpiod installed and is this a board with GPIO?");
+        }
     }
 
     private static async Task<int> CheckAsync(EdgedOptions o, ILoggerFactory logs, CancellationToken ct)

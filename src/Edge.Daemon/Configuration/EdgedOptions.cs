@@ -11,6 +11,63 @@ public sealed class EdgedOptions
     public TriggerOptions Trigger { get; set; } = new();
     public StoreOptions Store { get; set; } = new();
     public HttpOptions Http { get; set; } = new();
+    public ActionsOptions Actions { get; set; } = new();
+    public GpioOptions Gpio { get; set; } = new();
+}
+
+public sealed class GpioOptions
+{
+    /// <summary>gpiochip number (libgpiod); default 0. Raspberry Pi 5 exposes the header on gpiochip4 on older kernels, gpiochip0 on newer.</summary>
+    /// <remarks>System.Device.Gpio's driver auto-detection pulls in code with a trim warning, so the driver is always named.</remarks>
+    public int? Chip { get; set; }
+}
+
+public sealed class ActionsOptions
+{
+    public RuleOptions[] Rules { get; set; } = [];
+    public SnapshotOptions Snapshots { get; set; } = new();
+}
+
+/// <summary>Label with score ≥ MinScore → Pin high for DurationMs.</summary>
+public sealed class RuleOptions
+{
+    public string Label { get; set; } = "";
+    public float MinScore { get; set; } = 0.5f;
+    public int Pin { get; set; } = -1;
+    public int DurationMs { get; set; } = 500;
+}
+
+public sealed class SnapshotOptions
+{
+    /// <summary>Folder for snapshot JPEGs; empty = no snapshots.</summary>
+    public string? Folder { get; set; }
+    /// <summary>Only results whose best class is this label (empty = every result).</summary>
+    public string? Label { get; set; }
+    public float MinScore { get; set; }
+    public int MaxFiles { get; set; } = 1000;
+    public int MinFreeMb { get; set; } = 100;
+}
+
+public sealed class MotionOptions
+{
+    public double RoiX { get; set; }
+    public double RoiY { get; set; }
+    public double RoiWidth { get; set; } = 1;
+    public double RoiHeight { get; set; } = 1;
+    public double DifferenceM { get; set; } = 0.1;
+    public double DifferenceC { get; set; } = 10;
+    public double RegionThreshold { get; set; } = 0.005;
+    public int CooldownMs { get; set; } = 1000;
+}
+
+public sealed class GpioInputOptions
+{
+    public int Pin { get; set; } = -1;
+    /// <summary>up, down or none.</summary>
+    public string Pull { get; set; } = "up";
+    /// <summary>rising, falling or both.</summary>
+    public string Edge { get; set; } = "falling";
+    public int DebounceMs { get; set; } = 50;
 }
 
 public sealed class ModelOptions
@@ -44,11 +101,15 @@ public sealed class SourceOptions
 
 public sealed class TriggerOptions
 {
-    /// <summary>continuous (every frame, at most MaxRate per second) or http (only on POST /api/trigger).</summary>
+    /// <summary>continuous (every frame, at most MaxRate per second), motion, gpio (an input edge) or http (only on POST /api/trigger). POST /api/trigger works in every mode.</summary>
     public string Mode { get; set; } = "continuous";
     public double MaxRate { get; set; } = 10;
     /// <summary>Frames classified per trigger.</summary>
     public int Burst { get; set; } = 1;
+    /// <summary>Average scores over the last N results (1 = off).</summary>
+    public int Smoothing { get; set; } = 1;
+    public MotionOptions Motion { get; set; } = new();
+    public GpioInputOptions Gpio { get; set; } = new();
 }
 
 public sealed class StoreOptions

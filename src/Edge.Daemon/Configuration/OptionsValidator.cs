@@ -33,7 +33,31 @@ public static class OptionsValidator
         }
         Check(o.Source.NoFrameTimeoutMs is >= 100 and <= 600_000, "Source:NoFrameTimeoutMs", $"must be 100..600000, got {o.Source.NoFrameTimeoutMs}");
         Check(o.Source.MaxFrameBytes is >= 1024 and <= 256 * 1024 * 1024, "Source:MaxFrameBytes", $"must be 1 KiB..256 MiB, got {o.Source.MaxFrameBytes}");
-        Check(o.Trigger.Mode.ToLowerInvariant() is "continuous" or "http", "Trigger:Mode", $"'{o.Trigger.Mode}' is not one of continuous, http");
+        var mode = o.Trigger.Mode.ToLowerInvariant();
+        Check(mode is "continuous" or "motion" or "gpio" or "http", "Trigger:Mode", $"'{o.Trigger.Mode}' is not one of continuous, motion, gpio, http");
+        Check(o.Trigger.Smoothing is >= 1 and <= 100, "Trigger:Smoothing", $"must be 1..100, got {o.Trigger.Smoothing}");
+        var m = o.Trigger.Motion;
+        Check(m.RoiX is >= 0 and < 1 && m.RoiY is >= 0 and < 1 && m.RoiWidth is > 0 and <= 1 && m.RoiHeight is > 0 and <= 1,
+            "Trigger:Motion:Roi*", "RoiX/RoiY must be in [0, 1) and RoiWidth/RoiHeight in (0, 1]");
+        Check(m.RegionThreshold is > 0 and <= 1, "Trigger:Motion:RegionThreshold", $"must be in (0, 1], got {m.RegionThreshold}");
+        Check(m.CooldownMs >= 0, "Trigger:Motion:CooldownMs", $"must be 0 or more, got {m.CooldownMs}");
+        if (mode == "gpio")
+        {
+            Check(o.Trigger.Gpio.Pin >= 0, "Trigger:Gpio:Pin", "is required for Trigger:Mode=gpio");
+            Check(o.Trigger.Gpio.Pull.ToLowerInvariant() is "up" or "down" or "none", "Trigger:Gpio:Pull", $"'{o.Trigger.Gpio.Pull}' is not one of up, down, none");
+            Check(o.Trigger.Gpio.Edge.ToLowerInvariant() is "rising" or "falling" or "both", "Trigger:Gpio:Edge", $"'{o.Trigger.Gpio.Edge}' is not one of rising, falling, both");
+            Check(o.Trigger.Gpio.DebounceMs is >= 0 and <= 10_000, "Trigger:Gpio:DebounceMs", $"must be 0..10000, got {o.Trigger.Gpio.DebounceMs}");
+        }
+        for (var i = 0; i < o.Actions.Rules.Length; i++)
+        {
+            var r = o.Actions.Rules[i];
+            Check(!string.IsNullOrWhiteSpace(r.Label), $"Actions:Rules:{i}:Label", "is required");
+            Check(r.Pin >= 0, $"Actions:Rules:{i}:Pin", "is required (a GPIO line number)");
+            Check(r.MinScore is >= 0 and <= 1, $"Actions:Rules:{i}:MinScore", $"must be 0..1, got {r.MinScore}");
+            Check(r.DurationMs is >= 1 and <= 3_600_000, $"Actions:Rules:{i}:DurationMs", $"must be 1..3600000, got {r.DurationMs}");
+        }
+        Check(o.Actions.Snapshots.MaxFiles >= 1, "Actions:Snapshots:MaxFiles", $"must be at least 1, got {o.Actions.Snapshots.MaxFiles}");
+        Check(o.Actions.Snapshots.MinFreeMb >= 0, "Actions:Snapshots:MinFreeMb", $"must be 0 or more, got {o.Actions.Snapshots.MinFreeMb}");
         Check(o.Trigger.MaxRate is > 0 and <= 1000, "Trigger:MaxRate", $"must be in (0, 1000], got {o.Trigger.MaxRate}");
         Check(o.Trigger.Burst is >= 1 and <= 100, "Trigger:Burst", $"must be 1..100, got {o.Trigger.Burst}");
         Check(!string.IsNullOrWhiteSpace(o.Store.Path), "Store:Path", "must not be empty");

@@ -8,9 +8,10 @@ public sealed record LatencySummary(double P50, double P90, double P99, int Samp
 public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads);
 public sealed record StoreSummary(string? Path, int Pending, long Lost, string? Error);
 public sealed record LatestSummary(long Frame, DateTimeOffset Time, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs);
-public sealed record StatusResponse(string Version, double UptimeSeconds, ModelSummary Model, SourceStatus Source, long FramesCaptured, long FramesDropped,
-    long FramesClassified, long CorruptFrames, double ClassificationsPerSecond, LatencySummary LatencyMs, double[] RecentLatencyMs,
-    LatestSummary? Latest, StoreSummary Store);
+public sealed record StageSummary(double DecodeP50, double PreprocessP50, double InferP50, double PostP50);
+public sealed record StatusResponse(string Version, double UptimeSeconds, ModelSummary Model, SourceStatus Source, string Trigger, long FramesCaptured, long FramesDropped,
+    long FramesClassified, long CorruptFrames, long MotionEvents, double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs,
+    double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store);
 public sealed record ClassifyResponse(IReadOnlyList<StoredPrediction> Top, double LatencyMs);
 public sealed record ErrorResponse(string Error);
 public sealed record TriggerResponse(string Status, int Frames);

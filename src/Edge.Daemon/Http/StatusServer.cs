@@ -115,8 +115,11 @@ public static class StatusServer
             typeof(StatusServer).Assembly.GetName().Version?.ToString(3) ?? "0",
             Math.Round((DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds, 1),
             new ModelSummary(m.Path, string.Join("x", m.InputShape(1)), m.ClassCount, p.Classifier.ExecutionProviders, p.Classifier.Options.EffectiveIntraOpThreads),
-            p.Source, c.FramesCaptured, c.FramesDropped, c.FramesClassified, c.CorruptFrames, Math.Round(p.Latency.Rate(), 2),
+            p.Source, p.Mode.ToString().ToLowerInvariant(), c.FramesCaptured, c.FramesDropped, c.FramesClassified, c.CorruptFrames, p.MotionEvents,
+            Math.Round(p.Latency.Rate(), 2),
             new LatencySummary(Math.Round(p50, 3), Math.Round(p90, 3), Math.Round(p99, 3), n),
+            new StageSummary(Math.Round(p.DecodeTimes.Percentiles().P50, 3), Math.Round(p.PreprocessTimes.Percentiles().P50, 3),
+                Math.Round(p.InferTimes.Percentiles().P50, 3), Math.Round(p.PostTimes.Percentiles().P50, 3)),
             [.. p.Latency.Recent(60).Select(v => Math.Round(v, 3))],
             latest is null ? null : new LatestSummary(latest.Sequence, latest.Time, latest.Trigger, latest.Top, Math.Round(latest.LatencyMs, 3)),
             new StoreSummary(p.StorePath, c.StorePending, c.StoreLost, c.StoreError));
@@ -140,6 +143,7 @@ public static class StatusServer
         Metric("edged_frames_dropped_total", "counter", "Frames dropped because inference was busy.", $"edged_frames_dropped_total {c.FramesDropped}");
         Metric("edged_frames_classified_total", "counter", "Frames classified.", $"edged_frames_classified_total {c.FramesClassified}");
         Metric("edged_frames_corrupt_total", "counter", "Frames that did not decode.", $"edged_frames_corrupt_total {c.CorruptFrames}");
+        Metric("edged_motion_events_total", "counter", "Frames in which motion was seen.", $"edged_motion_events_total {p.MotionEvents}");
         Metric("edged_source_reconnects_total", "counter", "Times the source was reopened.", $"edged_source_reconnects_total {s.Reconnects}");
         Metric("edged_source_garbage_bytes_total", "counter", "Bytes from the source that were not part of a frame.", $"edged_source_garbage_bytes_total {s.GarbageBytes}");
         Metric("edged_source_up", "gauge", "1 while the source delivers frames.", $"edged_source_up {(s.State == Capture.SourceState.Running ? 1 : 0)}");

@@ -2,14 +2,36 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Edge.Core.Imaging;
 using Edge.Core.Inference;
+using Edge.Daemon.Actions;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Storage;
+using Edge.Daemon.Triggers;
 using Microsoft.Extensions.Logging;
 
 namespace Edge.Daemon.Pipeline;
 
 /// <summary>The latest classification, as the status API and page show it.</summary>
 public sealed record LatestResult(long Sequence, DateTimeOffset Time, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs);
+
+public enum TriggerMode { Continuous, Motion, Http, Gpio }
+
+/// <summary>When to classify and what to do with results.</summary>
+public sealed record PipelineSettings
+{
+    public TriggerMode Mode { get; init; } = TriggerMode.Continuous;
+    /// <summary>Most classifications per second (continuous and motion).</summary>
+    public double MaxRate { get; init; } = 10;
+    /// <summary>Frames classified per HTTP/GPIO trigger.</summary>
+    public int Burst { get; init; } = 1;
+    public int TopK { get; init; } = 5;
+    /// <summary>Average the scores of the last N classifications before ranking (1 = off).</summary>
+    public int Smoothing { get; init; } = 1;
+    public MotionSettings Motion { get; init; } = new();
+    /// <summary>After motion, classify at most once per this long.</summary>
+    public TimeSpan MotionCooldown { get; init; } = TimeSpan.FromSeconds(1);
+    public IReadOnlyList<GpioOutputRule> Rules { get; init; } = [];
+    public SnapshotWriter? Snapshots { get; init; }
+}
 
 public sealed record PipelineCounters(long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long StoreLost, int StorePending, string? StoreError);
 
@@ -30,31 +52,46 @@ public sealed class ClassificationPipeline
     private readonly Channel<ResultRecord> _records = Channel.CreateBounded<ResultRecord>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly Prediction[] _top;
-    private readonly bool _continuous;
+    private readonly PipelineSettings _settings;
     private readonly long _minIntervalTicks;
-    private readonly int _burst;
+    private readonly long _cooldownTicks;
+    private readonly MotionDetector? _motion;
+    private readonly float[] _history;   // last N score vectors, for smoothing
+    private readonly float[] _smoothed;
+    private int _historyCount, _historyNext;
     private readonly Lock _latestGate = new();
     private byte[] _latestFrame = [];
     private int _latestFrameLength;
-    private long _captured, _dropped, _classified, _corrupt, _storeLost, _lastClassifiedAt;
+    private long _captured, _dropped, _classified, _corrupt, _storeLost, _lastClassifiedAt, _motionEvents;
+    private long _lastMotionAt = long.MinValue / 2;
     private int _pendingTriggers, _storePending;
     private string? _storeError;
     private ImageErrorKind? _lastCorruptKind;
 
-    public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultStore? store, ILogger logger,
-        bool continuous = true, double maxRate = 10, int burst = 1, int topK = 5)
+    public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultStore? store, ILogger logger, PipelineSettings settings)
     {
         _classifier = classifier;
         _source = source;
         _store = store;
         _logger = logger;
-        _continuous = continuous;
-        _minIntervalTicks = (long)(Stopwatch.Frequency / maxRate);
-        _burst = burst;
-        _top = new Prediction[Math.Min(topK, classifier.ClassCount)];
+        _settings = settings;
+        _minIntervalTicks = (long)(Stopwatch.Frequency / settings.MaxRate);
+        _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * Stopwatch.Frequency);
+        _motion = settings.Mode == TriggerMode.Motion ? new MotionDetector(settings.Motion) : null;
+        _top = new Prediction[Math.Min(settings.TopK, classifier.ClassCount)];
+        _history = new float[Math.Max(1, settings.Smoothing) * classifier.ClassCount];
+        _smoothed = new float[classifier.ClassCount];
         _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             dropped => { dropped.Dispose(); Interlocked.Increment(ref _dropped); });
     }
+
+    /// <summary>Decode, preprocess, infer and post-process times of each classification.</summary>
+    public LatencyWindow DecodeTimes { get; } = new();
+    public LatencyWindow PreprocessTimes { get; } = new();
+    public LatencyWindow InferTimes { get; } = new();
+    public LatencyWindow PostTimes { get; } = new();
+    public long MotionEvents => Interlocked.Read(ref _motionEvents);
+    public TriggerMode Mode => _settings.Mode;
 
     public LatencyWindow Latency { get; } = new();
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
@@ -67,7 +104,7 @@ public sealed class ClassificationPipeline
         Interlocked.Read(ref _corrupt), Interlocked.Read(ref _storeLost), Volatile.Read(ref _storePending), Volatile.Read(ref _storeError));
 
     /// <summary>Asks for the next <c>burst</c> frames to be classified (HTTP and GPIO triggers).</summary>
-    public void Trigger() => Interlocked.Add(ref _pendingTriggers, _burst);
+    public void Trigger() => Interlocked.Add(ref _pendingTriggers, _settings.Burst);
 
     /// <summary>A copy of the latest captured frame (JPEG), or null before the first.</summary>
     public byte[]? LatestFrame()
@@ -110,8 +147,13 @@ public sealed class ClassificationPipeline
         }
         string trigger;
         var now = Stopwatch.GetTimestamp();
-        if (Volatile.Read(ref _pendingTriggers) > 0) { Interlocked.Decrement(ref _pendingTriggers); trigger = "http"; }
-        else if (_continuous && now - _lastClassifiedAt >= _minIntervalTicks) trigger = "continuous";
+        if (Volatile.Read(ref _pendingTriggers) > 0)
+        {
+            Interlocked.Decrement(ref _pendingTriggers);
+            trigger = _settings.Mode == TriggerMode.Gpio ? "gpio" : "http";
+        }
+        else if (_settings.Mode == TriggerMode.Continuous && now - _lastClassifiedAt >= _minIntervalTicks) trigger = "continuous";
+        else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
         else return;
 
         await _classifierLock.WaitAsync().ConfigureAwait(false);
@@ -124,28 +166,34 @@ public sealed class ClassificationPipeline
             }
             catch (ImageDecodeException e)
             {
-                Interlocked.Increment(ref _corrupt);
-                if (_lastCorruptKind != e.Kind)
-                {
-                    _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Status.Description, e.Message);
-                    _lastCorruptKind = e.Kind;
-                }
+                CountCorrupt(e);
                 return;
             }
+            var t1 = Stopwatch.GetTimestamp();
             _classifier.Preprocess(0);
-            _classifier.Run(1);
-            var n = _classifier.TopK(0, _top);
-            var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            var t2 = Stopwatch.GetTimestamp();
+            _classifier.Infer(1);
+            var t3 = Stopwatch.GetTimestamp();
+            _classifier.Postprocess(1);
+            var n = _classifier.TopK(Smooth(_classifier.Scores(0)), _top);
+            var t4 = Stopwatch.GetTimestamp();
+            DecodeTimes.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+            PreprocessTimes.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+            InferTimes.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
+            PostTimes.Add(Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds);
+            var ms = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds;
             _lastClassifiedAt = now;
             Latency.Add(ms);
             Interlocked.Increment(ref _classified);
             var top = new StoredPrediction[n];
             for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);
             Latest = new LatestResult(frame.Sequence, frame.Time, trigger, top, ms);
+            foreach (var rule in _settings.Rules) rule.Apply(top);
+            var snapshot = n > 0 ? _settings.Snapshots?.Save(frame.Data, frame.Time, top[0].Label, top[0].Score) : null;
             if (_store is not null)
             {
                 Interlocked.Increment(ref _storePending);
-                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Status.Description, trigger, top, ms, null)))
+                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Status.Description, trigger, top, ms, snapshot)))
                     Interlocked.Increment(ref _storeLost);
             }
         }
@@ -153,6 +201,51 @@ public sealed class ClassificationPipeline
         {
             _classifierLock.Release();
         }
+    }
+
+    private bool MotionDue(Frame frame, long now)
+    {
+        bool moved;
+        try { moved = _motion!.Update(frame.Data); }
+        catch (ImageDecodeException e)
+        {
+            CountCorrupt(e);
+            return false;
+        }
+        if (!moved) return false;
+        Interlocked.Increment(ref _motionEvents);
+        if (now - _lastMotionAt < _cooldownTicks || now - _lastClassifiedAt < _minIntervalTicks) return false;
+        _lastMotionAt = now;
+        return true;
+    }
+
+    private void CountCorrupt(ImageDecodeException e)
+    {
+        Interlocked.Increment(ref _corrupt);
+        if (_lastCorruptKind != e.Kind)
+        {
+            _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Status.Description, e.Message);
+            _lastCorruptKind = e.Kind;
+        }
+    }
+
+    /// <summary>The mean of the last N score vectors (N = Smoothing), or the scores themselves.</summary>
+    private ReadOnlySpan<float> Smooth(ReadOnlySpan<float> scores)
+    {
+        if (_settings.Smoothing <= 1) return scores;
+        var k = scores.Length;
+        scores.CopyTo(_history.AsSpan(_historyNext * k, k));
+        _historyNext = (_historyNext + 1) % _settings.Smoothing;
+        _historyCount = Math.Min(_historyCount + 1, _settings.Smoothing);
+        Array.Clear(_smoothed);
+        for (var h = 0; h < _historyCount; h++)
+        {
+            var row = _history.AsSpan(h * k, k);
+            for (var c = 0; c < k; c++) _smoothed[c] += row[c];
+        }
+        var inv = 1f / _historyCount;
+        for (var c = 0; c < k; c++) _smoothed[c] *= inv;
+        return _smoothed;
     }
 
     /// <summary>Classifies an uploaded image (POST /api/classify), between frames.</summary>
