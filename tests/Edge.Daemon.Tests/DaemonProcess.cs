@@ -79,8 +79,12 @@ internal sealed class DaemonProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         try { if (!_process.HasExited) _process.Kill(true); } catch (InvalidOperationException) { }
         await _process.WaitForExitAsync();
         Client.Dispose();

@@ -13,7 +13,7 @@ public sealed class FolderSource(string path, bool loop, double fps) : IFrameSou
     private long _sequence;
     private long _nextAt;
 
-    public string Description => loop ? $"folder (looped): {path}" : File.Exists(path) ? $"image: {path}" : $"folder (watched): {path}";
+    public string Description => File.Exists(path) ? $"image: {path}" : loop ? $"folder (looped): {path}" : $"folder (watched): {path}";
 
     public ValueTask OpenAsync(CancellationToken ct)
     {

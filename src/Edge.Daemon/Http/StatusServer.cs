@@ -150,13 +150,14 @@ public static class StatusServer
         Metric("edged_store_pending", "gauge", "Results waiting to be written.", $"edged_store_pending {c.StorePending}");
         Metric("edged_store_lost_total", "counter", "Results that could not be kept.", $"edged_store_lost_total {c.StoreLost}");
         Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds:0.###}");
-        sb.Append("# HELP edged_inference_latency_milliseconds Decode to top-k latency over the last classifications.\n");
-        sb.Append("# TYPE edged_inference_latency_milliseconds summary\n");
-        sb.Append(inv, $"edged_inference_latency_milliseconds{{quantile=\"0.5\"}} {p50:0.###}\n");
-        sb.Append(inv, $"edged_inference_latency_milliseconds{{quantile=\"0.9\"}} {p90:0.###}\n");
-        sb.Append(inv, $"edged_inference_latency_milliseconds{{quantile=\"0.99\"}} {p99:0.###}\n");
-        sb.Append(inv, $"edged_inference_latency_milliseconds_sum {p.Latency.Recent(n).Sum():0.###}\n");
-        sb.Append(inv, $"edged_inference_latency_milliseconds_count {n}\n");
+        // Prometheus wants base units: seconds.
+        sb.Append("# HELP edged_inference_latency_seconds Decode to top-k latency over the last classifications.\n");
+        sb.Append("# TYPE edged_inference_latency_seconds summary\n");
+        sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.5\"}} {p50 / 1000:0.######}\n");
+        sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.9\"}} {p90 / 1000:0.######}\n");
+        sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.99\"}} {p99 / 1000:0.######}\n");
+        sb.Append(inv, $"edged_inference_latency_seconds_sum {p.Latency.Recent(n).Sum() / 1000:0.######}\n");
+        sb.Append(inv, $"edged_inference_latency_seconds_count {n}\n");
         return sb.ToString();
     }
 
