@@ -50,6 +50,7 @@ internal static class RunCommand
     {
         "pipe" => () => new PipeMjpegSource(s.Command!, s.MaxFrameBytes),
         "http" => () => new HttpMjpegSource(new Uri(s.Url!), http, s.MaxFrameBytes),
+        "v4l2" => () => new Capture.V4l2.V4l2Source(s.Device, s.Width, s.Height),
         "image" => () => new FolderSource(s.Path ?? DefaultPaths.Samples, loop: true, s.Fps),
         _ => () => new FolderSource(s.Path ?? DefaultPaths.Samples, s.Loop, s.Fps),
     };

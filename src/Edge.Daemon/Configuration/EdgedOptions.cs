@@ -82,8 +82,13 @@ public sealed class ModelOptions
 
 public sealed class SourceOptions
 {
-    /// <summary>pipe, http, folder or image.</summary>
+    /// <summary>pipe, http, v4l2, folder or image.</summary>
     public string Kind { get; set; } = "folder";
+    /// <summary>For v4l2: the device.</summary>
+    public string Device { get; set; } = "/dev/video0";
+    /// <summary>For v4l2: the size asked of the camera (it may choose the nearest it has).</summary>
+    public int Width { get; set; } = 640;
+    public int Height { get; set; } = 480;
     /// <summary>For pipe: the command whose stdout is MJPEG.</summary>
     public string? Command { get; set; }
     /// <summary>For http: the camera's MJPEG URL.</summary>

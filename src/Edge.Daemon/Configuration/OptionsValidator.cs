@@ -23,12 +23,16 @@ public static class OptionsValidator
             case "http":
                 Check(Uri.TryCreate(o.Source.Url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https", "Source:Url", $"'{o.Source.Url}' is not an http(s) URL");
                 break;
+            case "v4l2":
+                Check(o.Source.Device.StartsWith("/dev/", StringComparison.Ordinal), "Source:Device", $"'{o.Source.Device}' is not a /dev path");
+                Check(o.Source.Width is >= 16 and <= 8192 && o.Source.Height is >= 16 and <= 8192, "Source:Width/Height", $"{o.Source.Width}x{o.Source.Height} is not a camera size");
+                break;
             case "folder" or "image":
                 Check(o.Source.Path is null || Directory.Exists(o.Source.Path) || File.Exists(o.Source.Path), "Source:Path", $"'{o.Source.Path}' does not exist");
                 Check(o.Source.Fps is > 0 and <= 1000, "Source:Fps", $"must be in (0, 1000], got {o.Source.Fps}");
                 break;
             default:
-                errors.Add($"Source:Kind: '{o.Source.Kind}' is not one of pipe, http, folder, image");
+                errors.Add($"Source:Kind: '{o.Source.Kind}' is not one of pipe, http, v4l2, folder, image");
                 break;
         }
         Check(o.Source.NoFrameTimeoutMs is >= 100 and <= 600_000, "Source:NoFrameTimeoutMs", $"must be 100..600000, got {o.Source.NoFrameTimeoutMs}");
