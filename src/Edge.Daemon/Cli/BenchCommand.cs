@@ -22,13 +22,23 @@ internal static class BenchCommand
         var iterations = new Option<int>("--iterations", "-n") { Description = "Measured frames", DefaultValueFactory = _ => 200 };
         var warmup = new Option<int>("--warmup") { Description = "Frames run before measuring", DefaultValueFactory = _ => 20 };
         var json = new Option<bool>("--json") { Description = "Write a JSON report to standard output" };
+        var source = new Option<string?>("--source") { Description = "Benchmark the whole daemon path on a live source: ffmpeg-testsrc (640x480 MJPEG), a command printing MJPEG, or a folder" };
+        var trigger = new Option<string>("--trigger") { Description = "With --source: continuous or motion", DefaultValueFactory = _ => "continuous" };
+        var frames = new Option<int>("--frames") { Description = "With --source: frames to capture", DefaultValueFactory = _ => 600 };
+        var maxRate = new Option<double>("--max-rate") { Description = "With --source: most classifications per second", DefaultValueFactory = _ => 1000 };
         var command = new Command("bench", "Measure per-stage latency and allocations of the classification pipeline");
+        command.Options.Add(source);
+        command.Options.Add(trigger);
+        command.Options.Add(frames);
+        command.Options.Add(maxRate);
         command.Options.Add(image);
         command.Options.Add(iterations);
         command.Options.Add(warmup);
         command.Options.Add(json);
         model.AddTo(command);
-        command.SetAction(r => Program.Guard(() => Run(r, model, r.GetValue(image), r.GetValue(iterations), r.GetValue(warmup), r.GetValue(json), logs)));
+        command.SetAction((r, ct) => r.GetValue(source) is { } src
+            ? Program.GuardAsync(() => RunPipelineAsync(r, model, src, r.GetValue(trigger)!, r.GetValue(frames), r.GetValue(maxRate), r.GetValue(json), logs, ct))
+            : Task.FromResult(Program.Guard(() => Run(r, model, r.GetValue(image), r.GetValue(iterations), r.GetValue(warmup), r.GetValue(json), logs))));
         return command;
     }
 
@@ -119,6 +129,28 @@ internal static class BenchCommand
         Console.Out.WriteLine($"infer / bare onnxruntime (median): {report.InferOverBare.ToString("0.000", inv)}");
         Console.Out.WriteLine($"(decode + preprocess) / infer (median): {report.DecodePreprocessOverInfer.ToString("0.000", inv)}");
         Console.Out.WriteLine($"pipeline: {report.FramesPerSecond.ToString("0.0", inv)} frames/s, {report.BytesPerFrame.ToString("0.#", inv)} bytes allocated per frame");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> RunPipelineAsync(ParseResult r, ModelArguments modelArgs, string source, string trigger, int frames, double maxRate,
+        bool json, ILoggerFactory logs, CancellationToken ct)
+    {
+        if (frames < 1) throw new CliError("--frames must be at least 1", ExitCodes.Usage);
+        if (trigger is not ("continuous" or "motion")) throw new CliError($"--trigger '{trigger}': expected continuous or motion", ExitCodes.Usage);
+        var logger = logs.CreateLogger("edged");
+        using var classifier = modelArgs.Load(r, logger, maxBatch: 1);
+        var report = await PipelineBench.RunAsync(classifier, source, trigger, frames, maxRate, logger, ct);
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(report, CliJsonContext.Default.PipelineBenchReport));
+            return ExitCodes.Ok;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        Console.Out.WriteLine($"source {report.Source}, trigger {report.Trigger}, model {classifier.Model.Path}, {report.Threads} thread(s)");
+        Console.Out.WriteLine($"{report.Frames} frames in {report.Seconds.ToString("0.0", inv)} s: captured {report.CapturedPerSecond.ToString("0.0", inv)}/s, " +
+            $"classified {report.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {report.Dropped}, corrupt {report.Corrupt}");
+        Console.Out.WriteLine($"capture-to-result latency p50 {report.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {report.CaptureToResultP99Ms.ToString("0.00", inv)} ms; inference p50 {report.InferP50Ms.ToString("0.00", inv)} ms");
+        Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMiB.ToString("0.0", inv)} -> {report.RssEndMiB.ToString("0.0", inv)} MiB (peak {report.RssPeakMiB.ToString("0.0", inv)})");
         return ExitCodes.Ok;
     }
 

@@ -37,4 +37,5 @@ public sealed record JsonBenchReport(
 [JsonSerializable(typeof(JsonClassifyReport))]
 [JsonSerializable(typeof(JsonInspectReport))]
 [JsonSerializable(typeof(JsonBenchReport))]
+[JsonSerializable(typeof(PipelineBenchReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

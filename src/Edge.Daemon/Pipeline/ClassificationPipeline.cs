@@ -90,6 +90,8 @@ public sealed class ClassificationPipeline
     public LatencyWindow PreprocessTimes { get; } = new();
     public LatencyWindow InferTimes { get; } = new();
     public LatencyWindow PostTimes { get; } = new();
+    /// <summary>From the frame's capture to its result (queueing included): what a trigger waits for.</summary>
+    public LatencyWindow CaptureToResult { get; } = new();
     public long MotionEvents => Interlocked.Read(ref _motionEvents);
     public TriggerMode Mode => _settings.Mode;
 
@@ -184,6 +186,7 @@ public sealed class ClassificationPipeline
             var ms = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds;
             _lastClassifiedAt = now;
             Latency.Add(ms);
+            CaptureToResult.Add((DateTimeOffset.UtcNow - frame.Time).TotalMilliseconds);
             Interlocked.Increment(ref _classified);
             var top = new StoredPrediction[n];
             for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);

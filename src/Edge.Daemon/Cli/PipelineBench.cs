@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Globalization;
+using Edge.Daemon.Capture;
+using Edge.Daemon.Pipeline;
+using Edge.Daemon.Triggers;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Daemon.Cli;
+
+public sealed record PipelineBenchReport(string Source, string Trigger, int Threads, int Frames, double Seconds, double CapturedPerSecond,
+    double ClassifiedPerSecond, long Dropped, long Corrupt, double CaptureToResultP50Ms, double CaptureToResultP99Ms, double InferP50Ms,
+    double CpuPercentOfOneCore, double RssStartMiB, double RssEndMiB, double RssPeakMiB, double ManagedHeapMiB, long Gen0Collections, double AllocatedBytesPerFrame);
+
+/// <summary>
+/// <c>edged bench --source ...</c>: the daemon's whole capture → classify path on a live source for
+/// a number of frames: throughput, capture-to-result latency, CPU use and memory, sampled so that
+/// growth over a long run shows.
+/// </summary>
+internal static class PipelineBench
+{
+    public const string FfmpegTestSource = "ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=640x480:rate=30 -f mjpeg -q:v 5 -";
+
+    public static async Task<PipelineBenchReport> RunAsync(Edge.Core.Inference.Classifier classifier, string source, string trigger, int frames,
+        double maxRate, ILogger logger, CancellationToken ct)
+    {
+        var command = source == "ffmpeg-testsrc" ? FfmpegTestSource : source;
+        Func<IFrameSource> factory = Directory.Exists(command) || File.Exists(command)
+            ? () => new FolderSource(command, loop: true, fps: 30)
+            : () => new PipeMjpegSource(command);
+        var supervisor = new SourceSupervisor(factory, TimeSpan.FromSeconds(5), logger);
+        var mode = Enum.Parse<TriggerMode>(trigger, ignoreCase: true);
+        var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings { Mode = mode, MaxRate = maxRate });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = pipeline.RunAsync(stop.Token);
+
+        // Warm up, then measure from a clean point.
+        while (pipeline.Counters.FramesCaptured < 30 && !run.IsCompleted) await Task.Delay(20, ct);
+        var process = Process.GetCurrentProcess();
+        var start = pipeline.Counters;
+        var wall = Stopwatch.StartNew();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        var rssStart = Rss();
+        var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
+        var rssPeak = rssStart;
+        while (pipeline.Counters.FramesCaptured - start.FramesCaptured < frames && !run.IsCompleted)
+        {
+            await Task.Delay(100, ct);
+            rssPeak = Math.Max(rssPeak, Rss());
+        }
+        var end = pipeline.Counters;
+        var seconds = wall.Elapsed.TotalSeconds;
+        process.Refresh();
+        var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        var rssEnd = Rss();
+        var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
+        var (p50, _, p99, _) = pipeline.CaptureToResult.Percentiles();
+        stop.Cancel();
+        await run;
+        return new PipelineBenchReport(command, mode.ToString().ToLowerInvariant(), classifier.Options.EffectiveIntraOpThreads,
+            (int)(end.FramesCaptured - start.FramesCaptured), Math.Round(seconds, 2),
+            Math.Round((end.FramesCaptured - start.FramesCaptured) / seconds, 1), Math.Round((end.FramesClassified - start.FramesClassified) / seconds, 1),
+            end.FramesDropped - start.FramesDropped, end.CorruptFrames - start.CorruptFrames, Math.Round(p50, 3), Math.Round(p99, 3),
+            Math.Round(pipeline.InferTimes.Percentiles().P50, 3), Math.Round(100 * cpu / seconds, 1), rssStart, rssEnd, rssPeak,
+            Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), GC.CollectionCount(0),
+            Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1));
+    }
+
+    /// <summary>Resident memory of this process (VmRSS) in MiB.</summary>
+    internal static double Rss()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return Math.Round(double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024, 1);
+        return double.NaN;
+    }
+}
