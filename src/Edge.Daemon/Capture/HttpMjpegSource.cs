@@ -23,6 +23,7 @@ public sealed class HttpMjpegSource(Uri url, HttpClient client, int maxFrameByte
         _reader = new MjpegFrameReader(stream, maxFrameBytes);
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Frame?> ReadAsync(CancellationToken ct)
     {
         var data = await (_reader ?? throw new InvalidOperationException("not open")).ReadFrameAsync(ct).ConfigureAwait(false);

@@ -18,6 +18,7 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
     public long OversizedFrames { get; private set; }
 
     /// <summary>The next complete frame, or an empty memory at end of stream. The memory is valid until the next call.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>> ReadFrameAsync(CancellationToken ct)
     {
         while (true)
@@ -84,6 +85,7 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
         return i < 0 ? -1 : from + i;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(CancellationToken ct)
     {
         if (_start > 0)

@@ -44,6 +44,7 @@ public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024
         return ValueTask.CompletedTask;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Frame?> ReadAsync(CancellationToken ct)
     {
         var reader = _reader ?? throw new InvalidOperationException("not open");

@@ -40,12 +40,19 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
             lock (_gate) _description = source.Description;
             long garbageBase;
             lock (_gate) garbageBase = _garbage;
+            CancellationTokenSource? sessionTimeout = null;
             try
             {
                 await source.OpenAsync(ct).ConfigureAwait(false);
+                // One timeout source per session, re-armed per frame (TryReset), so waiting allocates nothing.
+                var timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 while (!ct.IsCancellationRequested)
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    if (!timeout.TryReset())
+                    {
+                        timeout.Dispose();
+                        timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    }
                     timeout.CancelAfter(noFrameTimeout);
                     Frame? frame;
                     try
@@ -107,6 +114,7 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
             }
             finally
             {
+                sessionTimeout?.Dispose();
                 await source.DisposeAsync().ConfigureAwait(false);
             }
             try { await Task.Delay(backoff, ct).ConfigureAwait(false); }

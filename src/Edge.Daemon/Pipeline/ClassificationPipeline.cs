@@ -139,6 +139,7 @@ public sealed class ClassificationPipeline
         }
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ProcessAsync(Frame frame)
     {
         lock (_latestGate)
