@@ -20,7 +20,7 @@ public class MjpegFrameReaderTests
         var frames = new List<byte[]>();
         while (true)
         {
-            var f = await reader.ReadFrameAsync(CancellationToken.None);
+            var f = reader.ReadFrame();
             if (f.IsEmpty) return frames;
             frames.Add(f.ToArray());
         }

@@ -46,7 +46,7 @@ public class V4l2SourceTests
         var stream = Ffmpeg("-f lavfi -i testsrc=size=320x240 -frames:v 6 -f mjpeg -q:v 5 -");
         var reader = new Capture.MjpegFrameReader(new MemoryStream(stream));
         var frames = new List<byte[]>();
-        for (var f = await reader.ReadFrameAsync(default); !f.IsEmpty; f = await reader.ReadFrameAsync(default)) frames.Add(f.ToArray());
+        for (var f = reader.ReadFrame(); !f.IsEmpty; f = reader.ReadFrame()) frames.Add(f.ToArray());
         Assert.That(frames, Has.Count.EqualTo(6));
 
         var device = new FakeV4l2Device(frames, offersMjpeg: true, 320, 240);

@@ -5,7 +5,7 @@ namespace Edge.Daemon.Capture;
 /// <c>ffmpeg -f mjpeg -</c> or a multipart HTTP camera sends) into frames: each frame runs from an
 /// SOI marker (FF D8 FF) to the EOI marker (FF D9) that ends it. Bytes between frames (multipart
 /// headers, garbage) are skipped and counted; a frame larger than the limit is dropped.
-/// The buffer is reused: reading allocates nothing per frame.
+/// The buffer is reused and reads are synchronous (on the source's capture thread): reading allocates nothing per frame.
 /// </summary>
 public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024 * 1024)
 {
@@ -17,9 +17,8 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
     /// <summary>Frames dropped for exceeding the size limit.</summary>
     public long OversizedFrames { get; private set; }
 
-    /// <summary>The next complete frame, or an empty memory at end of stream. The memory is valid until the next call.</summary>
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ReadOnlyMemory<byte>> ReadFrameAsync(CancellationToken ct)
+    /// <summary>The next complete frame, or an empty memory at end of stream; blocks on the stream (a capture thread). The memory is valid until the next call.</summary>
+    public ReadOnlyMemory<byte> ReadFrame()
     {
         while (true)
         {
@@ -30,7 +29,7 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
                 var keep = Math.Min(2, _end - _start);
                 SkippedBytes += _end - _start - keep;
                 _start = _end - keep;
-                if (!await FillAsync(ct)) { SkippedBytes += _end - _start; _start = _end; return ReadOnlyMemory<byte>.Empty; }
+                if (!Fill()) { SkippedBytes += _end - _start; _start = _end; return ReadOnlyMemory<byte>.Empty; }
                 continue;
             }
             SkippedBytes += soi - _start;
@@ -47,7 +46,7 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
                     break;
                 }
                 var scanned = _end;
-                if (!await FillAsync(ct)) { SkippedBytes += _end - _start; _start = _end; return ReadOnlyMemory<byte>.Empty; }
+                if (!Fill()) { SkippedBytes += _end - _start; _start = _end; return ReadOnlyMemory<byte>.Empty; }
                 eoi = FindEoi(Math.Max(_start + 3, scanned - 1), _end);
             }
             if (eoi < 0) continue;
@@ -85,8 +84,7 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
         return i < 0 ? -1 : from + i;
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> FillAsync(CancellationToken ct)
+    private bool Fill()
     {
         if (_start > 0)
         {
@@ -99,7 +97,7 @@ public sealed class MjpegFrameReader(Stream stream, int maxFrameBytes = 8 * 1024
             if (_buffer.Length >= maxFrameBytes + 64 * 1024) return true; // caller will drop the oversized frame
             Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, maxFrameBytes + 64 * 1024));
         }
-        var n = await stream.ReadAsync(_buffer.AsMemory(_end), ct).ConfigureAwait(false);
+        var n = stream.Read(_buffer.AsSpan(_end));
         if (n == 0) return false;
         _end += n;
         return true;

@@ -7,17 +7,14 @@ namespace Edge.Daemon.Capture;
 /// <c>ffmpeg -f v4l2 -i /dev/video0 -f mjpeg -</c>, <c>gst-launch-1.0 ... ! jpegenc ! fdsink</c>.
 /// The command runs under <c>/bin/sh -c</c>; its last stderr lines explain a failure.
 /// </summary>
-public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024 * 1024) : IFrameSource
+public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024 * 1024) : MjpegStreamSource(maxFrameBytes)
 {
     private Process? _process;
-    private MjpegFrameReader? _reader;
     private readonly Queue<string> _stderr = new();
-    private long _sequence;
 
-    public string Description => $"pipe: {command}";
-    public long GarbageBytes => _reader?.SkippedBytes ?? 0;
+    public override string Description => $"pipe: {command}";
 
-    public ValueTask OpenAsync(CancellationToken ct)
+    protected override ValueTask<Stream> OpenStreamAsync(CancellationToken ct)
     {
         var psi = new ProcessStartInfo("/bin/sh")
         {
@@ -40,36 +37,22 @@ public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024
             }
         };
         _process.BeginErrorReadLine();
-        _reader = new MjpegFrameReader(_process.StandardOutput.BaseStream, maxFrameBytes);
-        return ValueTask.CompletedTask;
+        return ValueTask.FromResult(_process.StandardOutput.BaseStream);
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<Frame?> ReadAsync(CancellationToken ct)
+    protected override Exception? EndReason()
     {
-        var reader = _reader ?? throw new InvalidOperationException("not open");
-        var data = await reader.ReadFrameAsync(ct).ConfigureAwait(false);
-        if (!data.IsEmpty) return Frame.Copy(data.Span, ++_sequence, DateTimeOffset.UtcNow);
-        // End of stream: the command exited (or closed its output).
-        if (_process is { } p && p.WaitForExit(1000))
-        {
-            p.WaitForExit(); // also waits for the stderr reader, so the message is complete (and the same every time)
-            string tail;
-            lock (_stderr) tail = string.Join(" | ", _stderr);
-            throw new IOException($"'{command}' exited with code {p.ExitCode}{(tail.Length > 0 ? ": " + tail : "")}");
-        }
-        return null;
+        if (_process is not { } p || !p.WaitForExit(1000)) return null;
+        p.WaitForExit(); // also waits for the stderr reader, so the message is complete (and the same every time)
+        string tail;
+        lock (_stderr) tail = string.Join(" | ", _stderr);
+        return new IOException($"'{command}' exited with code {p.ExitCode}{(tail.Length > 0 ? ": " + tail : "")}");
     }
 
-    public ValueTask DisposeAsync()
+    protected override void Close()
     {
-        if (_process is { } p)
-        {
-            try { if (!p.HasExited) p.Kill(entireProcessTree: true); }
-            catch (InvalidOperationException) { }
-            p.Dispose();
-        }
-        _process = null;
-        return ValueTask.CompletedTask;
+        if (_process is not { } p) return;
+        try { if (!p.HasExited) p.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
     }
 }

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Edge.Daemon.Storage;
 
 /// <summary>One class of a stored result.</summary>
-public sealed record StoredPrediction(string Label, int Index, float Score);
+public readonly record struct StoredPrediction(string Label, int Index, float Score);
 
 /// <summary>A classification as recorded.</summary>
 public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
