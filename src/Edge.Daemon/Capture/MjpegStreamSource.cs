@@ -68,9 +68,16 @@ public abstract class MjpegStreamSource(int maxFrameBytes) : IFrameSource
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<Frame?> ReadAsync(CancellationToken ct)
     {
-        var reader = (_frames ?? throw new InvalidOperationException("not open")).Reader;
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
-            if (reader.TryRead(out var frame)) return frame;
+        var frames = _frames ?? throw new InvalidOperationException("not open");
+        if (frames.Reader.TryRead(out var ready)) return ready;
+        // A timeout or stop ends this session (the supervisor reopens the source), so it may complete
+        // the channel; waiting without a token reuses the channel's single waiter instead of allocating one.
+        using (ct.UnsafeRegister(static s => ((Channel<Frame>)s!).Writer.TryComplete(), frames))
+        {
+            while (await frames.Reader.WaitToReadAsync().ConfigureAwait(false))
+                if (frames.Reader.TryRead(out var frame)) return frame;
+        }
+        ct.ThrowIfCancellationRequested();
         if (_failure is { } failure) throw failure;
         return null;
     }

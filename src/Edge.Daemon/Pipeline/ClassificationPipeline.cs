@@ -116,18 +116,22 @@ public sealed class ClassificationPipeline
 
     public async Task RunAsync(CancellationToken ct)
     {
-        var capture = Task.Run(() => _source.RunAsync(async f =>
+        var capture = Task.Run(() => _source.RunAsync(f =>
         {
             Interlocked.Increment(ref _captured);
-            await _frames.Writer.WriteAsync(f, ct).ConfigureAwait(false);
+            // Drop-oldest never refuses an open channel; after stop the frame is simply released.
+            if (!_frames.Writer.TryWrite(f)) f.Dispose();
+            return ValueTask.CompletedTask;
         }, ct), CancellationToken.None);
         var writer = Task.Run(() => WriteResultsAsync(ct), CancellationToken.None);
+        // Waiting without a token reuses the channel's single waiter (a token allocates one per wait);
+        // stopping completes the channel instead.
+        using var stopping = ct.UnsafeRegister(static s => ((Channel<Frame>)s!).Writer.TryComplete(), _frames);
         try
         {
-            await foreach (var frame in _frames.Reader.ReadAllAsync(ct).ConfigureAwait(false))
-            {
-                using (frame) await ProcessAsync(frame).ConfigureAwait(false);
-            }
+            while (await _frames.Reader.WaitToReadAsync().ConfigureAwait(false))
+                while (_frames.Reader.TryRead(out var frame))
+                    using (frame) await ProcessAsync(frame).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
         finally
