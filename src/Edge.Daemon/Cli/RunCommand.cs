@@ -86,11 +86,7 @@ internal static class RunCommand
             Burst = o.Trigger.Burst,
             TopK = o.Model.TopK,
             Smoothing = o.Trigger.Smoothing,
-            Motion = new Triggers.MotionSettings
-            {
-                RoiX = m.RoiX, RoiY = m.RoiY, RoiWidth = m.RoiWidth, RoiHeight = m.RoiHeight,
-                DifferenceM = m.DifferenceM, DifferenceC = m.DifferenceC, RegionThreshold = m.RegionThreshold,
-            },
+            Motion = m,
             MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
             Rules = rules,
             Snapshots = snapshots,

@@ -48,18 +48,6 @@ public sealed class SnapshotOptions
     public int MinFreeMb { get; set; } = 100;
 }
 
-public sealed class MotionOptions
-{
-    public double RoiX { get; set; }
-    public double RoiY { get; set; }
-    public double RoiWidth { get; set; } = 1;
-    public double RoiHeight { get; set; } = 1;
-    public double DifferenceM { get; set; } = 0.1;
-    public double DifferenceC { get; set; } = 10;
-    public double RegionThreshold { get; set; } = 0.005;
-    public int CooldownMs { get; set; } = 1000;
-}
-
 public sealed class GpioInputOptions
 {
     public int Pin { get; set; } = -1;
@@ -113,7 +101,7 @@ public sealed class TriggerOptions
     public int Burst { get; set; } = 1;
     /// <summary>Average scores over the last N results (1 = off).</summary>
     public int Smoothing { get; set; } = 1;
-    public MotionOptions Motion { get; set; } = new();
+    public Triggers.MotionSettings Motion { get; set; } = new();
     public GpioInputOptions Gpio { get; set; } = new();
 }
 

@@ -45,6 +45,7 @@ public static class OptionsValidator
             "Trigger:Motion:Roi*", "RoiX/RoiY must be in [0, 1) and RoiWidth/RoiHeight in (0, 1]");
         Check(m.RegionThreshold is > 0 and <= 1, "Trigger:Motion:RegionThreshold", $"must be in (0, 1], got {m.RegionThreshold}");
         Check(m.CooldownMs >= 0, "Trigger:Motion:CooldownMs", $"must be 0 or more, got {m.CooldownMs}");
+        Check(m.Width is >= 8 and <= 640 && m.Height is >= 8 and <= 480, "Trigger:Motion:Width/Height", $"{m.Width}x{m.Height} is not 8x8..640x480");
         if (mode == "gpio")
         {
             Check(o.Trigger.Gpio.Pin >= 0, "Trigger:Gpio:Pin", "is required for Trigger:Mode=gpio");

@@ -2,21 +2,23 @@ using Edge.Core.Imaging;
 
 namespace Edge.Daemon.Triggers;
 
-/// <summary>Where and how strongly to look for motion. Fractions of the frame for the region of interest.</summary>
-public sealed record MotionSettings
+/// <summary>Where and how strongly to look for motion (bound from Trigger:Motion). Fractions of the frame for the region of interest.</summary>
+public sealed class MotionSettings
 {
-    public double RoiX { get; init; }
-    public double RoiY { get; init; }
-    public double RoiWidth { get; init; } = 1;
-    public double RoiHeight { get; init; } = 1;
+    public double RoiX { get; set; }
+    public double RoiY { get; set; }
+    public double RoiWidth { get; set; } = 1;
+    public double RoiHeight { get; set; } = 1;
     /// <summary>A pixel has changed when |now - before| > DifferenceM × before + DifferenceC (on 0..255 gray).</summary>
-    public double DifferenceM { get; init; } = 0.1;
-    public double DifferenceC { get; init; } = 10;
+    public double DifferenceM { get; set; } = 0.1;
+    public double DifferenceC { get; set; } = 10;
     /// <summary>Motion when at least this fraction of the region's pixels changed.</summary>
-    public double RegionThreshold { get; init; } = 0.005;
+    public double RegionThreshold { get; set; } = 0.005;
+    /// <summary>After motion, classify at most once per this long.</summary>
+    public int CooldownMs { get; set; } = 1000;
     /// <summary>Width and height of the gray copy that is compared (the frame is shrunk to this).</summary>
-    public int Width { get; init; } = 64;
-    public int Height { get; init; } = 48;
+    public int Width { get; set; } = 64;
+    public int Height { get; set; } = 48;
 }
 
 /// <summary>
