@@ -111,7 +111,7 @@ public class TriggerAndActionTests
         var t = new DateTimeOffset(2026, 11, 24, 8, 0, 0, TimeSpan.Zero);
         Assert.That(writer.Save(jpeg, t, "dog", 0.9f), Is.Null);
         for (var i = 0; i < 5; i++) Assert.That(writer.Save(jpeg, t.AddSeconds(i), "cat", 0.9f), Is.Not.Null);
-        var names = Directory.GetFiles(dir.File("snaps")).Select(Path.GetFileName).Order().ToList();
+        var names = Directory.GetFiles(dir.File("snaps")).Select(f => Path.GetFileName(f)).Order().ToList();
         Assert.That(names, Is.EqualTo(new[] { "20261124-080002.000_cat.jpg", "20261124-080003.000_cat.jpg", "20261124-080004.000_cat.jpg" }));
         Assert.That(File.ReadAllBytes(Path.Combine(dir.File("snaps"), names[0])), Is.EqualTo(jpeg), "the camera's bytes, not a re-encode");
     }
