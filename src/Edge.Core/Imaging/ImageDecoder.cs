@@ -134,8 +134,7 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
         if (b.Length >= 4 && b[0] == 0x89 && b[1] == (byte)'P' && b[2] == (byte)'N' && b[3] == (byte)'G') return "PNG";
         if (b.Length >= 2 && b[0] == (byte)'B' && b[1] == (byte)'M') return "BMP";
         if (b.Length >= 4 && b[0] == (byte)'G' && b[1] == (byte)'I' && b[2] == (byte)'F' && b[3] == (byte)'8') return "GIF";
-        if (b.Length >= 12 && b[..4].SequenceEqual("RIFF"u8) && b[8..12].SequenceEqual("WEBP"u8)) return "WebP";
-        if (b.Length >= 4 && b[..4].SequenceEqual("RIFF"u8)) return "WebP";
+        if (b.Length >= 4 && b[..4].SequenceEqual("RIFF"u8)) return "WebP"; // RIFF....WEBP, possibly cut before the WEBP tag
         return null;
     }
 

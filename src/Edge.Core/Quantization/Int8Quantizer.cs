@@ -154,7 +154,7 @@ public static class Int8Quantizer
             Evaluation = evaluation,
             Fp32LatencyMs = fp32Ms,
             Int8LatencyMs = int8Ms,
-            PeakRssMiB = PeakRssMiB(),
+            PeakRssMiB = Diagnostics.ProcessMemory.PeakMiB(),
         };
     }
 
@@ -169,18 +169,5 @@ public static class Int8Quantizer
     {
         if (evaluation is null) return 0;
         return evaluation.Fp32Accuracy is { } a && evaluation.Int8Accuracy is { } b ? a - b : 100 - evaluation.Top1Agreement;
-    }
-
-    /// <summary>Peak resident memory of this process (VmHWM), in MiB.</summary>
-    public static double PeakRssMiB()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
-        }
-        catch (IOException) { }
-        return double.NaN;
     }
 }

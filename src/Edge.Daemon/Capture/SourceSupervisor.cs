@@ -24,6 +24,12 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The current source's description (no snapshot allocated, unlike <see cref="Status"/>).</summary>
+    public string Description
+    {
+        get { lock (_gate) return _description; }
+    }
+
     public SourceStatus Status
     {
         get { lock (_gate) return new SourceStatus(_description, _state, _lastError, _frames, _reconnects, _garbage, _lastFrameAt); }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Pipeline;
 using Edge.Daemon.Triggers;
@@ -40,19 +39,19 @@ internal static class PipelineBench
         var wall = Stopwatch.StartNew();
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
-        var rssStart = Rss();
+        var rssStart = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
         var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
         var rssPeak = rssStart;
         while (pipeline.Counters.FramesCaptured - start.FramesCaptured < frames && !run.IsCompleted)
         {
             await Task.Delay(100, ct);
-            rssPeak = Math.Max(rssPeak, Rss());
+            rssPeak = Math.Max(rssPeak, Edge.Core.Diagnostics.ProcessMemory.ResidentMiB());
         }
         var end = pipeline.Counters;
         var seconds = wall.Elapsed.TotalSeconds;
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
-        var rssEnd = Rss();
+        var rssEnd = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
         var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
         var (p50, _, p99, _) = pipeline.CaptureToResult.Percentiles();
         stop.Cancel();
@@ -64,14 +63,5 @@ internal static class PipelineBench
             Math.Round(pipeline.InferTimes.Percentiles().P50, 3), Math.Round(100 * cpu / seconds, 1), rssStart, rssEnd, rssPeak,
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), GC.CollectionCount(0),
             Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1));
-    }
-
-    /// <summary>Resident memory of this process (VmRSS) in MiB.</summary>
-    internal static double Rss()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return Math.Round(double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024, 1);
-        return double.NaN;
     }
 }

@@ -201,7 +201,7 @@ public sealed class ClassificationPipeline
             if (_store is not null)
             {
                 Interlocked.Increment(ref _storePending);
-                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Status.Description, trigger, top, ms, snapshot)))
+                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Description, trigger, top, ms, snapshot)))
                     Interlocked.Increment(ref _storeLost);
             }
         }
@@ -232,7 +232,7 @@ public sealed class ClassificationPipeline
         Interlocked.Increment(ref _corrupt);
         if (_lastCorruptKind != e.Kind)
         {
-            _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Status.Description, e.Message);
+            _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Description, e.Message);
             _lastCorruptKind = e.Kind;
         }
     }
