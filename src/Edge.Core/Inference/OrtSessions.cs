@@ -4,7 +4,7 @@ using OrtSessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
 namespace Edge.Core.Inference;
 
 /// <summary>The one place where Edge sets up ONNX Runtime session options.</summary>
-internal static class OrtSessions
+public static class OrtSessions
 {
     /// <summary>Options with Edge's defaults: all graph optimisations, sequential, no spinning unless asked.</summary>
     public static OrtSessionOptions Options(int intraOpThreads, bool allowSpinning = false, string? optimizedModelPath = null)

@@ -33,4 +33,6 @@ public static class ModelMetadataKeys
     public const string Architecture = "edge.architecture";
     public const string TrainingData = "edge.training_data";
     public const string Accuracy = "edge.accuracy";
+    /// <summary>Multiply-accumulates of one image, counted from the architecture by edge-prep.</summary>
+    public const string Macs = "edge.macs";
 }

@@ -1,0 +1,54 @@
+using System.Text.Json.Serialization;
+
+namespace Edge.ModelPrep.Models;
+
+/// <summary>What a network is: architecture, width multiplier, input geometry and class count. Saved with every checkpoint.</summary>
+public sealed record ArchSpec
+{
+    public static readonly string[] Names = ["mobilenetv2", "mobilenetv3-small", "resnet18", "resnet34", "resnet20"];
+
+    [JsonPropertyName("arch")] public required string Arch { get; init; }
+    [JsonPropertyName("width")] public double Width { get; init; } = 1.0;
+    [JsonPropertyName("input_size")] public required int InputSize { get; init; }
+    [JsonPropertyName("channels")] public required int Channels { get; init; }
+    [JsonPropertyName("classes")] public required int Classes { get; init; }
+    [JsonPropertyName("dropout")] public double Dropout { get; init; } = 0.2;
+
+    public string Describe() =>
+        $"{Arch}{(Width == 1.0 ? "" : FormattableString.Invariant($"-{Width:0.###}"))} {InputSize}x{InputSize}x{Channels} → {Classes} classes";
+
+    public void Validate()
+    {
+        if (!Names.Contains(Arch)) throw new ArgumentException($"--arch '{Arch}': expected one of {string.Join(", ", Names)}");
+        if (Width is <= 0 or > 4) throw new ArgumentException($"--width {Width}: expected a multiplier in (0, 4]");
+        if (InputSize is < 8 or > 1024) throw new ArgumentException($"--input-size {InputSize}: expected 8..1024 pixels");
+        if (Channels is not (1 or 3)) throw new ArgumentException($"channels {Channels}: expected 1 (gray) or 3 (RGB)");
+        if (Classes < 2) throw new ArgumentException($"{Classes} class(es): a classifier needs at least 2");
+        if (Dropout is < 0 or >= 1) throw new ArgumentException($"--dropout {Dropout}: expected 0 <= p < 1");
+    }
+
+    /// <summary>torchvision's rounding of scaled channel counts: a multiple of 8, never more than 10% below.</summary>
+    public static int MakeDivisible(double value, int divisor = 8)
+    {
+        var v = Math.Max(divisor, (int)(value + divisor / 2.0) / divisor * divisor);
+        if (v < 0.9 * value) v += divisor;
+        return v;
+    }
+
+    /// <summary>
+    /// Which of a network's stride-2 stages keep their stride: the earliest are made stride 1 until the
+    /// last feature map is at least 4 pixels, so a 28–32 pixel input is not shrunk to 1x1 (CIFAR-style).
+    /// </summary>
+    public static bool[] KeepStrides(int inputSize, int stridedStages)
+    {
+        var keep = Enumerable.Repeat(true, stridedStages).ToArray();
+        for (var i = 0; i < stridedStages; i++)
+        {
+            var size = inputSize;
+            for (var j = 0; j < stridedStages; j++) if (keep[j]) size = (size + 1) / 2;
+            if (size >= 4) break;
+            keep[i] = false;
+        }
+        return keep;
+    }
+}
