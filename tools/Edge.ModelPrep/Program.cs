@@ -9,6 +9,9 @@ public static class Program
     {
         var root = new RootCommand("edge-prep: prepare image classifiers for Edge devices")
         {
+            TrainCommands.Train(),
+            TrainCommands.Export(),
+            TrainCommands.Eval(),
             QuantizeCommand.Create(),
         };
         var parsed = root.Parse(args);

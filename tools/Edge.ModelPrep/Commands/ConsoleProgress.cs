@@ -1,0 +1,89 @@
+using System.Globalization;
+using Edge.ModelPrep.Training;
+using Spectre.Console;
+
+namespace Edge.ModelPrep.Commands;
+
+/// <summary>
+/// Training progress on standard error: a live Spectre bar (epoch, batch, loss, accuracy, images/s,
+/// ETA) on a terminal, one line per epoch otherwise (logs, CI). Standard output stays for --json.
+/// </summary>
+internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
+{
+    private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    private readonly bool _live;
+    private readonly object _gate = new();
+    private ProgressContext? _context;
+    private ProgressTask? _task;
+    private Task? _runner;
+    private TaskCompletionSource? _done;
+    private DateTime _lastLine = DateTime.MinValue;
+
+    public ConsoleProgress(bool quiet = false)
+    {
+        _live = !quiet && _console.Profile.Capabilities.Interactive && !Console.IsErrorRedirected;
+        Quiet = quiet;
+    }
+
+    public bool Quiet { get; }
+
+    public void Message(string text)
+    {
+        if (Quiet) return;
+        lock (_gate) _console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
+    }
+
+    public void Loading(int done, int total)
+    {
+        if (Quiet || (done != total && (DateTime.UtcNow - _lastLine).TotalSeconds < 2)) return;
+        _lastLine = DateTime.UtcNow;
+        lock (_gate) _console.MarkupLine($"[grey]decoded {done}/{total} images[/]");
+    }
+
+    public void EpochStarted(int epoch, int epochs, int batches)
+    {
+        if (!_live) return;
+        StopLive();
+        _done = new TaskCompletionSource();
+        var ready = new TaskCompletionSource();
+        _runner = Task.Run(() => _console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                _context = ctx;
+                _task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: batches);
+                ready.SetResult();
+                _done.Task.Wait();
+            }));
+        ready.Task.Wait();
+    }
+
+    public void Step(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond, TimeSpan eta)
+    {
+        if (_task is null) return;
+        _task.Description = string.Create(CultureInfo.InvariantCulture,
+            $"epoch {epoch} batch {batch}/{batches} loss {loss:0.000} acc {accuracy:0.0}% {imagesPerSecond:0} img/s ETA {eta:hh\\:mm\\:ss}");
+        _task.Value = batch;
+    }
+
+    public void EpochEnded(EpochMetrics m)
+    {
+        StopLive();
+        if (Quiet) return;
+        var val = m.ValAccuracy is { } v ? string.Create(CultureInfo.InvariantCulture, $" val loss {m.ValLoss:0.0000} val acc {v:0.00}%") : "";
+        lock (_gate)
+            _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {m.Epoch}: loss {m.TrainLoss:0.0000} acc {m.TrainAccuracy:0.00}%{val} lr {m.LearningRate:0.#####} {m.ImagesPerSecond:0} img/s data wait {m.DataWaitFraction * 100:0.0}% ({m.Seconds:0}s)")));
+    }
+
+    private void StopLive()
+    {
+        if (_runner is null) return;
+        _done?.TrySetResult();
+        _runner.Wait();
+        (_runner, _task, _context) = (null, null, null);
+    }
+
+    public void Dispose() => StopLive();
+}

@@ -1,0 +1,123 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Edge.ModelPrep.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Edge.ModelPrep.Training;
+
+/// <summary>What a checkpoint holds besides weights: enough to resume, export or evaluate without the original command line.</summary>
+public sealed record CheckpointState
+{
+    [JsonPropertyName("arch")] public required ArchSpec Arch { get; init; }
+    [JsonPropertyName("classes")] public required IReadOnlyList<string> Classes { get; init; }
+    [JsonPropertyName("color")] public required string Color { get; init; }
+    [JsonPropertyName("resize")] public required string Resize { get; init; }
+    [JsonPropertyName("mean")] public required float[] Mean { get; init; }
+    [JsonPropertyName("std")] public required float[] Std { get; init; }
+    [JsonPropertyName("data")] public required string Data { get; init; }
+    /// <summary>Epochs completed (1-based count).</summary>
+    [JsonPropertyName("epoch")] public required int Epoch { get; init; }
+    [JsonPropertyName("step")] public required int Step { get; init; }
+    [JsonPropertyName("val_accuracy")] public double? ValAccuracy { get; init; }
+    [JsonPropertyName("best_val_accuracy")] public double BestValAccuracy { get; init; }
+    [JsonPropertyName("best_epoch")] public int BestEpoch { get; init; }
+    [JsonPropertyName("epochs_without_improvement")] public int EpochsWithoutImprovement { get; init; }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(CheckpointState))]
+[JsonSerializable(typeof(TrainOptions))]
+internal sealed partial class TrainingJson : JsonSerializerContext;
+
+public sealed class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// A checkpoint folder: <c>model.bin</c> (TorchSharp weights), <c>optimizer.bin</c> (momentum/Adam
+/// moments), <c>state.json</c>. Written to a temporary folder and renamed, so a crash mid-save keeps the previous one.
+/// </summary>
+public static class Checkpoint
+{
+    public const string ModelFile = "model.bin", OptimizerFile = "optimizer.bin", StateFile = "state.json";
+
+    public static void Save(string folder, ClassifierNet net, optim.Optimizer? optimizer, CheckpointState state)
+    {
+        var tmp = folder.TrimEnd('/') + ".tmp";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        net.save(Path.Combine(tmp, ModelFile));
+        if (optimizer is TorchSharp.Modules.OptimizerHelper helper) helper.save_state_dict(Path.Combine(tmp, OptimizerFile));
+        File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainingJson.Default.CheckpointState));
+        var old = folder.TrimEnd('/') + ".old";
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(folder)) Directory.Move(folder, old);
+        Directory.Move(tmp, folder);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+    }
+
+    /// <summary>The checkpoint folder meant by <paramref name="path"/>: a checkpoint folder, or a run folder (its best, else last).</summary>
+    public static string Resolve(string path)
+    {
+        if (File.Exists(Path.Combine(path, StateFile))) return path;
+        foreach (var name in new[] { "best", "last" })
+        {
+            var candidate = Path.Combine(path, "checkpoints", name);
+            if (File.Exists(Path.Combine(candidate, StateFile))) return candidate;
+        }
+        throw new CheckpointException($"'{path}' is neither a checkpoint folder (with {StateFile}) nor a run folder with checkpoints/best or checkpoints/last");
+    }
+
+    public static CheckpointState ReadState(string folder)
+    {
+        var file = Path.Combine(folder, StateFile);
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(file), TrainingJson.Default.CheckpointState)
+                ?? throw new CheckpointException($"'{file}' is empty");
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException($"cannot read '{file}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>Builds the network the checkpoint describes and loads its weights.</summary>
+    public static (ClassifierNet Net, CheckpointState State) Load(string path)
+    {
+        var folder = Resolve(path);
+        var state = ReadState(folder);
+        var net = Architectures.Create(state.Arch);
+        LoadWeights(folder, net, state);
+        return (net, state);
+    }
+
+    /// <summary>Loads weights into <paramref name="net"/>, refusing a checkpoint of another architecture with both named.</summary>
+    public static void LoadWeights(string folder, ClassifierNet net, CheckpointState state)
+    {
+        if (state.Arch with { Dropout = net.Spec.Dropout } != net.Spec)
+            throw new CheckpointException($"checkpoint '{folder}' holds a {state.Arch.Describe()}, not the requested {net.Spec.Describe()}");
+        try
+        {
+            net.load(Path.Combine(folder, ModelFile), strict: true);
+        }
+        catch (Exception e) when (e is not CheckpointException)
+        {
+            throw new CheckpointException($"checkpoint '{folder}' does not fit a {net.Spec.Describe()}: {e.Message}", e);
+        }
+    }
+
+    public static void LoadOptimizer(string folder, optim.Optimizer optimizer)
+    {
+        var file = Path.Combine(folder, OptimizerFile);
+        if (!File.Exists(file)) throw new CheckpointException($"'{folder}' has no {OptimizerFile}: it cannot be resumed");
+        try
+        {
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(file);
+        }
+        catch (Exception e)
+        {
+            throw new CheckpointException($"cannot load the optimizer state from '{file}' (another --optimizer?): {e.Message}", e);
+        }
+    }
+}

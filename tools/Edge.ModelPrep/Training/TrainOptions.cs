@@ -1,0 +1,55 @@
+using System.Text.Json.Serialization;
+using Edge.ModelPrep.Data;
+using Edge.ModelPrep.Models;
+
+namespace Edge.ModelPrep.Training;
+
+/// <summary>Everything a training run was given; written to the run folder as config.json.</summary>
+public sealed record TrainOptions
+{
+    [JsonPropertyName("data")] public required string Data { get; init; }
+    [JsonPropertyName("test_data")] public string? TestData { get; init; }
+    [JsonPropertyName("arch")] public required ArchSpec Arch { get; init; }
+    [JsonPropertyName("color")] public required string Color { get; init; }
+    [JsonPropertyName("resize")] public string Resize { get; init; } = "squash";
+    [JsonPropertyName("mean")] public float[]? Mean { get; init; }
+    [JsonPropertyName("std")] public float[]? Std { get; init; }
+    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 20;
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
+    [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "sgd";
+    [JsonPropertyName("lr")] public double LearningRate { get; init; } = 0.1;
+    [JsonPropertyName("momentum")] public double Momentum { get; init; } = 0.9;
+    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 5e-4;
+    [JsonPropertyName("warmup_epochs")] public double WarmupEpochs { get; init; } = 0.5;
+    [JsonPropertyName("min_lr_fraction")] public double MinLrFraction { get; init; } = 0.0;
+    [JsonPropertyName("label_smoothing")] public double LabelSmoothing { get; init; } = 0.1;
+    [JsonPropertyName("loss")] public string Loss { get; init; } = "cross-entropy";
+    [JsonPropertyName("focal_gamma")] public double FocalGamma { get; init; } = 2.0;
+    [JsonPropertyName("balance")] public Balancing Balance { get; init; } = Balancing.None;
+    [JsonPropertyName("clip_grad_norm")] public double ClipGradNorm { get; init; } = 5.0;
+    [JsonPropertyName("early_stopping_patience")] public int Patience { get; init; } = 0;
+    [JsonPropertyName("val_fraction")] public double ValFraction { get; init; } = 0.1;
+    [JsonPropertyName("max_images")] public int MaxImages { get; init; }
+    [JsonPropertyName("augmentation")] public required AugmentationOptions Augmentation { get; init; }
+    [JsonPropertyName("augmentation_list")] public IReadOnlyList<string> AugmentationList => [.. Augmentation.Describe()];
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 1;
+    [JsonPropertyName("threads")] public int Threads { get; init; }
+    [JsonPropertyName("workers")] public int Workers { get; init; } = 1;
+    [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    /// <summary>Stop after this many optimizer steps (0 = no limit): for quick checks and benchmarks.</summary>
+    [JsonPropertyName("max_steps")] public int MaxSteps { get; init; }
+
+    public void Validate()
+    {
+        Arch.Validate();
+        if (Epochs < 1) throw new ArgumentException($"--epochs {Epochs}: expected at least 1");
+        if (BatchSize is < 1 or > 4096) throw new ArgumentException($"--batch-size {BatchSize}: expected 1..4096");
+        if (Optimizer is not ("sgd" or "adamw")) throw new ArgumentException($"--optimizer '{Optimizer}': expected sgd or adamw");
+        if (LearningRate <= 0) throw new ArgumentException($"--lr {LearningRate}: expected > 0");
+        if (Loss is not ("cross-entropy" or "focal")) throw new ArgumentException($"--loss '{Loss}': expected cross-entropy or focal");
+        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"--label-smoothing {LabelSmoothing}: expected 0 <= s < 1");
+        if (WarmupEpochs < 0) throw new ArgumentException($"--warmup-epochs {WarmupEpochs}: expected >= 0");
+        if (ClipGradNorm < 0) throw new ArgumentException($"--clip-grad-norm {ClipGradNorm}: expected >= 0 (0 = off)");
+        if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"--device '{Device}': expected cpu or cuda");
+    }
+}

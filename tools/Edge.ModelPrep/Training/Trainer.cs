@@ -1,0 +1,302 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Edge.Core.Datasets;
+using Edge.ModelPrep.Commands;
+using Edge.ModelPrep.Data;
+using Edge.ModelPrep.Models;
+using Edge.Onnx.Metadata;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Edge.ModelPrep.Training;
+
+/// <summary>One epoch's figures, as written to metrics.csv.</summary>
+public sealed record EpochMetrics(int Epoch, int Step, double LearningRate, double TrainLoss, double TrainAccuracy,
+    double? ValLoss, double? ValAccuracy, double ImagesPerSecond, double DataWaitFraction, double Seconds);
+
+/// <summary>What the caller shows while training runs.</summary>
+public interface ITrainingProgress
+{
+    void Message(string text);
+    void Loading(int done, int total);
+    void EpochStarted(int epoch, int epochs, int batches);
+    void Step(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond, TimeSpan eta);
+    void EpochEnded(EpochMetrics metrics);
+}
+
+/// <summary>The paths inside a run folder.</summary>
+public sealed record RunFolder(string Root)
+{
+    public string Config => Path.Combine(Root, "config.json");
+    public string Metrics => Path.Combine(Root, "metrics.csv");
+    public string Steps => Path.Combine(Root, "steps.csv");
+    public string Labels => Path.Combine(Root, "labels.txt");
+    public string TensorBoard => Path.Combine(Root, "tensorboard");
+    public string Last => Path.Combine(Root, "checkpoints", "last");
+    public string Best => Path.Combine(Root, "checkpoints", "best");
+    public string Report => Path.Combine(Root, "report");
+}
+
+public sealed record TrainResult(CheckpointState Last, CheckpointState Best, IReadOnlyList<EpochMetrics> Epochs, bool StoppedEarly,
+    double DataWaitFraction, IReadOnlyList<SkippedImage> Skipped, int TrainImages, int ValImages);
+
+/// <summary>
+/// Trains a classifier: seeded data order and augmentation, SGD (momentum, Nesterov) or AdamW, warm-up
+/// then cosine learning rate per step, label smoothing, class weights or focal loss, gradient clipping,
+/// validation and early stopping, a checkpoint every epoch (resumable), metrics.csv and TensorBoard events.
+/// </summary>
+public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgress progress)
+{
+    public TrainResult Run(bool resume, CancellationToken cancel = default)
+    {
+        options.Validate();
+        var device = ResolveDevice(options.Device);
+        if (options.Threads > 0) set_num_threads(options.Threads);
+        Directory.CreateDirectory(run.Root);
+
+        CheckpointState? resumed = null;
+        if (resume)
+        {
+            if (!File.Exists(Path.Combine(run.Last, Checkpoint.StateFile)))
+                throw new CheckpointException($"--resume: '{run.Root}' has no checkpoint to resume (checkpoints/last)");
+            resumed = Checkpoint.ReadState(run.Last);
+            if (resumed.Arch with { Dropout = options.Arch.Dropout } != options.Arch)
+                throw new CheckpointException($"--resume: the checkpoint in '{run.Root}' holds a {resumed.Arch.Describe()}, not the requested {options.Arch.Describe()}");
+        }
+
+        // Data: decoded and resized once by the daemon's own code.
+        var color = PreprocessingNames.TryParseColor(options.Color, out var c) ? c : throw new ArgumentException($"--color '{options.Color}': expected rgb, bgr or gray");
+        var resize = PreprocessingNames.TryParseResize(options.Resize, out var r) ? r : throw new ArgumentException($"--resize '{options.Resize}': expected squash, center-crop or letterbox");
+        if (color.Channels() != options.Arch.Channels) throw new ArgumentException($"--color {options.Color} gives {color.Channels()} channel(s) but the network takes {options.Arch.Channels}");
+        var geometry = new PreprocessingSpec
+        {
+            Width = options.Arch.InputSize, Height = options.Arch.InputSize, Color = color, Resize = resize,
+            CropFraction = resize == ResizeMode.CenterCrop ? 0.875f : 1f, Mean = new float[color.Channels()], Std = Enumerable.Repeat(1f, color.Channels()).ToArray(),
+        };
+        progress.Message($"loading {options.Data}");
+        var source = ImageSets.Open(options.Data, "train");
+        var subset = options.MaxImages > 0 && options.MaxImages < source.Count ? source.Sample(options.MaxImages, options.Seed) : null;
+        var data = TensorImageSet.Build(source, geometry, progress: progress.Loading, subset: subset);
+        if (data.Classes.Count != options.Arch.Classes)
+            throw new ArgumentException($"the data has {data.Classes.Count} classes but the network was asked for {options.Arch.Classes}");
+        foreach (var s in data.Skipped.Take(5)) progress.Message($"skipped {s.Image}: {s.Reason}");
+        if (data.Skipped.Count > 5) progress.Message($"... and {data.Skipped.Count - 5} more unreadable images skipped");
+        var (trainIdx, valIdx) = data.Split(options.ValFraction, options.Seed);
+        var (mean, std) = resumed is not null ? (resumed.Mean, resumed.Std)
+            : options.Mean is not null && options.Std is not null ? (options.Mean, options.Std) : data.ChannelStatistics();
+        if (mean.Length != data.Channels || std.Length != data.Channels) throw new ArgumentException($"--mean/--std need {data.Channels} value(s)");
+
+        var counts = new int[data.Classes.Count];
+        foreach (var i in trainIdx) counts[data.Label(i)]++;
+        var empty = Enumerable.Range(0, counts.Length).Where(k => counts[k] == 0).Select(k => data.Classes[k]).ToList();
+        if (empty.Count > 0) throw new DatasetException($"class(es) {string.Join(", ", empty)} have no training images");
+        var train = new BatchLoader(data, trainIdx, options.BatchSize, options.Augmentation, mean, std, options.Seed, shuffle: true,
+            options.Balance == Balancing.Sampler ? Balancing.Sampler : Balancing.None, options.Workers);
+        var val = valIdx.Length > 0
+            ? new BatchLoader(data, valIdx, Math.Max(options.BatchSize, 256), AugmentationOptions.None, mean, std, options.Seed, shuffle: false, workers: options.Workers)
+            : null;
+        progress.Message($"{data.Count} images ({trainIdx.Length} train, {valIdx.Length} validation), {data.Classes.Count} classes, mean {Fmt(mean)} std {Fmt(std)}");
+        progress.Message($"augmentation: {(options.Augmentation.IsNone ? "none" : string.Join(", ", options.Augmentation.Describe()))}");
+
+        manual_seed(options.Seed);
+        using var net = Architectures.Create(options.Arch);
+        net.to(device);
+        var parameters = net.parameters().ToList();
+        optim.Optimizer optimizer = options.Optimizer == "adamw"
+            ? optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay)
+            : optim.SGD(parameters, options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Momentum > 0);
+        Tensor? classWeights = null;
+        if (options.Balance == Balancing.Weights)
+            classWeights = tensor(counts.Select(n => (float)trainIdx.Length / (counts.Length * n)).ToArray()).to(device);
+
+        var startEpoch = 0;
+        var step = 0;
+        double best = double.NegativeInfinity;
+        var bestEpoch = 0;
+        var stale = 0;
+        if (resumed is not null)
+        {
+            Checkpoint.LoadWeights(run.Last, net, resumed);
+            Checkpoint.LoadOptimizer(run.Last, optimizer);
+            (startEpoch, step, best, bestEpoch, stale) = (resumed.Epoch, resumed.Step, resumed.BestValAccuracy, resumed.BestEpoch, resumed.EpochsWithoutImprovement);
+            progress.Message($"resuming after epoch {startEpoch} (step {step})");
+        }
+        else
+        {
+            File.WriteAllText(run.Config, JsonSerializer.Serialize(options, TrainingJson.Default.TrainOptions));
+            File.WriteAllLines(run.Labels, data.Classes);
+            File.WriteAllText(run.Metrics, "epoch,step,lr,train_loss,train_accuracy,val_loss,val_accuracy,images_per_second,data_wait_fraction,seconds\n");
+            File.WriteAllText(run.Steps, "step,epoch,lr,loss\n");
+        }
+
+        var totalSteps = options.Epochs * train.BatchesPerEpoch;
+        var warmup = (int)Math.Round(options.WarmupEpochs * train.BatchesPerEpoch);
+        double Lr(int s)
+        {
+            if (s < warmup) return options.LearningRate * (s + 1) / warmup;
+            var t = totalSteps <= warmup ? 1 : (double)(s - warmup) / (totalSteps - warmup);
+            var min = options.LearningRate * options.MinLrFraction;
+            return min + (options.LearningRate - min) * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, t)));
+        }
+
+        var writer = utils.tensorboard.SummaryWriter(run.TensorBoard, createRunName: false);
+        var history = new List<EpochMetrics>();
+        CheckpointState? last = resumed;
+        var stoppedEarly = false;
+        var state = (Func<int, double?, CheckpointState>)((epoch, valAcc) => new CheckpointState
+        {
+            Arch = options.Arch, Classes = data.Classes, Color = color.Name(), Resize = resize.Name(), Mean = mean, Std = std,
+            Data = options.Data, Epoch = epoch, Step = step, ValAccuracy = valAcc,
+            BestValAccuracy = best, BestEpoch = bestEpoch, EpochsWithoutImprovement = stale,
+        });
+        var imageShape = new long[] { 0, data.Channels, data.Size, data.Size };
+        var stepLog = new StringBuilder();
+
+        for (var epoch = startEpoch; epoch < options.Epochs && !cancel.IsCancellationRequested; epoch++)
+        {
+            if (options.MaxSteps > 0 && step >= options.MaxSteps) break;
+            // Dropout and any other torch randomness repeat per epoch, so a resumed run continues identically.
+            manual_seed(options.Seed * 1000L + epoch);
+            net.train();
+            progress.EpochStarted(epoch + 1, options.Epochs, train.BatchesPerEpoch);
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            var waitBefore = train.WaitFraction;
+            var batchIndex = 0;
+            foreach (var batch in train.Epoch(epoch, cancel))
+            {
+                if (options.MaxSteps > 0 && step >= options.MaxSteps) break;
+                var lr = Lr(step);
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                double loss;
+                long right;
+                using (var scope = NewDisposeScope())
+                {
+                    imageShape[0] = batch.Count;
+                    var x = tensor(batch.Images.AsSpan(0, batch.Count * data.ImageLength).ToArray(), imageShape).to(device);
+                    var y = tensor(batch.Labels.AsSpan(0, batch.Count).ToArray()).to(device);
+                    var logits = net.call(x);
+                    var l = LossFunction(logits, y, classWeights);
+                    optimizer.zero_grad();
+                    l.backward();
+                    if (options.ClipGradNorm > 0) nn.utils.clip_grad_norm_(parameters, options.ClipGradNorm);
+                    optimizer.step();
+                    loss = l.item<float>();
+                    right = logits.argmax(1).eq(y).sum().item<long>();
+                }
+                if (!double.IsFinite(loss))
+                    throw new InvalidOperationException($"the loss became {loss} at step {step} (epoch {epoch + 1}): lower --lr or keep --clip-grad-norm on");
+                stepLog.Append(CultureInfo.InvariantCulture, $"{step},{epoch + 1},{lr:g6},{loss:g9}\n");
+                lossSum += loss * batch.Count;
+                correct += right;
+                seen += batch.Count;
+                step++;
+                batchIndex++;
+                var rate = seen / Math.Max(1e-9, sw.Elapsed.TotalSeconds);
+                var remainingImages = (double)(train.BatchesPerEpoch - batchIndex) * options.BatchSize + (options.Epochs - epoch - 1) * (double)train.Images;
+                progress.Step(epoch + 1, batchIndex, train.BatchesPerEpoch, lossSum / seen, 100.0 * correct / seen, rate, TimeSpan.FromSeconds(remainingImages / Math.Max(rate, 1e-9)));
+                writer.add_scalar("train/loss", (float)loss, step);
+                writer.add_scalar("train/lr", (float)lr, step);
+            }
+            if (seen == 0) break;
+            var seconds = sw.Elapsed.TotalSeconds;
+            var waitFraction = train.WaitFraction;
+            double? valLoss = null, valAcc = null;
+            if (val is not null)
+            {
+                var ev = Evaluate(net, val, device);
+                (valLoss, valAcc) = (ev.Loss, ev.Accuracy);
+            }
+            var metric = valAcc ?? 100.0 * correct / seen;
+            if (metric > best) { best = metric; bestEpoch = epoch + 1; stale = 0; }
+            else stale++;
+            var m = new EpochMetrics(epoch + 1, step, Lr(Math.Max(0, step - 1)), lossSum / seen, 100.0 * correct / seen, valLoss, valAcc, seen / seconds, waitFraction, seconds);
+            history.Add(m);
+            File.AppendAllText(run.Metrics, string.Create(CultureInfo.InvariantCulture,
+                $"{m.Epoch},{m.Step},{m.LearningRate:g6},{m.TrainLoss:g6},{m.TrainAccuracy:0.###},{m.ValLoss?.ToString("g6", CultureInfo.InvariantCulture)},{m.ValAccuracy?.ToString("0.###", CultureInfo.InvariantCulture)},{m.ImagesPerSecond:0.#},{m.DataWaitFraction:0.####},{m.Seconds:0.#}\n"));
+            File.AppendAllText(run.Steps, stepLog.ToString());
+            stepLog.Clear();
+            writer.add_scalar("train/accuracy", (float)m.TrainAccuracy, step);
+            writer.add_scalar("train/images_per_second", (float)m.ImagesPerSecond, step);
+            if (valAcc is not null)
+            {
+                writer.add_scalar("val/loss", (float)valLoss!.Value, step);
+                writer.add_scalar("val/accuracy", (float)valAcc.Value, step);
+            }
+            last = state(epoch + 1, valAcc);
+            Checkpoint.Save(run.Last, net, optimizer, last);
+            if (bestEpoch == epoch + 1) Checkpoint.Save(run.Best, net, null, last);
+            progress.EpochEnded(m);
+            if (options.Patience > 0 && stale >= options.Patience)
+            {
+                progress.Message($"early stop: validation accuracy has not improved for {stale} epochs (best {best:0.##}% at epoch {bestEpoch})");
+                stoppedEarly = true;
+                break;
+            }
+            _ = waitBefore;
+        }
+        if (last is null) throw new InvalidOperationException("no training step ran");
+        var bestState = File.Exists(Path.Combine(run.Best, Checkpoint.StateFile)) ? Checkpoint.ReadState(run.Best) : last;
+        return new TrainResult(last, bestState, history, stoppedEarly, train.WaitFraction, data.Skipped, trainIdx.Length, valIdx.Length);
+    }
+
+    private Tensor LossFunction(Tensor logits, Tensor target, Tensor? classWeights)
+    {
+        if (options.Loss == "focal")
+        {
+            // Focal loss (Lin et al. 2017): −(1 − p_t)^γ · log p_t, optionally weighted per class.
+            var logp = nn.functional.log_softmax(logits, 1);
+            var logpt = logp.gather(1, target.unsqueeze(1)).squeeze(1);
+            var loss = -(1 - logpt.exp()).pow(options.FocalGamma) * logpt;
+            if (classWeights is not null) loss = loss * classWeights.index_select(0, target);
+            return loss.mean();
+        }
+        return nn.functional.cross_entropy(logits, target, classWeights, label_smoothing: options.LabelSmoothing);
+    }
+
+    /// <summary>Plain (unsmoothed, unweighted) cross-entropy, top-1 and top-5 accuracy over a loader, in eval mode.</summary>
+    public static (double Loss, double Accuracy, double Top5) Evaluate(ClassifierNet net, BatchLoader loader, Device? device = null)
+    {
+        net.eval();
+        double loss = 0;
+        long correct = 0, top5 = 0, n = 0;
+        var shape = new long[] { 0, net.Spec.Channels, net.Spec.InputSize, net.Spec.InputSize };
+        var length = net.Spec.Channels * net.Spec.InputSize * net.Spec.InputSize;
+        using (no_grad())
+        {
+            foreach (var batch in loader.Epoch(0))
+            {
+                using var scope = NewDisposeScope();
+                shape[0] = batch.Count;
+                var x = tensor(batch.Images.AsSpan(0, batch.Count * length).ToArray(), shape);
+                var y = tensor(batch.Labels.AsSpan(0, batch.Count).ToArray());
+                if (device is not null) { x = x.to(device); y = y.to(device); }
+                var logits = net.call(x);
+                loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+                var k = Math.Min(5, (int)logits.shape[1]);
+                top5 += logits.topk(k, 1).indexes.eq(y.unsqueeze(1)).any(1).sum().item<long>();
+                n += batch.Count;
+            }
+        }
+        net.train();
+        return (loss / n, 100.0 * correct / n, 100.0 * top5 / n);
+    }
+
+    private static Device ResolveDevice(string name)
+    {
+        if (name == "cuda")
+        {
+            if (!cuda.is_available())
+                throw new ArgumentException("--device cuda: no CUDA build of libtorch is loaded (this build ships libtorch-cpu); use --device cpu");
+            return CUDA;
+        }
+        return CPU;
+    }
+
+    private static string Fmt(float[] v) => "[" + string.Join(", ", v.Select(x => x.ToString("0.###", CultureInfo.InvariantCulture))) + "]";
+}
