@@ -7,6 +7,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        Interop.NativeMemory.TuneForTraining();
         var root = new RootCommand("edge-prep: prepare image classifiers for Edge devices")
         {
             TrainCommands.Train(),

@@ -129,7 +129,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             File.WriteAllText(run.Config, JsonSerializer.Serialize(options, TrainingJson.Default.TrainOptions));
             File.WriteAllLines(run.Labels, data.Classes);
             File.WriteAllText(run.Metrics, "epoch,step,lr,train_loss,train_accuracy,val_loss,val_accuracy,images_per_second,data_wait_fraction,seconds\n");
-            File.WriteAllText(run.Steps, "step,epoch,lr,loss\n");
+            File.WriteAllText(run.Steps, "step,epoch,lr,loss,seconds\n");
         }
 
         var totalSteps = options.Epochs * train.BatchesPerEpoch;
@@ -190,7 +190,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                 }
                 if (!double.IsFinite(loss))
                     throw new InvalidOperationException($"the loss became {loss} at step {step} (epoch {epoch + 1}): lower --lr or keep --clip-grad-norm on");
-                stepLog.Append(CultureInfo.InvariantCulture, $"{step},{epoch + 1},{lr:g6},{loss:g9}\n");
+                stepLog.Append(CultureInfo.InvariantCulture, $"{step},{epoch + 1},{lr:g6},{loss:g9},{sw.Elapsed.TotalSeconds:0.####}\n");
                 lossSum += loss * batch.Count;
                 correct += right;
                 seen += batch.Count;
@@ -203,6 +203,8 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                 writer.add_scalar("train/lr", (float)lr, step);
             }
             if (seen == 0) break;
+            File.AppendAllText(run.Steps, stepLog.ToString());
+            stepLog.Clear();
             var seconds = sw.Elapsed.TotalSeconds;
             var waitFraction = train.WaitFraction;
             double? valLoss = null, valAcc = null;
@@ -218,8 +220,6 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             history.Add(m);
             File.AppendAllText(run.Metrics, string.Create(CultureInfo.InvariantCulture,
                 $"{m.Epoch},{m.Step},{m.LearningRate:g6},{m.TrainLoss:g6},{m.TrainAccuracy:0.###},{m.ValLoss?.ToString("g6", CultureInfo.InvariantCulture)},{m.ValAccuracy?.ToString("0.###", CultureInfo.InvariantCulture)},{m.ImagesPerSecond:0.#},{m.DataWaitFraction:0.####},{m.Seconds:0.#}\n"));
-            File.AppendAllText(run.Steps, stepLog.ToString());
-            stepLog.Clear();
             writer.add_scalar("train/accuracy", (float)m.TrainAccuracy, step);
             writer.add_scalar("train/images_per_second", (float)m.ImagesPerSecond, step);
             if (valAcc is not null)
