@@ -132,6 +132,7 @@ internal static class TrainCommands
                     Seed = r.GetValue(seed), Threads = r.GetValue(threads), Workers = r.GetValue(workers), Device = r.GetValue(device)!,
                     MaxSteps = r.GetValue(maxSteps),
                 };
+                options.Validate();
                 var run = new RunFolder(r.GetValue(outDir)!);
                 if (!r.GetValue(resume) && File.Exists(run.Config))
                     throw new ArgumentException($"'{run.Root}' already holds a run: pass --resume to continue it, or choose another --out");

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Edge.ModelPrep.Tests;
+
+/// <summary>train → export → eval through the real CLI, and its refusals.</summary>
+public class TrainCliTests
+{
+    internal static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge-prep.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        Assert.That(p.WaitForExit(TimeSpan.FromMinutes(5)), Is.True);
+        return (p.ExitCode, o.Result, e.Result);
+    }
+
+    [Test]
+    public void TrainExportAndEvaluateGiveTheSameAccuracyAsTheCheckpoint()
+    {
+        using var dir = new TempDir();
+        var run = dir.File("run");
+        var t = Run("train", "--data", "fashion-mnist", "--arch", "resnet20", "--width", "0.25", "--input-size", "16", "--lr", "0.05",
+            "--epochs", "3", "--batch-size", "32", "--max-images", "1000", "--threads", "2", "--out", run, "--json");
+        Assert.That(t.Code, Is.Zero, t.Err);
+        using var summary = JsonDocument.Parse(t.Out);
+        var test = summary.RootElement.GetProperty("test");
+        Assert.That(test.GetProperty("images").GetInt32(), Is.EqualTo(10000));
+        Assert.That(summary.RootElement.GetProperty("data_wait_fraction").GetDouble(), Is.InRange(0, 1));
+        foreach (var f in new[] { "report.md", "metrics.json", "confusion.png", "curves.png" })
+            Assert.That(File.Exists(Path.Combine(run, "report", f)), f);
+
+        var onnx = dir.File("model.onnx");
+        var x = Run("export", run, "--out", onnx, "--json");
+        Assert.That(x.Code, Is.Zero, x.Err);
+        using var exported = JsonDocument.Parse(x.Out);
+        Assert.That(exported.RootElement.GetProperty("parity_max_abs_diff").GetDouble(), Is.LessThanOrEqualTo(1e-4));
+        Python.CheckModel(onnx);
+
+        // The ONNX file, run through Edge.Core as the daemon runs it, scores what the checkpoint scored.
+        var e = Run("eval", onnx, "--data", "fashion-mnist", "--max-images", "2000", "--json", "--out", dir.File("onnx-report"));
+        Assert.That(e.Code, Is.Zero, e.Err);
+        var c = Run("eval", run, "--max-images", "2000", "--json", "--latency-runs", "0");
+        Assert.That(c.Code, Is.Zero, c.Err);
+        using var onnxReport = JsonDocument.Parse(e.Out);
+        using var ckptReport = JsonDocument.Parse(c.Out);
+        Assert.That(onnxReport.RootElement.GetProperty("top1").GetDouble(), Is.EqualTo(ckptReport.RootElement.GetProperty("top1").GetDouble()).Within(0.051),
+            "at most one image of 2000 may flip on float rounding");
+        Assert.That(onnxReport.RootElement.GetProperty("top1").GetDouble(), Is.GreaterThan(30));
+        Assert.That(onnxReport.RootElement.GetProperty("latency").GetProperty("p50_ms").GetDouble(), Is.GreaterThan(0));
+        Assert.That(File.ReadAllText(Path.Combine(dir.File("onnx-report"), "report.md")), Does.Contain("| Ankle boot | "));
+    }
+
+    [Test]
+    public void BadInputGivesAOneLineReasonAndANonZeroExit()
+    {
+        using var dir = new TempDir();
+        var single = Directory.CreateDirectory(Path.Combine(dir.Path, "single", "only")).FullName;
+        File.WriteAllBytes(Path.Combine(single, "a.png"), TestImages.Png(TestImages.Pattern(8, 8), 8, 8));
+        var r = Run("train", "--data", Path.GetDirectoryName(single)!, "--out", dir.File("run1"));
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err.Trim(), Does.StartWith("edge-prep: ").And.Contain("at least 2").And.Not.Contain("\n"));
+
+        r = Run("train", "--data", "fashion-mnist", "--arch", "vgg16", "--out", dir.File("run2"));
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err, Does.Contain("--arch 'vgg16': expected one of mobilenetv2"));
+
+        r = Run("export", dir.Path, "--out", dir.File("x.onnx"));
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err, Does.Contain("neither a checkpoint folder"));
+        Assert.That(File.Exists(dir.File("x.onnx")), Is.False);
+    }
+}
