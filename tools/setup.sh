@@ -14,6 +14,8 @@ packages=(
   chromium prometheus
   # Native AOT publishing of edged for linux-x64.
   clang zlib1g-dev
+  # edge-prep: a font for the labels of its report plots; readelf to check the libtorch load fix.
+  fonts-dejavu-core binutils
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -36,9 +36,9 @@ public sealed class GpioOutputRule : IDisposable
     public long Fired { get; private set; }
 
     /// <summary>True when the result matches (its best class is the label with enough score) and the pin was driven.</summary>
-    public bool Apply(IReadOnlyList<StoredPrediction> top)
+    public bool Apply(ReadOnlySpan<StoredPrediction> top)
     {
-        if (top.Count == 0 || top[0].Label != Label || top[0].Score < MinScore) return false;
+        if (top.Length == 0 || top[0].Label != Label || top[0].Score < MinScore) return false;
         lock (_gate)
         {
             if (!_high)

@@ -150,7 +150,7 @@ internal static class BenchCommand
         Console.Out.WriteLine($"{report.Frames} frames in {report.Seconds.ToString("0.0", inv)} s: captured {report.CapturedPerSecond.ToString("0.0", inv)}/s, " +
             $"classified {report.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {report.Dropped}, corrupt {report.Corrupt}");
         Console.Out.WriteLine($"capture-to-result latency p50 {report.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {report.CaptureToResultP99Ms.ToString("0.00", inv)} ms; inference p50 {report.InferP50Ms.ToString("0.00", inv)} ms");
-        Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMiB.ToString("0.0", inv)} -> {report.RssEndMiB.ToString("0.0", inv)} MiB (peak {report.RssPeakMiB.ToString("0.0", inv)})");
+        Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMiB.ToString("0.0", inv)} -> {report.RssEndMiB.ToString("0.0", inv)} MiB (peak {report.RssPeakMiB.ToString("0.0", inv)}); after each tenth of the frames: {string.Join(" ", report.RssEveryTenthMiB.Select(v => v.ToString("0.0", inv)))}");
         return ExitCodes.Ok;
     }
 

@@ -8,7 +8,8 @@ namespace Edge.Daemon.Cli;
 
 public sealed record PipelineBenchReport(string Source, string Trigger, int Threads, int Frames, double Seconds, double CapturedPerSecond,
     double ClassifiedPerSecond, long Dropped, long Corrupt, double CaptureToResultP50Ms, double CaptureToResultP99Ms, double InferP50Ms,
-    double CpuPercentOfOneCore, double RssStartMiB, double RssEndMiB, double RssPeakMiB, double ManagedHeapMiB, long Gen0Collections, double AllocatedBytesPerFrame);
+    double CpuPercentOfOneCore, double RssStartMiB, double RssEndMiB, double RssPeakMiB, double ManagedHeapMiB, long Gen0Collections, double AllocatedBytesPerFrame,
+    double[] RssEveryTenthMiB);
 
 /// <summary>
 /// <c>edged bench --source ...</c>: the daemon's whole capture → classify path on a live source for
@@ -42,10 +43,15 @@ internal static class PipelineBench
         var rssStart = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
         var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
         var rssPeak = rssStart;
+        // RSS after each tenth of the frames: growth shows as a rising series, not as one end value.
+        var tenths = new List<double>(10);
         while (pipeline.Counters.FramesCaptured - start.FramesCaptured < frames && !run.IsCompleted)
         {
             await Task.Delay(100, ct);
-            rssPeak = Math.Max(rssPeak, Edge.Core.Diagnostics.ProcessMemory.ResidentMiB());
+            var rss = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
+            rssPeak = Math.Max(rssPeak, rss);
+            var done = pipeline.Counters.FramesCaptured - start.FramesCaptured;
+            while (tenths.Count < 10 && done >= (tenths.Count + 1) * (long)frames / 10) tenths.Add(Math.Round(rss, 1));
         }
         var end = pipeline.Counters;
         var seconds = wall.Elapsed.TotalSeconds;
@@ -62,6 +68,6 @@ internal static class PipelineBench
             end.FramesDropped - start.FramesDropped, end.CorruptFrames - start.CorruptFrames, Math.Round(p50, 3), Math.Round(p99, 3),
             Math.Round(pipeline.InferTimes.Percentiles().P50, 3), Math.Round(100 * cpu / seconds, 1), rssStart, rssEnd, rssPeak,
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), GC.CollectionCount(0),
-            Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1));
+            Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1), [.. tenths]);
     }
 }

@@ -62,6 +62,13 @@ public sealed class ClassificationPipeline
     private readonly Lock _latestGate = new();
     private byte[] _latestFrame = [];
     private int _latestFrameLength;
+    private readonly StoredPrediction[] _topStored;
+    private readonly StoredPrediction[] _latestTop;
+    private int _latestCount = -1;
+    private long _latestSequence;
+    private DateTimeOffset _latestTime;
+    private string _latestTrigger = "";
+    private double _latestLatency;
     private long _captured, _dropped, _classified, _corrupt, _storeLost, _lastClassifiedAt, _motionEvents;
     private long _lastMotionAt = long.MinValue / 2;
     private int _pendingTriggers, _storePending;
@@ -79,6 +86,8 @@ public sealed class ClassificationPipeline
         _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * Stopwatch.Frequency);
         _motion = settings.Mode == TriggerMode.Motion ? new MotionDetector(settings.Motion) : null;
         _top = new Prediction[Math.Min(settings.TopK, classifier.ClassCount)];
+        _topStored = new StoredPrediction[_top.Length];
+        _latestTop = new StoredPrediction[_top.Length];
         _history = new float[Math.Max(1, settings.Smoothing) * classifier.ClassCount];
         _smoothed = new float[classifier.ClassCount];
         _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
@@ -97,7 +106,19 @@ public sealed class ClassificationPipeline
 
     public LatencyWindow Latency { get; } = new();
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
-    public LatestResult? Latest { get; private set; }
+
+    /// <summary>
+    /// The latest classification, copied out under the lock: the pipeline overwrites one set of
+    /// fields per result (no allocation per frame); readers (HTTP) pay for their own copy.
+    /// </summary>
+    public LatestResult? Latest
+    {
+        get
+        {
+            lock (_latestGate)
+                return _latestCount < 0 ? null : new LatestResult(_latestSequence, _latestTime, _latestTrigger, _latestTop[.._latestCount], _latestLatency);
+        }
+    }
     public SourceStatus Source => _source.Status;
     public Classifier Classifier => _classifier;
     public string? StorePath => _store?.Path;
@@ -193,15 +214,20 @@ public sealed class ClassificationPipeline
             Latency.Add(ms);
             CaptureToResult.Add((DateTimeOffset.UtcNow - frame.Time).TotalMilliseconds);
             Interlocked.Increment(ref _classified);
-            var top = new StoredPrediction[n];
+            var top = _topStored.AsSpan(0, n);
             for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);
-            Latest = new LatestResult(frame.Sequence, frame.Time, trigger, top, ms);
+            lock (_latestGate)
+            {
+                top.CopyTo(_latestTop);
+                (_latestCount, _latestSequence, _latestTime, _latestTrigger, _latestLatency) = (n, frame.Sequence, frame.Time, trigger, ms);
+            }
             foreach (var rule in _settings.Rules) rule.Apply(top);
             var snapshot = n > 0 ? _settings.Snapshots?.Save(frame.Data, frame.Time, top[0].Label, top[0].Score) : null;
             if (_store is not null)
             {
+                // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
                 Interlocked.Increment(ref _storePending);
-                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Description, trigger, top, ms, snapshot)))
+                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot)))
                     Interlocked.Increment(ref _storeLost);
             }
         }

@@ -46,6 +46,9 @@ public sealed class BatchLoader
     /// <summary>Fraction of the consumer's time spent waiting for a batch, over everything loaded so far.</summary>
     public double WaitFraction => _totalTicks == 0 ? 0 : (double)_waitTicks / _totalTicks;
 
+    /// <summary>Stopwatch ticks spent waiting for batches and in total, for per-epoch fractions.</summary>
+    public (long Wait, long Total) Ticks => (_waitTicks, _totalTicks);
+
     /// <summary>The sample order of an epoch (class-balanced sampling draws with replacement, weight 1/class size).</summary>
     public int[] Order(int epoch)
     {

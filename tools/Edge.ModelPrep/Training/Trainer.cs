@@ -165,7 +165,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             var sw = Stopwatch.StartNew();
             double lossSum = 0;
             long correct = 0, seen = 0;
-            var waitBefore = train.WaitFraction;
+            var ticksBefore = train.Ticks;
             var batchIndex = 0;
             foreach (var batch in train.Epoch(epoch, cancel))
             {
@@ -206,7 +206,8 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             File.AppendAllText(run.Steps, stepLog.ToString());
             stepLog.Clear();
             var seconds = sw.Elapsed.TotalSeconds;
-            var waitFraction = train.WaitFraction;
+            var ticksAfter = train.Ticks;
+            var waitFraction = ticksAfter.Total == ticksBefore.Total ? 0 : (double)(ticksAfter.Wait - ticksBefore.Wait) / (ticksAfter.Total - ticksBefore.Total);
             double? valLoss = null, valAcc = null;
             if (val is not null)
             {
@@ -237,7 +238,6 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                 stoppedEarly = true;
                 break;
             }
-            _ = waitBefore;
         }
         if (last is null) throw new InvalidOperationException("no training step ran");
         var bestState = File.Exists(Path.Combine(run.Best, Checkpoint.StateFile)) ? Checkpoint.ReadState(run.Best) : last;
