@@ -12,6 +12,7 @@ public sealed class FolderSource(string path, bool loop, double fps) : IFrameSou
     private readonly Queue<string> _pending = new();
     private long _sequence;
     private long _nextAt;
+    private byte[] _buffer = new byte[256 * 1024]; // reused: a looped or watched folder reads a file per frame
 
     public string Description => File.Exists(path) ? $"image: {path}" : loop ? $"folder (looped): {path}" : $"folder (watched): {path}";
 
@@ -32,16 +33,29 @@ public sealed class FolderSource(string path, bool loop, double fps) : IFrameSou
             if (_pending.TryDequeue(out var file))
             {
                 await PaceAsync(ct).ConfigureAwait(false);
-                byte[] bytes;
-                try { bytes = await File.ReadAllBytesAsync(file, ct).ConfigureAwait(false); }
-                catch (IOException) { continue; } // removed or still being written: skip
-                return Frame.Copy(bytes, ++_sequence, DateTimeOffset.UtcNow);
+                int length;
+                try { length = ReadFile(file); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; } // removed or still being written: skip
+                return Frame.Copy(_buffer.AsSpan(0, length), ++_sequence, DateTimeOffset.UtcNow);
             }
             if (File.Exists(path) && !loop) return null;
             if (loop && _seen.Count > 0) { _seen.Clear(); continue; }
             // Watching: wait for new files.
             await Task.Delay(200, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Reads a whole (local, small) file into the reused buffer, growing it when needed.</summary>
+    private int ReadFile(string file)
+    {
+        using var handle = File.OpenHandle(file);
+        var size = RandomAccess.GetLength(handle);
+        if (size > 256L << 20) throw new IOException($"'{file}' is over 256 MiB");
+        if (size > _buffer.Length) _buffer = new byte[Math.Max(size, _buffer.Length * 2L)];
+        var total = 0;
+        int n;
+        while (total < size && (n = RandomAccess.Read(handle, _buffer.AsSpan(total, (int)size - total), total)) > 0) total += n;
+        return total;
     }
 
     private void Scan()

@@ -45,12 +45,12 @@ internal static class PipelineBench
         var rssPeak = rssStart;
         // RSS after each tenth of the frames: growth shows as a rising series, not as one end value.
         var tenths = new List<double>(10);
-        while (pipeline.Counters.FramesCaptured - start.FramesCaptured < frames && !run.IsCompleted)
+        while (pipeline.FramesCaptured - start.FramesCaptured < frames && !run.IsCompleted)
         {
             await Task.Delay(100, ct);
             var rss = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
             rssPeak = Math.Max(rssPeak, rss);
-            var done = pipeline.Counters.FramesCaptured - start.FramesCaptured;
+            var done = pipeline.FramesCaptured - start.FramesCaptured;
             while (tenths.Count < 10 && done >= (tenths.Count + 1) * (long)frames / 10) tenths.Add(Math.Round(rss, 1));
         }
         var end = pipeline.Counters;

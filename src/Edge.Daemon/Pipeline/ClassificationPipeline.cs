@@ -123,6 +123,8 @@ public sealed class ClassificationPipeline
     public Classifier Classifier => _classifier;
     public string? StorePath => _store?.Path;
 
+    public long FramesCaptured => Interlocked.Read(ref _captured);
+
     public PipelineCounters Counters => new(Interlocked.Read(ref _captured), Interlocked.Read(ref _dropped), Interlocked.Read(ref _classified),
         Interlocked.Read(ref _corrupt), Interlocked.Read(ref _storeLost), Volatile.Read(ref _storePending), Volatile.Read(ref _storeError));
 
