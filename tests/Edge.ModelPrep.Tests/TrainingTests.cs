@@ -56,6 +56,49 @@ public class TrainingTests
     }
 
     [Test]
+    public void AnImbalancedRgbImageFolderTrainsWithFullAugmentationClassWeightsAndFocalLoss()
+    {
+        // Reddish and bluish noisy JPEGs, 3:1 imbalanced, in an ImageFolder tree.
+        using var dir = new TempDir();
+        var rng = new Random(5);
+        foreach (var (cls, n, r, b) in new[] { ("red", 90, 200, 60), ("blue", 30, 60, 200) })
+        {
+            Directory.CreateDirectory(Path.Combine(dir.Path, "data", cls));
+            for (var i = 0; i < n; i++)
+            {
+                var rgba = new byte[40 * 30 * 4];
+                for (var p = 0; p < 40 * 30; p++)
+                {
+                    rgba[4 * p] = (byte)Math.Clamp(r + rng.Next(-60, 60), 0, 255);
+                    rgba[4 * p + 1] = (byte)rng.Next(40, 160);
+                    rgba[4 * p + 2] = (byte)Math.Clamp(b + rng.Next(-60, 60), 0, 255);
+                    rgba[4 * p + 3] = 255;
+                }
+                File.WriteAllBytes(Path.Combine(dir.Path, "data", cls, $"{i:000}.jpg"), TestImages.Jpeg(rgba, 40, 30, 90));
+            }
+        }
+        var options = new TrainOptions
+        {
+            Data = Path.Combine(dir.Path, "data"), ValFraction = 0.25, Epochs = 4, BatchSize = 16, LearningRate = 0.01,
+            Optimizer = "adamw", WeightDecay = 0.01, Balance = Balancing.Weights, Loss = "focal", Resize = "center-crop",
+            Arch = new ArchSpec { Arch = "resnet20", Width = 0.5, InputSize = 32, Channels = 3, Classes = 2 },
+            Color = "rgb", Augmentation = AugmentationOptions.Default, Seed = 3, Threads = 2, Workers = 2,
+        };
+        var run = new RunFolder(dir.File("run"));
+        var result = new Trainer(options, run, new SilentProgress()).Run(resume: false);
+        TestContext.Out.WriteLine(File.ReadAllText(run.Metrics));
+        Assert.That(result.TrainImages, Is.EqualTo(90));
+        Assert.That(result.Epochs[^1].TrainLoss, Is.LessThan(result.Epochs[0].TrainLoss));
+        var report = Evaluator.EvaluateCheckpoint(run.Best, new FolderImageSet(options.Data), [.. Enumerable.Range(0, 120)], 1, 0);
+        TestContext.Out.WriteLine($"rgb folder: top-1 {report.Top1:0.0}%, blue recall {report.PerClass[0].Recall:0.00}");
+        Assert.That(report.Labels, Is.EqualTo(new[] { "blue", "red" }));
+        Assert.That(report.Top1, Is.GreaterThan(90));
+        Assert.That(report.PerClass[0].Recall, Is.GreaterThan(0.8), "the minority class is learned too");
+        var state = Checkpoint.ReadState(run.Best);
+        Assert.That((state.Color, state.Resize, state.Mean.Length), Is.EqualTo(("rgb", "center-crop", 3)));
+    }
+
+    [Test]
     public void ResumeFromACheckpointReproducesTheNextStepLoss()
     {
         using var dir = new TempDir();
