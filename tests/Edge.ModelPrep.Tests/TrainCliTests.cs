@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Edge.ModelPrep.Tests;
@@ -6,20 +5,7 @@ namespace Edge.ModelPrep.Tests;
 /// <summary>train → export → eval through the real CLI, and its refusals.</summary>
 public class TrainCliTests
 {
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge-prep.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        Assert.That(p.WaitForExit(TimeSpan.FromMinutes(5)), Is.True);
-        return (p.ExitCode, o.Result, e.Result);
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => EdgePrep.Run(args);
 
     [Test]
     public void TrainExportAndEvaluateGiveTheSameAccuracyAsTheCheckpoint()

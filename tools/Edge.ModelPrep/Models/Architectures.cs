@@ -27,37 +27,15 @@ public static class Architectures
 /// <summary>MobileNetV2 (Sandler et al. 2018), torchvision's layout: inverted residuals with linear bottlenecks.</summary>
 public sealed class MobileNetV2 : ClassifierNet
 {
-    private sealed class InvertedResidual : ExportableModule
+    /// <summary>Inverted residual: 1x1 expand (ReLU6) → 3x3 depthwise (ReLU6) → 1x1 linear projection.</summary>
+    private static ResidualBlock InvertedResidual(long inC, long outC, int stride, int expand)
     {
-        private readonly ModuleList<ExportableModule> layers;
-        private readonly bool _residual;
-
-        public InvertedResidual(long inC, long outC, int stride, int expand) : base(nameof(InvertedResidual))
-        {
-            var hidden = inC * expand;
-            var list = new List<ExportableModule>();
-            if (expand != 1) list.Add(new ConvBn(inC, hidden, 1, act: Activation.Relu6));
-            list.Add(new ConvBn(hidden, hidden, 3, stride, groups: hidden, act: Activation.Relu6));
-            list.Add(new ConvBn(hidden, outC, 1, act: Activation.None));
-            layers = ModuleList([.. list]);
-            _residual = stride == 1 && inC == outC;
-            RegisterComponents();
-        }
-
-        // Intermediate tensors are freed by the caller's dispose scope (autograd keeps its own references).
-        public override Tensor forward(Tensor x)
-        {
-            var y = x;
-            foreach (var l in layers) y = l.call(y);
-            return _residual ? y + x : y;
-        }
-
-        public override string Export(OnnxEmitter e, string path, string x)
-        {
-            var y = x;
-            for (var i = 0; i < layers.Count; i++) y = layers[i].Export(e, $"{path}.layers.{i}", y);
-            return _residual ? e.Add($"{path}.add", y, x) : y;
-        }
+        var hidden = inC * expand;
+        var list = new List<ExportableModule>();
+        if (expand != 1) list.Add(new ConvBn(inC, hidden, 1, act: Activation.Relu6));
+        list.Add(new ConvBn(hidden, hidden, 3, stride, groups: hidden, act: Activation.Relu6));
+        list.Add(new ConvBn(hidden, outC, 1, act: Activation.None));
+        return new ResidualBlock(list, residual: stride == 1 && inC == outC);
     }
 
     private readonly ModuleList<ExportableModule> features;
@@ -80,7 +58,7 @@ public sealed class MobileNetV2 : ClassifierNet
             if (stride == 2 && !keep[strided++]) stride = 1;
             for (var i = 0; i < s[2]; i++)
             {
-                list.Add(new InvertedResidual(input, output, i == 0 ? stride : 1, s[0]));
+                list.Add(InvertedResidual(input, output, i == 0 ? stride : 1, s[0]));
                 input = output;
             }
         }
@@ -100,37 +78,15 @@ public sealed class MobileNetV2 : ClassifierNet
 /// <summary>MobileNetV3-Small (Howard et al. 2019), torchvision's layout: hard-swish, squeeze-excite.</summary>
 public sealed class MobileNetV3Small : ClassifierNet
 {
-    private sealed class Block : ExportableModule
+    /// <summary>Bottleneck: 1x1 expand → kxk depthwise → optional squeeze-excite → 1x1 linear projection.</summary>
+    private static ResidualBlock Block(long inC, int kernel, long expanded, long outC, bool se, Activation act, int stride)
     {
-        private readonly ModuleList<ExportableModule> layers;
-        private readonly bool _residual;
-
-        public Block(long inC, int kernel, long expanded, long outC, bool se, Activation act, int stride) : base(nameof(Block))
-        {
-            var list = new List<ExportableModule>();
-            if (expanded != inC) list.Add(new ConvBn(inC, expanded, 1, act: act));
-            list.Add(new ConvBn(expanded, expanded, kernel, stride, groups: expanded, act: act));
-            if (se) list.Add(new SqueezeExcite(expanded, ArchSpec.MakeDivisible(expanded / 4.0)));
-            list.Add(new ConvBn(expanded, outC, 1, act: Activation.None));
-            layers = ModuleList([.. list]);
-            _residual = stride == 1 && inC == outC;
-            RegisterComponents();
-        }
-
-        // Intermediate tensors are freed by the caller's dispose scope (autograd keeps its own references).
-        public override Tensor forward(Tensor x)
-        {
-            var y = x;
-            foreach (var l in layers) y = l.call(y);
-            return _residual ? y + x : y;
-        }
-
-        public override string Export(OnnxEmitter e, string path, string x)
-        {
-            var y = x;
-            for (var i = 0; i < layers.Count; i++) y = layers[i].Export(e, $"{path}.layers.{i}", y);
-            return _residual ? e.Add($"{path}.add", y, x) : y;
-        }
+        var list = new List<ExportableModule>();
+        if (expanded != inC) list.Add(new ConvBn(inC, expanded, 1, act: act));
+        list.Add(new ConvBn(expanded, expanded, kernel, stride, groups: expanded, act: act));
+        if (se) list.Add(new SqueezeExcite(expanded, ArchSpec.MakeDivisible(expanded / 4.0)));
+        list.Add(new ConvBn(expanded, outC, 1, act: Activation.None));
+        return new ResidualBlock(list, residual: stride == 1 && inC == outC);
     }
 
     private readonly ModuleList<ExportableModule> features;
@@ -158,7 +114,7 @@ public sealed class MobileNetV3Small : ClassifierNet
         {
             var stride = s.S;
             if (stride == 2 && !keep[strided++]) stride = 1;
-            list.Add(new Block(input, s.K, C(s.Exp), C(s.Out), s.Se, s.Act, stride));
+            list.Add(Block(input, s.K, C(s.Exp), C(s.Out), s.Se, s.Act, stride));
             input = C(s.Out);
         }
         var lastConv = 6 * input;
@@ -277,6 +233,35 @@ public sealed class ResNet : ClassifierNet
         for (var i = 0; i < blocks.Count; i++) y = blocks[i].Export(e, $"blocks.{i}", y);
         y = e.Flatten("flatten", e.GlobalAveragePool("pool", y));
         return e.Linear("fc", fc, y);
+    }
+}
+
+/// <summary>Layers in sequence with an identity shortcut when shapes allow (the MobileNet blocks).</summary>
+public sealed class ResidualBlock : ExportableModule
+{
+    private readonly ModuleList<ExportableModule> layers;
+    private readonly bool _residual;
+
+    public ResidualBlock(List<ExportableModule> list, bool residual) : base(nameof(ResidualBlock))
+    {
+        layers = ModuleList([.. list]);
+        _residual = residual;
+        RegisterComponents();
+    }
+
+    // Intermediate tensors are freed by the caller's dispose scope (autograd keeps its own references).
+    public override Tensor forward(Tensor x)
+    {
+        var y = x;
+        foreach (var l in layers) y = l.call(y);
+        return _residual ? y + x : y;
+    }
+
+    public override string Export(OnnxEmitter e, string path, string x)
+    {
+        var y = x;
+        for (var i = 0; i < layers.Count; i++) y = layers[i].Export(e, $"{path}.layers.{i}", y);
+        return _residual ? e.Add($"{path}.add", y, x) : y;
     }
 }
 

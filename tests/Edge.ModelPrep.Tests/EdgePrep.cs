@@ -1,0 +1,22 @@
+using System.Diagnostics;
+
+namespace Edge.ModelPrep.Tests;
+
+/// <summary>Runs the real edge-prep CLI (the edge-prep.dll beside the tests) as a process.</summary>
+internal static class EdgePrep
+{
+    public static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge-prep.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        Assert.That(p.WaitForExit(TimeSpan.FromMinutes(5)), Is.True);
+        return (p.ExitCode, o.Result, e.Result);
+    }
+}
