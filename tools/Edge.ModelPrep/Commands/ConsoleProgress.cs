@@ -13,7 +13,6 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
     private readonly IAnsiConsole _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
     private readonly bool _live;
     private readonly object _gate = new();
-    private ProgressContext? _context;
     private ProgressTask? _task;
     private Task? _runner;
     private TaskCompletionSource? _done;
@@ -51,7 +50,6 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                _context = ctx;
                 _task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: batches);
                 ready.SetResult();
                 _done.Task.Wait();
@@ -82,7 +80,7 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
         if (_runner is null) return;
         _done?.TrySetResult();
         _runner.Wait();
-        (_runner, _task, _context) = (null, null, null);
+        (_runner, _task) = (null, null);
     }
 
     public void Dispose() => StopLive();

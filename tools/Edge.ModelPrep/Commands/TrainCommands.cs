@@ -139,7 +139,7 @@ internal static class TrainCommands
                 progress.Message($"training {options.Arch.Describe()} on {options.Data} for {options.Epochs} epochs into {run.Root}");
                 using var cancel = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); progress.Message("stopping after this step (the last checkpoint is kept)"); };
-                var result = new Trainer(options, run, progress).Run(r.GetValue(resume), cancel.Token);
+                var result = new Trainer(options, run, progress, set).Run(r.GetValue(resume), cancel.Token);
                 EvalReport? test = null;
                 if (!r.GetValue(noEval))
                 {

@@ -11,8 +11,17 @@ public sealed class Batch(int capacity, int imageLength)
 {
     public float[] Images { get; } = new float[capacity * imageLength];
     public long[] Labels { get; } = new long[capacity];
-    public int[] Indices { get; } = new int[capacity];
     public int Count { get; internal set; }
+
+    /// <summary>
+    /// The images as a tensor of their own; <paramref name="shape"/> is [_, C, H, W] and gets this batch's
+    /// size. The copy matters: TorchSharp may keep an array it is given, and these arrays are reused.
+    /// </summary>
+    public TorchSharp.torch.Tensor ImagesTensor(long[] shape)
+    {
+        shape[0] = Count;
+        return TorchSharp.torch.tensor(Images.AsSpan(0, Count * imageLength).ToArray(), shape);
+    }
 }
 
 /// <summary>
@@ -134,7 +143,6 @@ public sealed class BatchLoader
                         var index = order[start + k];
                         var dst = batch.Images.AsSpan(k * length, length);
                         batch.Labels[k] = _set.Label(index);
-                        batch.Indices[k] = index;
                         if (_augment.IsNone)
                         {
                             _set.CopyImage(index, dst);

@@ -82,6 +82,16 @@ public sealed class TensorImageSet
     }
 
     /// <summary>
+    /// The deployment preprocessing of a network trained here: its input size, colour order and
+    /// resize mode (center-crop keeps ImageNet's 0.875), 0..255 scaled to 0..1, then mean/std.
+    /// </summary>
+    public static PreprocessingSpec Preprocessing(int inputSize, ColorOrder color, ResizeMode resize, float[] mean, float[] std) => new()
+    {
+        Width = inputSize, Height = inputSize, Color = color, Resize = resize,
+        CropFraction = resize == ResizeMode.CenterCrop ? 0.875f : 1f, Scale = 1f / 255f, Mean = mean, Std = std,
+    };
+
+    /// <summary>
     /// Decodes and resizes every image of <paramref name="set"/> with <paramref name="spec"/>'s geometry and
     /// colour order (its mean/std are not applied here). Unreadable images are skipped and listed.
     /// </summary>

@@ -185,8 +185,7 @@ public static class Evaluator
             foreach (var batch in loader.Epoch(0))
             {
                 using var scope = NewDisposeScope();
-                shape[0] = batch.Count;
-                var logits = net.call(tensor(batch.Images.AsSpan(0, batch.Count * data.ImageLength).ToArray(), shape)).data<float>().ToArray();
+                var logits = net.call(batch.ImagesTensor(shape)).data<float>().ToArray();
                 for (var s = 0; s < batch.Count; s++)
                 {
                     truth.Add(map[(int)batch.Labels[s]]);
@@ -219,11 +218,7 @@ public static class Evaluator
     {
         PreprocessingNames.TryParseColor(state.Color, out var color);
         PreprocessingNames.TryParseResize(state.Resize, out var resize);
-        return new PreprocessingSpec
-        {
-            Width = state.Arch.InputSize, Height = state.Arch.InputSize, Color = color, Resize = resize,
-            CropFraction = resize == ResizeMode.CenterCrop ? 0.875f : 1f, Scale = 1f / 255f, Mean = state.Mean, Std = state.Std,
-        };
+        return TensorImageSet.Preprocessing(state.Arch.InputSize, color, resize, state.Mean, state.Std);
     }
 
     private static int[] Rank(ReadOnlySpan<float> scores, int k)

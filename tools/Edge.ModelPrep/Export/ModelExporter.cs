@@ -50,7 +50,7 @@ public static class ModelExporter
         net.eval();
         string y;
         using (no_grad()) y = net.Export(new OnnxEmitter(g), "", x);
-        // The last node's output is renamed by an Identity-free route: emit the graph output under its own name.
+        // A fixed output name whatever the architecture's last layer is called (ONNX Runtime drops the Identity).
         var logits = g.Node("Identity", [y], OutputName, "output");
         g.Output(logits, DataType.Float, "batch", spec.Classes);
         var settings = info.Preprocessing.ToSettings() with { Labels = info.Labels, Output = OutputKind.Logits };

@@ -77,6 +77,6 @@ public sealed class OnnxEmitter(GraphBuilder graph)
     public string Flatten(string name, string x) => Graph.Node("Flatten", [x], name, name, Attr.Int("axis", 1));
     public string HardSigmoid(string name, string x) => Graph.Node("HardSigmoid", [x], name, name, Attr.Float("alpha", 1f / 6f), Attr.Float("beta", 0.5f));
 
-    public string MaxPool(string name, MaxPool2d pool, string x, long kernel, long stride, long pad) =>
+    public string MaxPool(string name, string x, long kernel, long stride, long pad) =>
         Graph.Node("MaxPool", [x], name, name, Attr.Ints("kernel_shape", kernel, kernel), Attr.Ints("strides", stride, stride), Attr.Ints("pads", pad, pad, pad, pad));
 }

@@ -229,7 +229,7 @@ public sealed class ResNet : ClassifierNet
     public override string Export(OnnxEmitter e, string path, string x)
     {
         var y = stem.Export(e, "stem", x);
-        if (maxpool is not null) y = e.MaxPool("maxpool", maxpool, y, 3, 2, 1);
+        if (maxpool is not null) y = e.MaxPool("maxpool", y, 3, 2, 1);
         for (var i = 0; i < blocks.Count; i++) y = blocks[i].Export(e, $"blocks.{i}", y);
         y = e.Flatten("flatten", e.GlobalAveragePool("pool", y));
         return e.Linear("fc", fc, y);

@@ -48,7 +48,8 @@ public sealed record TrainResult(CheckpointState Last, CheckpointState Best, IRe
 /// then cosine learning rate per step, label smoothing, class weights or focal loss, gradient clipping,
 /// validation and early stopping, a checkpoint every epoch (resumable), metrics.csv and TensorBoard events.
 /// </summary>
-public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgress progress)
+/// <param name="preloaded">The training set when the caller has already opened <c>options.Data</c> (not read twice).</param>
+public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgress progress, ImageSet? preloaded = null)
 {
     public TrainResult Run(bool resume, CancellationToken cancel = default)
     {
@@ -71,13 +72,9 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         var color = PreprocessingNames.TryParseColor(options.Color, out var c) ? c : throw new ArgumentException($"--color '{options.Color}': expected rgb, bgr or gray");
         var resize = PreprocessingNames.TryParseResize(options.Resize, out var r) ? r : throw new ArgumentException($"--resize '{options.Resize}': expected squash, center-crop or letterbox");
         if (color.Channels() != options.Arch.Channels) throw new ArgumentException($"--color {options.Color} gives {color.Channels()} channel(s) but the network takes {options.Arch.Channels}");
-        var geometry = new PreprocessingSpec
-        {
-            Width = options.Arch.InputSize, Height = options.Arch.InputSize, Color = color, Resize = resize,
-            CropFraction = resize == ResizeMode.CenterCrop ? 0.875f : 1f, Mean = new float[color.Channels()], Std = Enumerable.Repeat(1f, color.Channels()).ToArray(),
-        };
+        var geometry = TensorImageSet.Preprocessing(options.Arch.InputSize, color, resize, new float[color.Channels()], [.. Enumerable.Repeat(1f, color.Channels())]);
         progress.Message($"loading {options.Data}");
-        var source = ImageSets.Open(options.Data, "train");
+        var source = preloaded ?? ImageSets.Open(options.Data, "train");
         var subset = options.MaxImages > 0 && options.MaxImages < source.Count ? source.Sample(options.MaxImages, options.Seed) : null;
         var data = TensorImageSet.Build(source, geometry, progress: progress.Loading, subset: subset);
         if (data.Classes.Count != options.Arch.Classes)
@@ -176,8 +173,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                 long right;
                 using (var scope = NewDisposeScope())
                 {
-                    imageShape[0] = batch.Count;
-                    var x = tensor(batch.Images.AsSpan(0, batch.Count * data.ImageLength).ToArray(), imageShape).to(device);
+                    var x = batch.ImagesTensor(imageShape).to(device);
                     var y = tensor(batch.Labels.AsSpan(0, batch.Count).ToArray()).to(device);
                     var logits = net.call(x);
                     var l = LossFunction(logits, y, classWeights);
@@ -265,14 +261,12 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         double loss = 0;
         long correct = 0, top5 = 0, n = 0;
         var shape = new long[] { 0, net.Spec.Channels, net.Spec.InputSize, net.Spec.InputSize };
-        var length = net.Spec.Channels * net.Spec.InputSize * net.Spec.InputSize;
         using (no_grad())
         {
             foreach (var batch in loader.Epoch(0))
             {
                 using var scope = NewDisposeScope();
-                shape[0] = batch.Count;
-                var x = tensor(batch.Images.AsSpan(0, batch.Count * length).ToArray(), shape);
+                var x = batch.ImagesTensor(shape);
                 var y = tensor(batch.Labels.AsSpan(0, batch.Count).ToArray());
                 if (device is not null) { x = x.to(device); y = y.to(device); }
                 var logits = net.call(x);
