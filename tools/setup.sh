@@ -10,6 +10,8 @@ packages=(
   python3-onnx python3-numpy python3-pil python3-torch python3-torchvision
   # A camera for the daemon tests (ffmpeg -f lavfi -i testsrc ... -f mjpeg -) and Fashion-MNIST for quantization.
   ffmpeg dataset-fashion-mnist
+  # An independent JPEG encoder (cjpeg: restart intervals, optimised tables) for the JPEG scan check's tests.
+  libjpeg-turbo-progs
   # Real clients for the daemon tests: headless Chromium for the live page, promtool for /metrics.
   chromium prometheus
   # Native AOT publishing of edged for linux-x64.

@@ -39,6 +39,8 @@ public static class TestImages
         return data.ToArray();
     }
 
+    public static byte[] SolidJpeg(int width, int height, byte r, byte g, byte b) => Jpeg(Solid(width, height, r, g, b), width, height);
+
     public static byte[] Png(byte[] rgba, int width, int height) => Encode(rgba, width, height, SKEncodedImageFormat.Png);
 
     public static byte[] Jpeg(byte[] rgba, int width, int height, int quality = 95) => Encode(rgba, width, height, SKEncodedImageFormat.Jpeg, quality);

@@ -26,6 +26,8 @@ public sealed record ImageDecoderOptions
     public long MaxPixels { get; init; } = 40_000_000;
     /// <summary>Let the JPEG decoder shrink by 1/2, 1/4 or 1/8 while decoding when the target is that much smaller.</summary>
     public bool ScaledJpegDecode { get; init; } = true;
+    /// <summary>Refuse JPEGs whose scan holds fewer blocks than the header promises (see <see cref="JpegScanCheck"/>).</summary>
+    public bool CheckJpegScans { get; init; } = true;
 }
 
 /// <summary>
@@ -35,6 +37,7 @@ public sealed record ImageDecoderOptions
 public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : IDisposable
 {
     private readonly PixelBuffer _stored = new(); // stored orientation, before EXIF rotation
+    private JpegScanCheck? _scanCheck;
     public ImageDecoderOptions Options { get; } = options ?? new ImageDecoderOptions();
 
     /// <summary>Decodes <paramref name="encoded"/> into <paramref name="output"/>.</summary>
@@ -51,7 +54,7 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
             {
                 codec = CodecNewFromData(data);
                 if (codec == IntPtr.Zero) throw Unrecognised(encoded);
-                return DecodeWith(codec, output, hint);
+                return DecodeWith(codec, encoded, output, hint);
             }
             finally
             {
@@ -61,7 +64,7 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
         }
     }
 
-    private DecodeInfo DecodeWith(IntPtr codec, PixelBuffer output, ScaleHint hint)
+    private DecodeInfo DecodeWith(IntPtr codec, ReadOnlySpan<byte> encoded, PixelBuffer output, ScaleHint hint)
     {
         CodecGetInfo(codec, out var info);
         var format = (EncodedFormat)CodecGetEncodedFormat(codec);
@@ -73,6 +76,20 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
         if (pixels > Options.MaxPixels)
             throw new ImageDecodeException(ImageErrorKind.TooLarge,
                 $"the image is {info.Width}x{info.Height} ({pixels / 1e6:0.#} megapixels), over the limit of {Options.MaxPixels / 1e6:0.#} megapixels");
+        if (format == EncodedFormat.Jpeg && Options.CheckJpegScans)
+        {
+            var check = _scanCheck ??= new JpegScanCheck();
+            switch (check.Check(encoded))
+            {
+                case JpegScanCheck.Problem.Truncated:
+                    throw new ImageDecodeException(ImageErrorKind.Truncated,
+                        $"the JPEG data ends early: its scan stops after {check.LastCount.Found} of {check.LastCount.Expected} blocks (a cut-off frame)");
+                case JpegScanCheck.Problem.BadCode:
+                    throw new ImageDecodeException(ImageErrorKind.Corrupt, "the JPEG data is corrupt (an invalid Huffman code in its scan)");
+                case JpegScanCheck.Problem.MissingRestart:
+                    throw new ImageDecodeException(ImageErrorKind.Corrupt, "the JPEG data is corrupt (a restart marker is missing or out of order)");
+            }
+        }
 
         var transposed = origin >= 5;
         var (displayW, displayH) = transposed ? (info.Height, info.Width) : (info.Width, info.Height);
@@ -149,6 +166,9 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
         EncodedFormat.Wbmp => "WBMP",
         _ => format.ToString().ToUpperInvariant(),
     };
+
+    /// <summary>Frees the rotation buffer when larger than <paramref name="maxBytes"/>.</summary>
+    public void Trim(long maxBytes) => _stored.Trim(maxBytes);
 
     public void Dispose() => _stored.Dispose();
 }

@@ -35,6 +35,16 @@ public sealed unsafe class PixelBuffer : IDisposable
         Height = height;
     }
 
+    /// <summary>Frees the memory when it is larger than <paramref name="maxBytes"/> (after an unusually large image), so it is not kept for good.</summary>
+    public void Trim(long maxBytes)
+    {
+        if (_data is null || _capacity <= (nuint)maxBytes || _capacity == nuint.MaxValue) return;
+        NativeMemory.AlignedFree(_data);
+        _data = null;
+        _capacity = 0;
+        Width = Height = 0;
+    }
+
     public ImageView View => new(_data, Width, Height, RowBytes);
 
     public Span<byte> Span => new(_data, checked(Width * Height * 4));

@@ -1,6 +1,7 @@
 using Edge.Core.Imaging;
 using Edge.Onnx.Metadata;
 using Edge.Onnx.Model;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
@@ -45,8 +46,9 @@ public sealed class Classifier : IDisposable
         Model = model;
         Options = options;
         ExecutionProviders = providers;
-        MaxBatch = model.FixedBatch ?? options.MaxBatch;
         _imageLength = model.Preprocessing.Channels * model.Preprocessing.Width * model.Preprocessing.Height;
+        // A batch never takes more input memory than a model may (large inputs get smaller batches).
+        MaxBatch = model.FixedBatch ?? (int)Math.Clamp(ModelDescriber.MaxInputBytes / (4L * _imageLength), 1, options.MaxBatch);
         _input = GC.AllocateArray<float>(MaxBatch * _imageLength, pinned: true);
         _output = GC.AllocateArray<float>(MaxBatch * model.ClassCount, pinned: true);
         _scores = model.Output == OutputKind.Probabilities ? _output : new float[MaxBatch * model.ClassCount];
@@ -74,17 +76,14 @@ public sealed class Classifier : IDisposable
         options.Validate();
         logger ??= NullLogger.Instance;
         if (!File.Exists(path)) throw new ModelLoadException($"model file '{path}' does not exist");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ModelLoadException($"cannot read model '{path}': {e.Message}", e);
-        }
         ModelDescriptor model;
+        byte[] checkedBytes;
         try
         {
-            var proto = OnnxModelFile.Parse(bytes, path);
+            var proto = OnnxModelFile.Parse(OnnxModelFile.ReadBytes(path), path);
             model = ModelDescriber.Describe(proto, path, overrides, overridesSource);
+            // ONNX Runtime gets exactly what was parsed and checked (unknown fields dropped), not the file.
+            checkedBytes = proto.ToByteArray();
         }
         catch (OnnxFormatException e)
         {
@@ -101,17 +100,51 @@ public sealed class Classifier : IDisposable
         InferenceSession session;
         try
         {
-            session = new InferenceSession(bytes, sessionOptions);
+            session = new InferenceSession(checkedBytes, sessionOptions);
         }
         catch (OnnxRuntimeException e)
         {
-            throw new ModelLoadException($"ONNX Runtime refused '{path}': {e.Message}", e);
+            throw new ModelLoadException($"ONNX Runtime refused '{path}': {OneLine(e.Message)}", e);
         }
         finally
         {
             sessionOptions.Dispose();
         }
-        return new Classifier(session, model, options, providers);
+        var classifier = new Classifier(session, model, options, providers);
+        try
+        {
+            classifier.SmokeTest();
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+        return classifier;
+    }
+
+    /// <summary>
+    /// Runs the model once on a neutral input (the mean colour) at batch 1 and at the largest batch, so
+    /// that a model which cannot run (its output differs from what it declares, a Reshape that fits no
+    /// input) or which produces NaN or infinite scores is refused at load, not on the first frame.
+    /// </summary>
+    private void SmokeTest()
+    {
+        foreach (var batch in MaxBatch > 1 && Model.FixedBatch is null ? new[] { 1, MaxBatch } : [MaxBatch])
+        {
+            Array.Clear(_input, 0, batch * _imageLength);
+            try
+            {
+                Infer(batch);
+                Postprocess(batch);
+            }
+            catch (InferenceException e)
+            {
+                throw new ModelLoadException(e.NonFinite
+                    ? $"'{Model.Path}' produces non-finite scores (NaN or infinity) on a test input; its weights are likely corrupt"
+                    : $"'{Model.Path}' cannot run{(batch > 1 ? $" at batch {batch}" : "")}: {e.Message}", e);
+            }
+        }
     }
 
     private static List<string> AppendProviders(OrtSessionOptions so, IReadOnlyList<string> requested, ILogger logger)
@@ -165,6 +198,16 @@ public sealed class Classifier : IDisposable
         return _input.AsSpan(slot * _imageLength, _imageLength);
     }
 
+    /// <summary>
+    /// Frees decode buffers larger than <paramref name="maxBytes"/>: after an occasional huge image (an
+    /// upload) the memory goes back instead of staying resident; a stream of frames of one size keeps its buffers.
+    /// </summary>
+    public void TrimBuffers(long maxBytes)
+    {
+        _pixels.Trim(maxBytes);
+        _decoder.Trim(maxBytes);
+    }
+
     /// <summary>Decodes an encoded image into the classifier's pixel buffer (stage 1).</summary>
     public DecodeInfo Decode(ReadOnlySpan<byte> encoded) =>
         _decoder.Decode(encoded, _pixels, ScaleHint.For(Model.Preprocessing));
@@ -190,16 +233,45 @@ public sealed class Classifier : IDisposable
         if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be 1..{MaxBatch}");
         var runBatch = Model.FixedBatch ?? batch;
         var binding = _bindings[runBatch] ??= Bind(runBatch);
-        _session.RunWithBinding(_runOptions, binding.Io);
+        try
+        {
+            _session.RunWithBinding(_runOptions, binding.Io);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InferenceException($"ONNX Runtime failed: {OneLine(e.Message)}", e);
+        }
+    }
+
+    /// <summary>ONNX Runtime's message without its "[ErrorCode:...]" prefix and line breaks.</summary>
+    private static string OneLine(string message)
+    {
+        var m = message.StartsWith("[ErrorCode:", StringComparison.Ordinal) && message.IndexOf("] ", StringComparison.Ordinal) is var i and > 0 ? message[(i + 2)..] : message;
+        m = m.ReplaceLineEndings(" ").Trim();
+        return m.Length > 300 ? m[..300] + "..." : m;
     }
 
     /// <summary>Turns the outputs of the first <paramref name="batch"/> slots into probabilities (stage 4).</summary>
+    /// <exception cref="InferenceException">A score is NaN or infinite (checked here, so no caller ever ranks, stores or serialises one).</exception>
     public void Postprocess(int batch = 1)
     {
-        if (Model.Output == OutputKind.Probabilities) return;
         var k = Model.ClassCount;
+        if (Model.Output == OutputKind.Logits)
+            for (var i = 0; i < batch; i++)
+                Softmax(_output.AsSpan(i * k, k), _scores.AsSpan(i * k, k));
         for (var i = 0; i < batch; i++)
-            Softmax(_output.AsSpan(i * k, k), _scores.AsSpan(i * k, k));
+            if (!AllFinite(_scores.AsSpan(i * k, k)))
+                throw new InferenceException($"the model produced non-finite scores (NaN or infinity){(batch > 1 ? $" for image {i + 1} of the batch" : "")}") { NonFinite = true };
+    }
+
+    /// <summary>Whether every score of slot <paramref name="slot"/> is a finite number (after <see cref="Postprocess"/> found some were not).</summary>
+    public bool ScoresFinite(int slot) => AllFinite(Scores(slot));
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
+            if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>Infer then postprocess.</summary>

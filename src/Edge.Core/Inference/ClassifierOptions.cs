@@ -3,6 +3,9 @@ namespace Edge.Core.Inference;
 /// <summary>How a <see cref="Classifier"/> runs its model.</summary>
 public sealed record ClassifierOptions
 {
+    /// <summary>Most intra-op threads accepted: more than any device has cores, few enough never to exhaust a machine.</summary>
+    public const int MaxThreads = 64;
+
     /// <summary>Threads for one inference; 0 = up to 4, never more than the machine's cores.</summary>
     public int IntraOpThreads { get; init; }
     /// <summary>Busy-waiting ONNX Runtime threads lower latency on an idle machine but steal the cores that
@@ -23,8 +26,8 @@ public sealed record ClassifierOptions
 
     public void Validate()
     {
-        if (IntraOpThreads < 0) throw new ArgumentException($"IntraOpThreads must be 0 (automatic) or more, got {IntraOpThreads}");
+        if (IntraOpThreads is < 0 or > MaxThreads) throw new ArgumentException($"threads must be 0 (automatic) .. {MaxThreads}, got {IntraOpThreads}");
         if (MaxBatch is < 1 or > 1024) throw new ArgumentException($"MaxBatch must be 1..1024, got {MaxBatch}");
-        if (MaxImagePixels < 1) throw new ArgumentException($"MaxImagePixels must be positive, got {MaxImagePixels}");
+        if (MaxImagePixels is < 1 or > 1_000_000_000) throw new ArgumentException($"the pixel limit must be 1..1000000000, got {MaxImagePixels}");
     }
 }

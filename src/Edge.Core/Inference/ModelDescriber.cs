@@ -12,6 +12,9 @@ namespace Edge.Core.Inference;
 /// </summary>
 public static class ModelDescriber
 {
+    /// <summary>Most input tensor memory a model may need for its batch.</summary>
+    public const long MaxInputBytes = 512L * 1024 * 1024;
+
     public static ModelDescriptor Describe(ModelProto model, string path, ModelSettings? overrides = null, string overridesSource = "command line")
     {
         var graph = model.Graph;
@@ -39,6 +42,12 @@ public static class ModelDescriber
         var (hIndex, wIndex) = layout == TensorLayout.Nchw ? (2, 3) : (1, 2);
         var fixedH = Fixed(hIndex);
         var fixedW = Fixed(wIndex);
+        // Numbers from the file are checked before any of them sizes an allocation or is cast to int.
+        if (fixedH > ModelLimits.MaxInputSide || fixedW > ModelLimits.MaxInputSide)
+            throw new ModelLoadException(
+                $"'{path}' input {inSig} is {fixedW?.ToString() ?? "?"}x{fixedH?.ToString() ?? "?"} pixels; Edge supports inputs up to {ModelLimits.MaxInputSide}x{ModelLimits.MaxInputSide}");
+        if (Fixed(0) > ModelLimits.MaxFixedBatch)
+            throw new ModelLoadException($"'{path}' input {inSig} has a fixed batch of {Fixed(0)}; Edge runs batches of 1..{ModelLimits.MaxFixedBatch}");
 
         if (graph.Output.Count == 0) throw new ModelLoadException($"'{path}' has no output");
         var output = graph.Output[0];
@@ -50,6 +59,8 @@ public static class ModelDescriber
         // [N, K] or [N, K, 1, 1] (a conv head without Flatten).
         if (outDims.Count < 2 || outDims.Skip(2).Any(d => !(d.HasDimValue && d.DimValue == 1)))
             throw new ModelLoadException($"'{path}' output {outSig} is not [N, classes]; an Edge classifier outputs one score per class");
+        if (outDims[1].HasDimValue && outDims[1].DimValue > ModelLimits.MaxClasses)
+            throw new ModelLoadException($"'{path}' output {outSig} declares {outDims[1].DimValue} classes; Edge supports at most {ModelLimits.MaxClasses}");
         int? outputClasses = outDims[1].HasDimValue && outDims[1].DimValue > 0 ? (int)outDims[1].DimValue : null;
 
         // Settings, lowest precedence first.
@@ -83,6 +94,12 @@ public static class ModelDescriber
         {
             throw new ModelLoadException($"'{path}': {e.Message}", e);
         }
+
+        var fixedBatch = Fixed(0) is { } b ? (int)b : (int?)null;
+        var imageBytes = 4L * spec.Channels * spec.Width * spec.Height;
+        if (fixedBatch is { } fb && fb * imageBytes > MaxInputBytes)
+            throw new ModelLoadException(
+                $"'{path}' has a fixed batch of {fb} images of {spec.Width}x{spec.Height}, which needs {fb * imageBytes / (1024.0 * 1024):0} MiB of input memory; at most {MaxInputBytes / (1024 * 1024)} MiB is allowed");
 
         string labelSource;
         IReadOnlyList<string> labels;
@@ -120,7 +137,7 @@ public static class ModelDescriber
             Path = path,
             InputName = input.Name,
             Layout = layout,
-            FixedBatch = Fixed(0) is { } b ? (int)b : null,
+            FixedBatch = fixedBatch,
             OutputName = output.Name,
             OutputTail = [.. outDims.Skip(1).Select(d => d.HasDimValue && d.DimValue > 0 ? (int)d.DimValue : labels.Count)],
             ClassCount = labels.Count,

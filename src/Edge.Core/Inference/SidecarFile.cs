@@ -44,7 +44,7 @@ public static class SidecarFile
         SidecarJson? json;
         try
         {
-            json = JsonSerializer.Deserialize(File.ReadAllText(path), SidecarJsonContext.Default.SidecarJson);
+            json = JsonSerializer.Deserialize(Edge.Onnx.IO.BoundedFile.ReadAll(path, 1 << 20), SidecarJsonContext.Default.SidecarJson);
         }
         catch (JsonException e)
         {

@@ -118,6 +118,8 @@ public sealed record ModelSettings
                 throw new FormatException($"{where} must be a JSON array of strings, e.g. [\"cat\",\"dog\"]");
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
+                if (labels.Count == ModelLimits.MaxClasses)
+                    throw new FormatException($"{where} holds more than {ModelLimits.MaxClasses} labels; Edge supports at most {ModelLimits.MaxClasses} classes");
                 if (reader.TokenType != JsonTokenType.String)
                     throw new FormatException($"{where}: label {labels.Count} is a {reader.TokenType}, not a string");
                 labels.Add(reader.GetString()!);
@@ -134,6 +136,8 @@ public sealed record ModelSettings
     public static string[] ParseLabelsText(string text, string where)
     {
         var lines = text.Replace("\r\n", "\n").Split('\n').Select(l => l.Trim()).ToList();
+        if (lines.Count > ModelLimits.MaxClasses + 1)
+            throw new FormatException($"{where} holds more than {ModelLimits.MaxClasses} labels; Edge supports at most {ModelLimits.MaxClasses} classes");
         while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
         return CheckLabels(lines, where);
     }
@@ -141,9 +145,18 @@ public sealed record ModelSettings
     private static string[] CheckLabels(List<string> labels, string where)
     {
         if (labels.Count == 0) throw new FormatException($"{where} holds no labels");
+        if (labels.Count > ModelLimits.MaxClasses)
+            throw new FormatException($"{where} holds {labels.Count} labels; Edge supports at most {ModelLimits.MaxClasses} classes");
         for (var i = 0; i < labels.Count; i++)
+        {
             if (string.IsNullOrWhiteSpace(labels[i]))
                 throw new FormatException($"{where}: label {i} is empty");
+            if (labels[i].Length > ModelLimits.MaxLabelLength)
+                throw new FormatException($"{where}: label {i} is {labels[i].Length} characters long; at most {ModelLimits.MaxLabelLength} are allowed");
+            // Labels reach logs, file names and the live page: no line breaks or other control characters.
+            if (labels[i].Any(char.IsControl))
+                throw new FormatException($"{where}: label {i} contains a control character (line break, tab, ...)");
+        }
         return [.. labels];
     }
 
@@ -153,9 +166,9 @@ public sealed record ModelSettings
         if (parts.Length == 2
             && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var w)
             && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var h)
-            && w is > 0 and <= 16384 && h is > 0 and <= 16384)
+            && w is > 0 and <= ModelLimits.MaxInputSide && h is > 0 and <= ModelLimits.MaxInputSide)
             return (w, h);
-        throw new FormatException($"{where} = '{text}' is not a size; expected WIDTHxHEIGHT such as 224x224");
+        throw new FormatException($"{where} = '{Clip(text)}' is not a size; expected WIDTHxHEIGHT such as 224x224, each side 1..{ModelLimits.MaxInputSide}");
     }
 
     public static float ParseFloat(string text, string where)
@@ -169,7 +182,7 @@ public sealed record ModelSettings
             return (float)(num / den);
         if (float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v))
             return v;
-        throw new FormatException($"{where} = '{text}' is not a number");
+        throw new FormatException($"{where} = '{Clip(text)}' is not a number");
     }
 
     public static float[] ParseFloats(string text, string where) =>
@@ -178,5 +191,14 @@ public sealed record ModelSettings
     private static string Format(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     private static FormatException Bad(string source, string key, string value, string expected) =>
-        new($"{source} key '{key}' = '{value}' is not valid; expected {expected}");
+        new($"{source} key '{key}' = '{Clip(value)}' is not valid; expected {expected}");
+
+    /// <summary>A value from a model as it may appear in a message: short, control characters escaped.</summary>
+    public static string Clip(string value)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in value.Length > 60 ? value[..60] : value) sb.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c);
+        if (value.Length > 60) sb.Append("...");
+        return sb.ToString();
+    }
 }

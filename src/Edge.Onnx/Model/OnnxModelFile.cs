@@ -1,24 +1,38 @@
+using Edge.Onnx.IO;
 using Edge.Onnx.Protos;
 using Google.Protobuf;
 
 namespace Edge.Onnx.Model;
 
-/// <summary>Reads and writes ONNX files, turning protobuf failures into messages a user can act on.</summary>
+/// <summary>
+/// Reads and writes ONNX files, turning protobuf failures into messages a user can act on. A model
+/// comes from outside: it is read only when it is a regular file within <see cref="MaxBytes"/>, fields
+/// this schema does not know are dropped, and a model that would make ONNX Runtime read another file
+/// (external data anywhere, EPContext nodes) is refused, so <see cref="ModelProto.ToByteArray"/> of
+/// what was parsed is exactly what was checked.
+/// </summary>
 public static class OnnxModelFile
 {
+    /// <summary>Largest model file read (protobuf's own limit is 2 GiB).</summary>
+    public const long MaxBytes = 1L << 30;
+
+    // Unknown fields are dropped, not carried: what is handed on is only what was checked.
+    private static readonly MessageParser<ModelProto> Parser = ModelProto.Parser.WithDiscardUnknownFields(true);
+
     /// <summary>Reads a model from <paramref name="path"/>; throws <see cref="OnnxFormatException"/> with the reason.</summary>
-    public static ModelProto Load(string path)
+    public static ModelProto Load(string path) => Parse(ReadBytes(path), path);
+
+    /// <summary>The bytes of a model file, refused when it is not a regular file or is over <see cref="MaxBytes"/>.</summary>
+    public static byte[] ReadBytes(string path)
     {
-        byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            return BoundedFile.ReadAll(path, MaxBytes);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e)
         {
-            throw new OnnxFormatException($"cannot read model '{path}': {e.Message}", e);
+            throw new OnnxFormatException($"cannot read model: {e.Message}", e);
         }
-        return Parse(bytes, path);
     }
 
     /// <summary>Parses model bytes; <paramref name="displayName"/> names the source in error messages.</summary>
@@ -29,7 +43,7 @@ public static class OnnxModelFile
         ModelProto model;
         try
         {
-            model = ModelProto.Parser.ParseFrom(bytes);
+            model = Parser.ParseFrom(bytes);
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -69,11 +83,68 @@ public static class OnnxModelFile
         }
         if (model.Graph.Node.Count == 0)
             throw new OnnxFormatException($"'{name}' has an empty graph (no nodes)");
-        foreach (var init in model.Graph.Initializer)
+        CheckSelfContained(model, name);
+    }
+
+    /// <summary>
+    /// Refuses anything that would make ONNX Runtime open a file besides the model: tensors with
+    /// external data in initializers, sparse initializers, node attributes (a Constant's value) and
+    /// nested graphs (If/Loop/Scan bodies) and functions, and EPContext nodes (which name a cache file).
+    /// Loaded from bytes, ONNX Runtime would resolve such paths from the working directory.
+    /// </summary>
+    private static void CheckSelfContained(ModelProto model, string name)
+    {
+        CheckGraph(model.Graph, "graph", name, 0);
+        foreach (var f in model.Functions)
         {
-            if (init.DataLocation == TensorProto.Types.DataLocation.External)
-                throw new OnnxFormatException(
-                    $"'{name}' keeps tensor '{init.Name}' in an external data file; Edge needs a self-contained .onnx file");
+            foreach (var a in f.AttributeProto) CheckAttribute(a, $"function '{f.Name}'", name, 0);
+            foreach (var n in f.Node) CheckNode(n, $"function '{f.Name}'", name, 0);
         }
+    }
+
+    private static void CheckGraph(GraphProto g, string where, string name, int depth)
+    {
+        if (depth > 32) throw new OnnxFormatException($"'{name}' nests subgraphs more than 32 deep ({where})");
+        foreach (var t in g.Initializer) CheckTensor(t, $"{where} initializer", name);
+        foreach (var s in g.SparseInitializer)
+        {
+            if (s.Values is not null) CheckTensor(s.Values, $"{where} sparse initializer", name);
+            if (s.Indices is not null) CheckTensor(s.Indices, $"{where} sparse initializer", name);
+        }
+        foreach (var n in g.Node) CheckNode(n, where, name, depth);
+    }
+
+    private static void CheckNode(NodeProto n, string where, string name, int depth)
+    {
+        var node = $"{where} node '{(n.Name.Length > 0 ? n.Name : n.OpType)}'";
+        if (n.OpType == "EPContext")
+            throw new OnnxFormatException($"'{name}' has an EPContext node ({node}), which makes ONNX Runtime load a separate cache file; Edge runs only self-contained models");
+        foreach (var a in n.Attribute) CheckAttribute(a, node, name, depth);
+    }
+
+    private static void CheckAttribute(AttributeProto a, string node, string name, int depth)
+    {
+        var where = $"{node} attribute '{a.Name}'";
+        if (a.T is not null) CheckTensor(a.T, where, name);
+        foreach (var t in a.Tensors) CheckTensor(t, where, name);
+        if (a.SparseTensor is not null)
+        {
+            if (a.SparseTensor.Values is not null) CheckTensor(a.SparseTensor.Values, where, name);
+            if (a.SparseTensor.Indices is not null) CheckTensor(a.SparseTensor.Indices, where, name);
+        }
+        foreach (var s in a.SparseTensors)
+        {
+            if (s.Values is not null) CheckTensor(s.Values, where, name);
+            if (s.Indices is not null) CheckTensor(s.Indices, where, name);
+        }
+        if (a.G is not null) CheckGraph(a.G, where, name, depth + 1);
+        foreach (var g in a.Graphs) CheckGraph(g, where, name, depth + 1);
+    }
+
+    private static void CheckTensor(TensorProto t, string where, string name)
+    {
+        if (t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0)
+            throw new OnnxFormatException(
+                $"'{name}' keeps tensor '{t.Name}' ({where}) in an external data file; Edge needs a self-contained .onnx file, which reads nothing else");
     }
 }

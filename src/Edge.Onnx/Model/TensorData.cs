@@ -32,11 +32,16 @@ public static class TensorData
         return t;
     }
 
-    /// <summary>Number of elements (product of dims; 1 for a scalar).</summary>
+    /// <summary>Number of elements (product of dims; 1 for a scalar); long.MaxValue when the dims (from a file) overflow, 0 when one is negative.</summary>
     public static long ElementCount(TensorProto t)
     {
         long n = 1;
-        foreach (var d in t.Dims) n *= d;
+        foreach (var d in t.Dims)
+        {
+            if (d < 0) return 0;
+            if (d != 0 && n > long.MaxValue / d) return long.MaxValue;
+            n *= d;
+        }
         return n;
     }
 
