@@ -37,12 +37,25 @@ public static class Program
         return parsed.Invoke();
     }
 
-    /// <summary>Hands ASP.NET's loggers to edged's own factory, so everything logs in one format.</summary>
+    /// <summary>
+    /// Hands ASP.NET's loggers to edged's own factory, so everything logs in one format: one line per
+    /// event, the exception's message but not its stack trace (unless EDGED_DEBUG=1).
+    /// </summary>
     private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
     {
-        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+        public ILogger CreateLogger(string categoryName) => Debug ? factory.CreateLogger(categoryName) : new OneLine(factory.CreateLogger(categoryName));
         public void Dispose() { }
+
+        private sealed class OneLine(ILogger inner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => inner.BeginScope(state);
+            public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                inner.Log(logLevel, eventId, state, null, (s, _) => exception is null ? formatter(s, null) : $"{formatter(s, null)} ({exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")})");
+        }
     }
+
+    private static bool Debug => Environment.GetEnvironmentVariable("EDGED_DEBUG") == "1";
 
     /// <summary>Async form of <see cref="Guard"/>.</summary>
     internal static async Task<int> GuardAsync(Func<Task<int>> body)
@@ -55,6 +68,12 @@ public static class Program
         {
             Console.Error.WriteLine($"edged: error: {e.Message}");
             return e is CliError c ? c.ExitCode : ExitCodes.Failure;
+        }
+        catch (Exception e) when (!Debug)
+        {
+            // A bug, not a user error: still one line, with the way to get the details.
+            Console.Error.WriteLine($"edged: error: unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (set EDGED_DEBUG=1 for the stack trace)");
+            return ExitCodes.Failure;
         }
     }
 
@@ -81,7 +100,7 @@ public static class Program
             Console.Error.WriteLine($"edged: error: {e.Message}");
             return ExitCodes.Failure;
         }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("EDGED_DEBUG") != "1")
+        catch (Exception e) when (!Debug)
         {
             // A bug, not a user error: still one line, with the way to get the details.
             Console.Error.WriteLine($"edged: error: unexpected {e.GetType().Name}: {e.Message} (set EDGED_DEBUG=1 for the stack trace)");

@@ -39,7 +39,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public async Task WaitHealthyAsync(int seconds = 30)
+    /// <summary>Waits until the API answers /healthz at all (healthy or not).</summary>
+    public async Task WaitListeningAsync(int seconds = 30)
     {
         var until = DateTime.UtcNow.AddSeconds(seconds);
         while (DateTime.UtcNow < until)
@@ -47,12 +48,20 @@ internal sealed class DaemonProcess : IAsyncDisposable
             if (_process.HasExited) Assert.Fail($"edged exited with {_process.ExitCode}:\n{Log}");
             try
             {
-                if ((await Client.GetAsync("healthz")).IsSuccessStatusCode) return;
+                await Client.GetAsync("healthz");
+                return;
             }
             catch (HttpRequestException) { }
             await Task.Delay(100);
         }
         Assert.Fail($"edged did not answer /healthz in {seconds} s:\n{Log}");
+    }
+
+    /// <summary>/healthz: its status code and the problems it lists.</summary>
+    public async Task<(int Status, string Body)> HealthAsync()
+    {
+        var r = await Client.GetAsync("healthz");
+        return ((int)r.StatusCode, await r.Content.ReadAsStringAsync());
     }
 
     /// <summary>Polls until <paramref name="condition"/> holds, or fails with the log.</summary>

@@ -30,7 +30,7 @@ public class DaemonTests
         using var dir = new TempDir();
         var db = dir.File("results.db");
         await using var d = new DaemonProcess(["--Source:Kind=pipe", $"--Source:Command={Ffmpeg}", $"--Store:Path={db}", "--Trigger:MaxRate=5"]);
-        await d.WaitHealthyAsync();
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("frames_classified").GetInt64() >= 5, "5 classified frames");
         var s = await Status(d);
         Assert.That(s.GetProperty("source").GetProperty("state").GetString(), Is.EqualTo("Running"));
@@ -64,8 +64,8 @@ public class DaemonTests
     public async Task ASourceThatExitsIsReopened()
     {
         var command = "ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=160x120:rate=30 -frames:v 5 -f mjpeg -";
-        await using var d = new DaemonProcess(["--Source:Kind=pipe", $"--Source:Command={command}", "--Store:Path=/dev/null/none.db"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Source:Kind=pipe", $"--Source:Command={command}", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("source").GetProperty("reconnects").GetInt64() >= 2, "two reconnects");
         Assert.That((await Status(d)).GetProperty("frames_captured").GetInt64(), Is.GreaterThanOrEqualTo(10));
         Assert.That(d.HasExited, Is.False);
@@ -74,8 +74,8 @@ public class DaemonTests
     [Test]
     public async Task AMissingCameraIsRetriedAndReported()
     {
-        await using var d = new DaemonProcess(["--Source:Kind=pipe", "--Source:Command=/nonexistent/camera-tool --mjpeg", "--Store:Path=/dev/null/none.db"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Source:Kind=pipe", "--Source:Command=/nonexistent/camera-tool --mjpeg", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("source").GetProperty("reconnects").GetInt64() >= 3, "three retries");
         var source = (await Status(d)).GetProperty("source");
         Assert.That(source.GetProperty("state").GetString(), Is.EqualTo("Reconnecting"));
@@ -92,8 +92,8 @@ public class DaemonTests
         var command = "sh -c 'head -c 20000 /dev/urandom; " +
                       "for i in 1 2 3; do printf \"\\377\\330\\377\"; head -c 3000 /dev/urandom | tr -d \"\\377\"; printf \"\\377\\331\"; done; " +
                       Ffmpeg.Replace("'", "") + "'";
-        await using var d = new DaemonProcess(["--Source:Kind=pipe", $"--Source:Command={command}", "--Store:Path=/dev/null/none.db", "--Trigger:MaxRate=100"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Source:Kind=pipe", $"--Source:Command={command}", "--Store:Enabled=false", "--Trigger:MaxRate=100"]);
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("frames_classified").GetInt64() >= 3, "good frames classified");
         var s = await Status(d);
         Assert.That(s.GetProperty("corrupt_frames").GetInt64(), Is.GreaterThanOrEqualTo(1));
@@ -104,8 +104,8 @@ public class DaemonTests
     [Test]
     public async Task HttpTriggerModeClassifiesOnlyWhenAsked()
     {
-        await using var d = new DaemonProcess(["--Trigger:Mode=http", "--Store:Path=/dev/null/none.db"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Trigger:Mode=http", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("frames_captured").GetInt64() >= 3, "frames captured");
         Assert.That((await Status(d)).GetProperty("frames_classified").GetInt64(), Is.Zero);
         var r = await d.Client.PostAsync("api/trigger", null);
@@ -117,8 +117,8 @@ public class DaemonTests
     [Test]
     public async Task UploadsAreClassifiedAndBadOnesRefused()
     {
-        await using var d = new DaemonProcess(["--Http:MaxUploadBytes=100000", "--Store:Path=/dev/null/none.db"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Http:MaxUploadBytes=100000", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
         var sky = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "sky.jpg"));
         var ok = await d.Client.PostAsync("api/classify", new ByteArrayContent(sky));
         Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -135,8 +135,8 @@ public class DaemonTests
     [Test]
     public async Task ATokenProtectsTheApi()
     {
-        await using var d = new DaemonProcess(["--Http:Token=s3cret", "--Store:Path=/dev/null/none.db"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Http:Token=s3cret", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
         Assert.That((await d.Client.GetAsync("api/status")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "api/status") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "guess") } };
         Assert.That((await d.Client.SendAsync(wrong)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
@@ -149,7 +149,7 @@ public class DaemonTests
     {
         var r = Edged.Run("run", "--Http:Url=http://0.0.0.0:8781");
         Assert.That(r.ExitCode, Is.EqualTo(1));
-        Assert.That(r.Stderr, Does.Contain("Http:Token: is required when Http:Url (http://0.0.0.0:8781) is not a loopback address"));
+        Assert.That(r.Stderr, Does.Contain("Http:Token: is required when Http:Url listens beyond this machine (http://0.0.0.0:8781)"));
     }
 
     [Test]
@@ -190,7 +190,7 @@ public class DaemonTests
         var ro = Directory.CreateDirectory(dir.File("ro")).FullName;
         File.SetUnixFileMode(ro, UnixFileMode.UserRead | UnixFileMode.UserExecute);
         await using var d = new DaemonProcess([$"--Store:Path={ro}/sub/results.db"]);
-        await d.WaitHealthyAsync();
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("frames_classified").GetInt64() >= 2, "classification without a store");
         File.SetUnixFileMode(ro, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         if (Environment.UserName != "root") Assert.That(d.Log, Does.Contain("running without recording results"));
@@ -220,9 +220,9 @@ public class DaemonTests
             }
             catch (SocketException) { }
         });
-        await using var d = new DaemonProcess(["--Store:Path=/dev/null/none.db"],
+        await using var d = new DaemonProcess(["--Store:Enabled=false"],
             new Dictionary<string, string> { ["NOTIFY_SOCKET"] = path, ["WATCHDOG_USEC"] = "400000" });
-        await d.WaitHealthyAsync();
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(() => { lock (messages) return Task.FromResult(messages.Count(m => m == "WATCHDOG=1") >= 2); }, "two watchdog pings");
         Assert.That(await d.StopAsync(), Is.Zero);
         await listening;

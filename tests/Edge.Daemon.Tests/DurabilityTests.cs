@@ -18,7 +18,7 @@ public class DurabilityTests
         using var dir = new TempDir();
         var db = dir.File("results.db");
         await using var d = new DaemonProcess([$"--Store:Path={db}", "--Source:Fps=100", "--Trigger:MaxRate=100"]);
-        await d.WaitHealthyAsync();
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => await LastResultId(d) >= 20, "20 stored results");
         // Rows the API has served are committed: kill without any chance to flush.
         var acknowledged = await LastResultId(d);
@@ -45,7 +45,7 @@ public class DurabilityTests
         try
         {
             await using var d = new DaemonProcess([$"--Store:Path={mount}/results.db", "--Source:Fps=50", "--Trigger:MaxRate=50"]);
-            await d.WaitHealthyAsync();
+            await d.WaitListeningAsync();
             await d.WaitUntilAsync(async () => await LastResultId(d) >= 5, "a few stored results");
             // Fill the disk.
             Sh($"dd if=/dev/zero of='{mount}/filler' bs=4k 2>/dev/null || true");
@@ -58,7 +58,9 @@ public class DurabilityTests
             Assert.That(status.GetProperty("store").GetProperty("error").GetString(), Does.Contain("full"));
             Assert.That(status.GetProperty("frames_classified").GetInt64(), Is.GreaterThan(0), "classification goes on");
             await Task.Delay(1000);
-            Assert.That(System.Text.RegularExpressions.Regex.Matches(d.Log, "writes paused").Count, Is.EqualTo(1), d.Log);
+            Assert.That(System.Text.RegularExpressions.Regex.Matches(d.Log, "the disk is full; results are kept in memory").Count, Is.EqualTo(1), d.Log);
+            Assert.That((await d.HealthAsync()).Status, Is.EqualTo(503), "a store that cannot write is a problem /healthz reports");
+            Assert.That((await d.HealthAsync()).Body, Does.Contain("store: the disk is full"));
             // Free the space: writing resumes and the queued results land.
             var pendingBefore = status.GetProperty("store").GetProperty("pending").GetInt32();
             File.Delete(Path.Combine(mount, "filler"));

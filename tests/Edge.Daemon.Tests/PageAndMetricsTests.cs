@@ -22,13 +22,65 @@ public class PageAndMetricsTests
     public async Task MetricsPassPromtool()
     {
         Assert.That(File.Exists("/usr/bin/promtool"), Is.True, "promtool is missing: run tools/setup.sh");
-        await using var d = new DaemonProcess(["--Store:Path=/dev/null/none.db"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await d.Client.GetStringAsync("metrics")).Contains("edged_frames_classified_total 2"), "two classifications");
         var metrics = await d.Client.GetStringAsync("metrics");
         var r = Run("/usr/bin/promtool", ["check", "metrics"], metrics);
         Assert.That(r.Code, Is.Zero, r.Out + r.Err);
         Assert.That(metrics, Does.Contain("edged_inference_latency_seconds{quantile=\"0.5\"}"));
+    }
+
+    private static string DumpDom(TempDir dir, string url)
+    {
+        var r = Run("/usr/bin/chromium", [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", $"--user-data-dir={dir.File("profile")}", "--virtual-time-budget=4000",
+            "--dump-dom", url], seconds: 90);
+        Assert.That(r.Code, Is.Zero, r.Err);
+        return r.Out;
+    }
+
+    [Test]
+    public async Task StringsFromAModelReachThePageAsTextNeverAsMarkup()
+    {
+        Assert.That(File.Exists("/usr/bin/chromium"), Is.True, "chromium is missing: run tools/setup.sh");
+        using var dir = new TempDir();
+        string[] labels = ["<img src=x onerror=\"document.title='pwned'\">", "</div><script>document.title='pwned2'</script>", "\"><svg onload=\"document.title='pwned3'\">", "<b>bold</b>"];
+        var model = TestModels.Save(HostileModels.WithLabels(labels), dir.File("xss.onnx"));
+        const string token = "a-token-of-20-chars!";
+        await using var d = new DaemonProcess([$"--Model:Path={model}", "--Store:Enabled=false", $"--Http:Token={token}", "--Source:Kind=image",
+            $"--Source:Path={Path.Combine(RepoPaths.Models, "samples", "sky.jpg")}"]);
+        await d.WaitListeningAsync();
+        using var authorized = new HttpRequestMessage(HttpMethod.Get, "api/status") { Headers = { Authorization = new("Bearer", token) } };
+        await d.WaitUntilAsync(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "api/status") { Headers = { Authorization = new("Bearer", token) } };
+            return (await (await d.Client.SendAsync(request)).Content.ReadAsStringAsync()).Contains("\"latest\":{");
+        }, "a result");
+
+        // The page itself: its script and style are files (the CSP allows nothing inline), no handler attributes.
+        var root = await d.Client.GetAsync("");
+        var csp = root.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.That(csp, Does.Contain("script-src 'self'").And.Contain("default-src 'none'").And.Not.Contain("unsafe-inline"));
+        var html = await root.Content.ReadAsStringAsync();
+        Assert.That(System.Text.RegularExpressions.Regex.IsMatch(html, @"<script(?![^>]*\bsrc=)"), Is.False, "no inline script");
+        Assert.That(System.Text.RegularExpressions.Regex.IsMatch(html, @"\son\w+="), Is.False, "no inline handlers");
+        Assert.That(root.Headers.GetValues("X-Content-Type-Options").Single(), Is.EqualTo("nosniff"));
+
+        var dom = DumpDom(dir, $"http://127.0.0.1:{d.Port}/#token={token}");
+        Assert.That(dom, Does.Contain("<title>edged</title>"), "no script of the model's ran");
+        Assert.That(dom, Does.Not.Contain("pwned").IgnoreCase.Or.Contain("&lt;img src=x onerror="));
+        Assert.That(dom, Does.Contain("&lt;img src=x onerror=\"document.title='pwned'\"&gt;"), "the label is shown, as text");
+        Assert.That(dom, Does.Contain("&lt;/div&gt;&lt;script&gt;"));
+        Assert.That(dom, Does.Contain("&lt;b&gt;bold&lt;/b&gt;"));
+        Assert.That(dom, Does.Not.Contain("<svg").And.Not.Contain("<b>bold").And.Not.Contain("<img src=\"x\""));
+        Assert.That(dom, Does.Contain("class=\"bar\""), "the bars are there, with text in them");
+        Assert.That(dom, Does.Not.Contain(token), "the token is not written into the page");
+
+        var without = DumpDom(dir, $"http://127.0.0.1:{d.Port}/");
+        Assert.That(without, Does.Contain("this edged needs its token"));
+        Assert.That(without, Does.Match("<form id=\"login\">"), "the token form is shown");
     }
 
     [Test]
@@ -37,8 +89,8 @@ public class PageAndMetricsTests
         Assert.That(File.Exists("/usr/bin/chromium"), Is.True, "chromium is missing: run tools/setup.sh");
         using var dir = new TempDir();
         // Only sky.jpg: the page must end up showing "blue" with its bar.
-        await using var d = new DaemonProcess(["--Store:Path=/dev/null/none.db", $"--Source:Path={Path.Combine(RepoPaths.Models, "samples", "sky.jpg")}", "--Source:Kind=image"]);
-        await d.WaitHealthyAsync();
+        await using var d = new DaemonProcess(["--Store:Enabled=false", $"--Source:Path={Path.Combine(RepoPaths.Models, "samples", "sky.jpg")}", "--Source:Kind=image"]);
+        await d.WaitListeningAsync();
         await d.WaitUntilAsync(async () => (await d.Client.GetStringAsync("api/status")).Contains("\"latest\":{"), "a result");
         var r = Run("/usr/bin/chromium", [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -47,7 +99,8 @@ public class PageAndMetricsTests
         Assert.That(r.Code, Is.Zero, r.Err);
         var dom = r.Out;
         Assert.That(dom, Does.Contain("<h2 id=\"label\">blue</h2>"), dom);
-        Assert.That(dom, Does.Match("class=\"bar\" style=\"width:9[0-9.]+%\">blue 9[0-9.]+%"));
+        Assert.That(dom, Does.Match("class=\"bar\" style=\"width: 9[0-9.]+%;\">blue 9[0-9.]+%"));
+        Assert.That(dom, Does.Contain("<td id=\"health\" class=\"\">ok</td>"));
         Assert.That(dom, Does.Match("<img id=\"frame\" alt=\"latest frame\" src=\"blob:"));
         Assert.That(dom, Does.Contain("image: ").And.Contain("(Running)"));
         Assert.That(dom, Does.Contain("<p id=\"error\"></p>"), "no error shown");

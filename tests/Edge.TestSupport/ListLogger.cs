@@ -16,4 +16,10 @@ public sealed class ListLogger : ILogger
     }
 
     public IEnumerable<string> Warnings => Entries.Where(e => e.Level == LogLevel.Warning).Select(e => e.Message);
+
+    /// <summary>Every message so far (a copy: safe to read while others log).</summary>
+    public IReadOnlyList<string> Lines
+    {
+        get { lock (Entries) return [.. Entries.Select(e => e.Message)]; }
+    }
 }

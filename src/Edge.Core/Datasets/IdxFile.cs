@@ -12,17 +12,27 @@ public sealed class DatasetException(string message, Exception? inner = null) : 
 /// </summary>
 public static class IdxFile
 {
+    /// <summary>Largest IDX file (after decompression).</summary>
+    public const long MaxBytes = 2L * 1024 * 1024 * 1024 - 64;
+
     public static (int[] Dims, byte[] Data) Read(string path)
     {
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = Onnx.IO.BoundedFile.ReadAll(path, MaxBytes);
             if (bytes.Length >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
             {
                 using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
                 using var ms = new MemoryStream();
-                gz.CopyTo(ms);
+                // Bounded: a small gzip can expand to far more than any dataset.
+                var chunk = new byte[1 << 16];
+                int n;
+                while ((n = gz.Read(chunk)) > 0)
+                {
+                    if (ms.Length + n > MaxBytes) throw new InvalidDataException($"'{path}' expands to more than {MaxBytes >> 20} MiB");
+                    ms.Write(chunk, 0, n);
+                }
                 bytes = ms.ToArray();
             }
         }

@@ -134,7 +134,7 @@ public sealed class FolderImageSet : ImageSet
     public override void Load(int index, ImageDecoder decoder, PixelBuffer pixels, ScaleHint hint)
     {
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(_files[index].Path); }
+        try { bytes = Onnx.IO.BoundedFile.ReadAll(_files[index].Path, ImageDecoderOptions.MaxFileBytes); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ImageDecodeException(ImageErrorKind.Unreadable, e.Message, e);

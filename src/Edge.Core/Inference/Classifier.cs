@@ -18,7 +18,7 @@ namespace Edge.Core.Inference;
 public sealed class Classifier : IDisposable
 {
     private readonly InferenceSession _session;
-    private readonly RunOptions _runOptions = new();
+    private readonly RunOptions _runOptions = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
     private readonly float[] _input;   // MaxBatch images, pinned
     private readonly float[] _output;  // MaxBatch x classes, pinned
     private readonly float[] _scores;  // probabilities (softmax of _output when it holds logits)
@@ -243,15 +243,23 @@ public sealed class Classifier : IDisposable
         }
     }
 
-    /// <summary>ONNX Runtime's message without its "[ErrorCode:...]" prefix and line breaks.</summary>
-    private static string OneLine(string message)
+    /// <summary>
+    /// ONNX Runtime's message in one line a user can read: the failing node and the reason's first
+    /// sentence, without the error-code prefix, source paths and C++ signatures.
+    /// </summary>
+    internal static string OneLine(string message)
     {
-        var m = message.StartsWith("[ErrorCode:", StringComparison.Ordinal) && message.IndexOf("] ", StringComparison.Ordinal) is var i and > 0 ? message[(i + 2)..] : message;
-        m = m.ReplaceLineEndings(" ").Trim();
+        var m = message.ReplaceLineEndings(" ").Trim();
+        var node = System.Text.RegularExpressions.Regex.Match(m, @"running (\w+) node\. Name:'([^']*)'");
+        var reason = System.Text.RegularExpressions.Regex.Match(m, @"\[ONNXRuntimeError\] : \d+ : \w+ : (.*)$");
+        if (reason.Success) m = reason.Groups[1].Value;
+        else if (m.StartsWith("[ErrorCode:", StringComparison.Ordinal) && m.IndexOf("] ", StringComparison.Ordinal) is var i and > 0) m = m[(i + 2)..];
+        var sentence = m.IndexOf(". ", StringComparison.Ordinal);
+        if (sentence > 0) m = m[..(sentence + 1)];
+        if (node.Success) m = $"node '{node.Groups[2].Value}' ({node.Groups[1].Value}): {m}";
         return m.Length > 300 ? m[..300] + "..." : m;
     }
 
-    /// <summary>Turns the outputs of the first <paramref name="batch"/> slots into probabilities (stage 4).</summary>
     /// <exception cref="InferenceException">A score is NaN or infinite (checked here, so no caller ever ranks, stores or serialises one).</exception>
     public void Postprocess(int batch = 1)
     {

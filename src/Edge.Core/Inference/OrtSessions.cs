@@ -15,7 +15,8 @@ public static class OrtSessions
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = intraOpThreads,
             InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            // ONNX Runtime would print its own error lines (with colour codes) to stderr; Edge reports failures itself, once.
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
         var spin = allowSpinning ? "1" : "0";
         so.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);

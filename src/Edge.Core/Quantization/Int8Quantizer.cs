@@ -124,13 +124,13 @@ public static class Int8Quantizer
         }
 
         progress?.Report(new StepProgress("checking fusion", 0, 1));
-        var int8Bytes = File.ReadAllBytes(request.OutputPath);
+        var int8Bytes = Onnx.Model.OnnxModelFile.ReadBytes(request.OutputPath);
         var fusion = QuantizationVerifier.CheckFusion(int8Bytes, request.OptimizedModelPath);
         double? fp32Ms = null, int8Ms = null;
         if (request.MeasureLatency)
         {
             progress?.Report(new StepProgress("measuring latency", 0, 1));
-            (fp32Ms, int8Ms) = QuantizationVerifier.Latency(File.ReadAllBytes(request.InputPath), int8Bytes, model);
+            (fp32Ms, int8Ms) = QuantizationVerifier.Latency(Onnx.Model.OnnxModelFile.Load(request.InputPath).ToByteArray(), int8Bytes, model);
         }
         return new QuantizationReport
         {

@@ -1,78 +1,188 @@
+using Edge.Onnx.IO;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Edge.Daemon.Capture;
 
 /// <summary>
-/// Image files as frames, in name order, at most <c>fps</c> per second: a folder played once,
-/// looped, or watched for new files (a camera that drops snapshots into a directory). A single
-/// file path plays that image.
+/// What a watched folder has delivered, kept across reopenings of the source (the supervisor reopens a
+/// source after a failure): a file is delivered once, and again only when its size or modification
+/// time changes (a camera that overwrites latest.jpg). Bounded: at most <see cref="MaxTracked"/> files.
 /// </summary>
-public sealed class FolderSource(string path, bool loop, double fps) : IFrameSource
+public sealed class FolderCursor
+{
+    public const int MaxTracked = 100_000;
+
+    internal sealed class Entry
+    {
+        public long Size, Mtime, ChangedAt;
+        public bool Delivered;
+    }
+
+    internal Dictionary<string, Entry> Files { get; } = new(StringComparer.Ordinal);
+    internal bool Primed { get; set; }
+}
+
+/// <summary>Settings of a <see cref="FolderSource"/>.</summary>
+public sealed record FolderSourceOptions
+{
+    /// <summary>Play the files again and again (a demo, a test set); otherwise watch for new and changed files.</summary>
+    public bool Loop { get; init; } = true;
+    /// <summary>Most frames per second.</summary>
+    public double Fps { get; init; } = 5;
+    /// <summary>Watched folder: classify the files that are there at start too (else only new or changed ones).</summary>
+    public bool ProcessExisting { get; init; }
+    /// <summary>Watched folder: a file is read once its size and time have not changed for this long.</summary>
+    public TimeSpan Stable { get; init; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>Larger files are skipped.</summary>
+    public long MaxFileBytes { get; init; } = 8 * 1024 * 1024;
+    /// <summary>How often a watched folder is listed.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+}
+
+/// <summary>
+/// Image files as frames, in name order, at most <c>Fps</c> per second: a folder played once, looped,
+/// or watched for new files (a camera that drops snapshots into a directory). A single file path plays
+/// that image. Files come from outside: only regular files are read (a FIFO or a link to a device is
+/// skipped and said once), each within a size limit; a file still being written is read only after its
+/// size and time have stayed the same for <c>Stable</c>, and is read again if it changes afterwards.
+/// </summary>
+public sealed class FolderSource(string path, FolderSourceOptions options, FolderCursor? cursor = null, ILogger? logger = null, TimeProvider? clock = null) : IFrameSource
 {
     private static readonly HashSet<string> Extensions = new([".jpg", ".jpeg", ".png", ".bmp", ".webp"], StringComparer.OrdinalIgnoreCase);
-    private readonly HashSet<string> _seen = [];
+    private readonly FolderCursor _cursor = cursor ?? new FolderCursor();
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly Lifecycle.SaidOnce _said = new();
     private readonly Queue<string> _pending = new();
+    private readonly List<string> _listing = [];
     private long _sequence;
     private long _nextAt;
+    private bool _refilled, _deliveredSinceRefill;
     private byte[] _buffer = new byte[256 * 1024]; // reused: a looped or watched folder reads a file per frame
 
-    public string Description => File.Exists(path) ? $"image: {path}" : loop ? $"folder (looped): {path}" : $"folder (watched): {path}";
+    public FolderSource(string path, bool loop, double fps) : this(path, new FolderSourceOptions { Loop = loop, Fps = fps, ProcessExisting = true }) { }
+
+    public string Description => File.Exists(path) ? $"image: {path}" : options.Loop ? $"folder (looped): {path}" : $"folder (watched): {path}";
+
+    /// <summary>A watched folder may rightly be quiet for hours; a looped one delivers at its own pace.</summary>
+    public bool IsLive => false;
+
+    /// <summary>Files skipped because they could not be read (not regular, too large, gone, unreadable).</summary>
+    public long Skipped { get; private set; }
 
     public ValueTask OpenAsync(CancellationToken ct)
     {
         if (!Directory.Exists(path) && !File.Exists(path)) throw new DirectoryNotFoundException($"'{path}' does not exist");
-        _seen.Clear();
         _pending.Clear();
         return ValueTask.CompletedTask;
     }
 
     public async ValueTask<Frame?> ReadAsync(CancellationToken ct)
     {
+        var single = File.Exists(path);
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            if (_pending.Count == 0) Scan();
-            if (_pending.TryDequeue(out var file))
+            if (_pending.Count == 0)
             {
-                await PaceAsync(ct).ConfigureAwait(false);
-                int length;
-                try { length = ReadFile(file); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; } // removed or still being written: skip
-                return Frame.Copy(_buffer.AsSpan(0, length), ++_sequence, DateTimeOffset.UtcNow);
+                // A pass that delivered nothing (an empty folder, files that all fail) waits before the next.
+                if (_refilled && !_deliveredSinceRefill) await Task.Delay(options.PollInterval, _clock, ct).ConfigureAwait(false);
+                if (single)
+                {
+                    if (_sequence > 0 && !options.Loop) return null;
+                    _pending.Enqueue(path);
+                }
+                else if (options.Loop) ListLooped();
+                else ScanWatched();
+                _refilled = true;
+                _deliveredSinceRefill = false;
             }
-            if (File.Exists(path) && !loop) return null;
-            if (loop && _seen.Count > 0) { _seen.Clear(); continue; }
-            // Watching: wait for new files.
-            await Task.Delay(200, ct).ConfigureAwait(false);
+            if (!_pending.TryDequeue(out var file)) continue;
+            await PaceAsync(ct).ConfigureAwait(false);
+            int length;
+            try
+            {
+                length = BoundedFile.ReadInto(file, options.MaxFileBytes, ref _buffer);
+            }
+            catch (IOException e)
+            {
+                // Gone, not a regular file, too large, unreadable: skip it and go on.
+                Skipped++;
+                if (_said.First(e.Message)) _logger.LogWarning("Folder source skips {Reason}", e.Message);
+                continue;
+            }
+            if (length == 0) { Skipped++; continue; }
+            _deliveredSinceRefill = true;
+            return Frame.Copy(_buffer.AsSpan(0, length), ++_sequence, DateTimeOffset.UtcNow);
         }
     }
 
-    /// <summary>Reads a whole (local, small) file into the reused buffer, growing it when needed.</summary>
-    private int ReadFile(string file)
+    private IEnumerable<string> ImageFiles() =>
+        Directory.Exists(path)
+            ? Directory.EnumerateFiles(path).Where(f => Extensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.'))
+            : throw new DirectoryNotFoundException($"'{path}' has gone");
+
+    private void ListLooped()
     {
-        using var handle = File.OpenHandle(file);
-        var size = RandomAccess.GetLength(handle);
-        if (size > 256L << 20) throw new IOException($"'{file}' is over 256 MiB");
-        if (size > _buffer.Length) _buffer = new byte[Math.Max(size, _buffer.Length * 2L)];
-        var total = 0;
-        int n;
-        while (total < size && (n = RandomAccess.Read(handle, _buffer.AsSpan(total, (int)size - total), total)) > 0) total += n;
-        return total;
+        _listing.Clear();
+        _listing.AddRange(ImageFiles().Take(FolderCursor.MaxTracked));
+        _listing.Sort(StringComparer.Ordinal);
+        foreach (var f in _listing) _pending.Enqueue(f);
     }
 
-    private void Scan()
+    private void ScanWatched()
     {
-        IEnumerable<string> files = File.Exists(path) ? [path]
-            : Directory.Exists(path) ? Directory.EnumerateFiles(path).Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal)
-            : throw new DirectoryNotFoundException($"'{path}' has gone");
-        foreach (var f in files)
-            if (_seen.Add(f)) _pending.Enqueue(f);
+        var now = _clock.GetTimestamp();
+        var files = _cursor.Files;
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        var ready = new List<string>();
+        foreach (var f in ImageFiles())
+        {
+            if (present.Count >= FolderCursor.MaxTracked)
+            {
+                if (_said.First("too many files")) _logger.LogWarning("Folder source {Path}: more than {Max} images; only the first are watched", path, FolderCursor.MaxTracked);
+                break;
+            }
+            if (BoundedFile.Probe(f) is not { } probe) continue; // gone since the listing
+            present.Add(f);
+            if (!probe.IsRegular)
+            {
+                if (_said.First(f)) _logger.LogWarning("Folder source skips '{File}': it is {Type}, not a regular file", f, probe.Type);
+                continue;
+            }
+            if (!files.TryGetValue(f, out var entry))
+            {
+                // At the first listing, what is already there counts as delivered unless asked otherwise.
+                files[f] = new FolderCursor.Entry { Size = probe.Size, Mtime = probe.MtimeTicks, ChangedAt = now, Delivered = !_cursor.Primed && !options.ProcessExisting };
+                continue;
+            }
+            if (entry.Size != probe.Size || entry.Mtime != probe.MtimeTicks)
+            {
+                (entry.Size, entry.Mtime, entry.ChangedAt, entry.Delivered) = (probe.Size, probe.MtimeTicks, now, false);
+                continue;
+            }
+            if (!entry.Delivered && entry.Size > 0 && _clock.GetElapsedTime(entry.ChangedAt, now) >= options.Stable)
+            {
+                entry.Delivered = true;
+                ready.Add(f);
+            }
+        }
+        _cursor.Primed = true;
+        // Forget files that went away, so the cursor stays as large as the folder.
+        if (files.Count > present.Count)
+            foreach (var gone in files.Keys.Where(k => !present.Contains(k)).ToList()) files.Remove(gone);
+        ready.Sort(StringComparer.Ordinal);
+        foreach (var f in ready) _pending.Enqueue(f);
     }
 
     private async ValueTask PaceAsync(CancellationToken ct)
     {
-        if (fps <= 0) return;
-        var now = Environment.TickCount64;
-        if (_nextAt > now) await Task.Delay(TimeSpan.FromMilliseconds(_nextAt - now), ct).ConfigureAwait(false);
-        _nextAt = Math.Max(now, _nextAt) + (long)(1000 / fps);
+        if (options.Fps <= 0) return;
+        var now = _clock.GetTimestamp();
+        var interval = (long)(_clock.TimestampFrequency / Math.Max(options.Fps, 0.001));
+        if (_nextAt > now) await Task.Delay(_clock.GetElapsedTime(now, _nextAt), _clock, ct).ConfigureAwait(false);
+        _nextAt = Math.Max(now, _nextAt) + interval;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

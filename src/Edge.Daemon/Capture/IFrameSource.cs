@@ -13,4 +13,7 @@ public interface IFrameSource : IAsyncDisposable
 
     /// <summary>Bytes skipped as not part of any frame so far.</summary>
     long GarbageBytes => 0;
+
+    /// <summary>A camera that should deliver frames steadily (silence means trouble), unlike a watched folder.</summary>
+    bool IsLive => true;
 }

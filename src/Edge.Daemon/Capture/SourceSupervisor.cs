@@ -5,12 +5,14 @@ namespace Edge.Daemon.Capture;
 public enum SourceState { Starting, Running, Reconnecting, Ended, Stopped }
 
 /// <summary>What the status API shows about the camera.</summary>
-public sealed record SourceStatus(string Description, SourceState State, string? LastError, long Frames, long Reconnects, long GarbageBytes, DateTimeOffset? LastFrameAt);
+public sealed record SourceStatus(string Description, SourceState State, string? LastError, long Frames, long Reconnects, long GarbageBytes,
+    DateTimeOffset? LastFrameAt, DateTimeOffset StateSince);
 
 /// <summary>
 /// Keeps a frame source alive: opens it, hands each frame on, and when it fails, ends or delivers
-/// nothing for <c>noFrameTimeout</c>, closes and reopens it with exponential backoff. Each change of
-/// state is logged once (not once per failed frame or retry).
+/// nothing for <c>noFrameTimeout</c> (live sources only: a watched folder may be quiet for hours),
+/// closes and reopens it with exponential backoff. Any failure of a source, expected or not, ends in a
+/// reopen: capture never dies silently. Each distinct problem is logged once until frames flow again.
 /// </summary>
 public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFrameTimeout, ILogger logger, bool restartWhenEnded = true)
 {
@@ -19,6 +21,8 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
     private string? _lastError;
     private long _frames, _reconnects, _garbage;
     private DateTimeOffset? _lastFrameAt;
+    private DateTimeOffset _stateSince = DateTimeOffset.UtcNow;
+    private readonly Lifecycle.SaidOnce _said = new();
     private string _description = factory().Description;
 
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(250);
@@ -32,14 +36,14 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
 
     public SourceStatus Status
     {
-        get { lock (_gate) return new SourceStatus(_description, _state, _lastError, _frames, _reconnects, _garbage, _lastFrameAt); }
+        get { lock (_gate) return new SourceStatus(_description, _state, _lastError, _frames, _reconnects, _garbage, _lastFrameAt, _stateSince); }
     }
 
     /// <summary>Runs until cancelled (or the source ends and is not to be restarted), calling <paramref name="onFrame"/> for each frame (which then owns it).</summary>
     public async Task RunAsync(Func<Frame, ValueTask> onFrame, CancellationToken ct)
     {
         var backoff = InitialBackoff;
-        string? reportedError = null;
+        var troubled = false;
         while (!ct.IsCancellationRequested)
         {
             var source = factory();
@@ -50,6 +54,7 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
             try
             {
                 await source.OpenAsync(ct).ConfigureAwait(false);
+                var timeLimit = source.IsLive ? noFrameTimeout : Timeout.InfiniteTimeSpan;
                 // One timeout source per session, re-armed per frame (TryReset), so waiting allocates nothing.
                 var timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 while (!ct.IsCancellationRequested)
@@ -59,7 +64,7 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                         timeout.Dispose();
                         timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     }
-                    timeout.CancelAfter(noFrameTimeout);
+                    timeout.CancelAfter(timeLimit);
                     Frame? frame;
                     try
                     {
@@ -87,13 +92,15 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                         if (_state != SourceState.Running)
                         {
                             _state = SourceState.Running;
+                            _stateSince = DateTimeOffset.UtcNow;
                             _lastError = null;
                         }
                     }
-                    if (reportedError is not null || backoff != InitialBackoff)
+                    if (troubled)
                     {
                         logger.LogInformation("Source {Source} is delivering frames again", source.Description);
-                        reportedError = null;
+                        _said.Reset();
+                        troubled = false;
                     }
                     backoff = InitialBackoff;
                     await onFrame(frame).ConfigureAwait(false);
@@ -103,25 +110,29 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
             {
                 break;
             }
-            catch (Exception e) when (e is IOException or TimeoutException or UnauthorizedAccessException or HttpRequestException
-                                          or System.ComponentModel.Win32Exception or InvalidOperationException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
+                // Expected failures (camera gone, process exited, silence) and unexpected ones alike end in a
+                // reopen with backoff: a source must never stop capture while the status says Running.
+                var reason = e is IOException or TimeoutException or UnauthorizedAccessException or HttpRequestException
+                                 or System.ComponentModel.Win32Exception or InvalidOperationException
+                    ? e.Message
+                    : $"{e.GetType().Name}: {e.Message}";
                 lock (_gate)
                 {
                     _reconnects++;
                     _garbage = garbageBase + source.GarbageBytes;
                 }
-                Set(SourceState.Reconnecting, e.Message);
-                if (e.Message != reportedError)
-                {
-                    logger.LogWarning("Source {Source}: {Reason}; reopening (retrying with backoff up to {Max} s)", source.Description, e.Message, MaxBackoff.TotalSeconds);
-                    reportedError = e.Message;
-                }
+                Set(SourceState.Reconnecting, reason);
+                troubled = true;
+                if (_said.First(reason))
+                    logger.LogWarning("Source {Source}: {Reason}; reopening (retrying with backoff up to {Max} s)", source.Description, reason, MaxBackoff.TotalSeconds);
             }
             finally
             {
                 sessionTimeout?.Dispose();
-                await source.DisposeAsync().ConfigureAwait(false);
+                try { await source.DisposeAsync().ConfigureAwait(false); }
+                catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException) { }
             }
             try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
@@ -134,6 +145,7 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
     {
         lock (_gate)
         {
+            if (_state != state) _stateSince = DateTimeOffset.UtcNow;
             _state = state;
             if (error is not null) _lastError = error;
         }

@@ -50,7 +50,7 @@ internal static class BenchCommand
         byte[] encoded;
         if (imagePath is null) encoded = SyntheticJpeg(640, 480);
         else if (!File.Exists(imagePath)) throw new CliError($"image '{imagePath}' does not exist");
-        else encoded = File.ReadAllBytes(imagePath);
+        else encoded = Onnx.IO.BoundedFile.ReadAll(imagePath, Core.Imaging.ImageDecoderOptions.MaxFileBytes);
 
         using var classifier = modelArgs.Load(r, logger, maxBatch: 1);
         var model = classifier.Model;

@@ -47,11 +47,29 @@ internal static class ClassifyCommand
         void Flush()
         {
             if (pending.Count == 0) return;
-            classifier.Run(pending.Count);
+            // A model error fails the whole batch; NaN scores fail only the images that have them.
+            string? batchFailure = null;
+            var nonFinite = false;
+            try
+            {
+                classifier.Run(pending.Count);
+            }
+            catch (InferenceException e)
+            {
+                if (e.NonFinite) nonFinite = true;
+                else batchFailure = e.Message;
+            }
             for (var slot = 0; slot < pending.Count; slot++)
             {
-                var n = classifier.TopK(slot, predictions);
                 var (index, info) = pending[slot];
+                var error = batchFailure ?? (nonFinite && !classifier.ScoresFinite(slot) ? "the model produced non-finite scores (NaN or infinity) for this image" : null);
+                if (error is not null)
+                {
+                    results[index] = new JsonClassifyResult(files[index], false, null, null, error);
+                    if (!json) Console.Error.WriteLine($"edged: {files[index]}: {error}");
+                    continue;
+                }
+                var n = classifier.TopK(slot, predictions);
                 results[index] = new JsonClassifyResult(files[index], true,
                     [.. predictions[..n].Select(p => new JsonPrediction(p.Label, p.ClassIndex, p.Score))],
                     new JsonImage(info.Format, info.SourceWidth, info.SourceHeight, info.Orientation), null);
@@ -63,7 +81,7 @@ internal static class ClassifyCommand
         {
             try
             {
-                var bytes = File.ReadAllBytes(files[i]);
+                var bytes = Onnx.IO.BoundedFile.ReadAll(files[i], Core.Imaging.ImageDecoderOptions.MaxFileBytes);
                 var info = classifier.LoadImage(bytes, pending.Count);
                 pending.Add((i, info));
             }

@@ -48,7 +48,7 @@ internal sealed class ModelArguments
             if (r.GetValue(Labels) is { } labels)
             {
                 if (!File.Exists(labels)) throw new CliError($"labels file '{labels}' does not exist");
-                s = s with { Labels = ModelSettings.ParseLabelsText(File.ReadAllText(labels), $"--labels '{labels}'") };
+                s = s with { Labels = ModelSettings.ParseLabelsText(System.Text.Encoding.UTF8.GetString(Onnx.IO.BoundedFile.ReadAll(labels, 16 << 20)), $"--labels '{labels}'") };
             }
             if (r.GetValue(InputSize) is { } size)
             {

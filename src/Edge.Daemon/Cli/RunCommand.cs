@@ -32,13 +32,17 @@ internal static class RunCommand
         return command;
     }
 
-    internal static Classifier LoadModel(EdgedOptions o, ILogger logger)
+    internal static Classifier LoadModel(EdgedOptions o, ILogger logger, int? threads = null, long? maxPixels = null)
     {
         OnnxRuntimeLibrary.Configure(o.Model.OnnxRuntimeLibrary, logger);
         try
         {
             return Classifier.Load(o.Model.Path ?? DefaultPaths.DefaultModel,
-                new ClassifierOptions { IntraOpThreads = o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1 }, logger: logger);
+                new ClassifierOptions
+                {
+                    IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1,
+                    MaxImagePixels = maxPixels ?? o.Model.MaxPixels,
+                }, logger: logger);
         }
         catch (ModelLoadException e)
         {
@@ -46,31 +50,47 @@ internal static class RunCommand
         }
     }
 
-    internal static Func<IFrameSource> SourceFactory(SourceOptions s, HttpClient http) => s.Kind.ToLowerInvariant() switch
+    internal static Func<IFrameSource> SourceFactory(SourceOptions s, HttpClient http, ILogger logger)
     {
-        "pipe" => () => new PipeMjpegSource(s.Command!, s.MaxFrameBytes),
-        "http" => () => new HttpMjpegSource(new Uri(s.Url!), http, s.MaxFrameBytes),
-        "v4l2" => () => new Capture.V4l2.V4l2Source(s.Device, s.Width, s.Height),
-        "image" => () => new FolderSource(s.Path ?? DefaultPaths.Samples, loop: true, s.Fps),
-        _ => () => new FolderSource(s.Path ?? DefaultPaths.Samples, s.Loop, s.Fps),
-    };
+        switch (s.Kind.ToLowerInvariant())
+        {
+            case "pipe": return () => new PipeMjpegSource(s.Command!, s.MaxFrameBytes);
+            case "http": return () => new HttpMjpegSource(new Uri(s.Url!), http, s.MaxFrameBytes);
+            case "v4l2": return () => new Capture.V4l2.V4l2Source(s.Device, s.Width, s.Height);
+            case "image":
+            {
+                var options = new FolderSourceOptions { Loop = true, Fps = s.Fps, MaxFileBytes = s.MaxFrameBytes };
+                return () => new FolderSource(s.Path ?? DefaultPaths.Samples, options, null, logger);
+            }
+            default:
+            {
+                // One cursor for the life of the daemon: reopening the source must not deliver old files again.
+                var cursor = new FolderCursor();
+                var options = new FolderSourceOptions
+                {
+                    Loop = s.Loop, Fps = s.Fps, ProcessExisting = s.ProcessExisting, Stable = TimeSpan.FromMilliseconds(s.StableMs), MaxFileBytes = s.MaxFrameBytes,
+                };
+                return () => new FolderSource(s.Path ?? DefaultPaths.Samples, options, cursor, logger);
+            }
+        }
+    }
 
     private static async Task<int> RunAsync(EdgedOptions o, ILoggerFactory logs, ILoggerProvider provider, CancellationToken ct)
     {
         var logger = logs.CreateLogger("edged");
         using var notifier = new SystemdNotifier();
+        var endpoints = HttpEndpoints.Parse(o.Http.Url, []);
         using var classifier = LoadModel(o, logger);
-        ResultStore? store = null;
-        try
-        {
-            store = new ResultStore(o.Store.Path, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays));
-        }
-        catch (StoreUnavailableException e)
-        {
-            logger.LogError("{Reason}; running without recording results", e.Message);
-        }
+        // Uploads get a classifier of their own (one thread, their own pixel limit), so they never take the camera's.
+        using var uploads = o.Http.MaxQueuedUploads > 0
+            ? new UploadClassifier(LoadModel(o, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, threads: 1, maxPixels: o.Http.MaxUploadPixels),
+                o.Http.MaxQueuedUploads, o.Model.TopK, logger)
+            : null;
+        var store = o.Store.Enabled
+            ? new ResultWriter(o.Store.Path, () => new ResultStore(o.Store.Path, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays)), o.Store.MaxPending, logger)
+            : null;
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        var supervisor = new SourceSupervisor(SourceFactory(o.Source, http), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
+        var supervisor = new SourceSupervisor(SourceFactory(o.Source, http, logger), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
             restartWhenEnded: o.Source.Kind is not ("folder" or "image") || o.Source.Loop);
         var mode = Enum.Parse<TriggerMode>(o.Trigger.Mode, ignoreCase: true);
         using var gpio = mode == TriggerMode.Gpio || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
@@ -90,6 +110,7 @@ internal static class RunCommand
             MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
             Rules = rules,
             Snapshots = snapshots,
+            SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * o.Source.NoFrameTimeoutMs)),
         });
         using var edge = mode == TriggerMode.Gpio
             ? new Triggers.GpioEdgeTrigger(gpio!, o.Trigger.Gpio.Pin,
@@ -107,34 +128,69 @@ internal static class RunCommand
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
 
-        await using var app = StatusServer.Build(pipeline, o, provider);
+        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider);
         try
         {
             await app.StartAsync(stop.Token);
         }
         catch (IOException e)
         {
-            throw new CliError($"Http:Url: cannot listen on {o.Http.Url}: {e.Message}");
+            throw new CliError($"Http:Url: cannot listen on {string.Join(", ", endpoints)}: {(e.InnerException ?? e).Message}");
         }
-        logger.LogInformation("edged running: model {Model}, source {Source}, status on {Url}", classifier.Model.Path, supervisor.Status.Description, o.Http.Url);
+        logger.LogInformation("edged running: model {Model}, source {Source}, status on {Url}", classifier.Model.Path, supervisor.Status.Description,
+            string.Join(", ", endpoints));
         var work = pipeline.RunAsync(stop.Token);
         notifier.Ready($"classifying {supervisor.Status.Description}");
-        if (notifier.WatchdogInterval is { } interval)
-            _ = Task.Run(async () =>
-            {
-                while (!stop.IsCancellationRequested)
-                {
-                    notifier.Watchdog();
-                    try { await Task.Delay(interval, stop.Token); } catch (OperationCanceledException) { }
-                }
-            }, CancellationToken.None);
-        await work;
+        var reporting = ReportHealthAsync(pipeline, notifier, logger, stop.Token);
+        var exit = ExitCodes.Ok;
+        try
+        {
+            await work;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError("edged stopping: classification stopped: {Reason}", $"{e.GetType().Name}: {e.Message}");
+            exit = ExitCodes.Failure;
+        }
+        stop.Cancel();
+        await reporting;
         notifier.Stopping();
         logger.LogInformation("edged stopping: {Classified} frames classified", pipeline.Counters.FramesClassified);
         await app.StopAsync(CancellationToken.None);
         foreach (var rule in rules) rule.Dispose();
-        store?.Dispose();
-        return ExitCodes.Ok;
+        return exit;
+    }
+
+    /// <summary>
+    /// Feeds the systemd watchdog only while classification works (a daemon whose model fails on every
+    /// frame is restarted, not kept "running"), and keeps systemd's status line on what is wrong.
+    /// </summary>
+    private static async Task ReportHealthAsync(ClassificationPipeline pipeline, SystemdNotifier notifier, ILogger logger, CancellationToken ct)
+    {
+        var interval = notifier.WatchdogInterval ?? TimeSpan.FromSeconds(2);
+        string? lastStatus = null;
+        var starved = false;
+        while (!ct.IsCancellationRequested)
+        {
+            var problems = pipeline.Health();
+            if (pipeline.Alive)
+            {
+                notifier.Watchdog();
+                starved = false;
+            }
+            else if (!starved && notifier.WatchdogInterval is not null)
+            {
+                logger.LogError("Not feeding the systemd watchdog: {Problems}", string.Join("; ", problems));
+                starved = true;
+            }
+            var status = problems.Count == 0 ? $"classifying {pipeline.Source.Description}" : string.Join("; ", problems);
+            if (status != lastStatus)
+            {
+                notifier.Status(status);
+                lastStatus = status;
+            }
+            try { await Task.Delay(interval, ct); } catch (OperationCanceledException) { }
+        }
     }
 
     private static System.Device.Gpio.GpioController OpenGpio(GpioOptions g)
@@ -153,29 +209,49 @@ internal static class RunCommand
     {
         var logger = logs.CreateLogger("edged");
         Console.Out.WriteLine("config: ok");
-        using (var classifier = LoadModel(o, logger))
-            Console.Out.WriteLine($"model: {classifier.Model.Path}: {classifier.ClassCount} classes, input {string.Join("x", classifier.Model.InputShape(1))}");
+        using var classifier = LoadModel(o, logger);
+        Console.Out.WriteLine($"model: {classifier.Model.Path}: {classifier.ClassCount} classes, input {string.Join("x", classifier.Model.InputShape(1))}, runs");
         using var http = new HttpClient();
-        var source = SourceFactory(o.Source, http)();
+        var source = SourceFactory(o.Source, http, logger)();
+        var wait = Math.Max(o.Source.NoFrameTimeoutMs, 5000);
         await using (source)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(Math.Max(o.Source.NoFrameTimeoutMs, 5000));
+            timeout.CancelAfter(wait);
             try
             {
                 await source.OpenAsync(timeout.Token);
-                using var frame = await source.ReadAsync(timeout.Token) ?? throw new CliError($"source {source.Description}: ended without a frame");
-                Console.Out.WriteLine($"source: {source.Description}: first frame {frame.Length} bytes");
+                // The first frame that decodes is classified: the model must run on what the camera sends.
+                string? lastProblem = null;
+                for (var i = 0; i < 5; i++)
+                {
+                    using var frame = await source.ReadAsync(timeout.Token) ?? throw new CliError($"source {source.Description}: ended without a frame");
+                    if (i == 0) Console.Out.WriteLine($"source: {source.Description}: first frame {frame.Length} bytes");
+                    try
+                    {
+                        var result = classifier.Classify(frame.Data, 1);
+                        Console.Out.WriteLine($"classified: {result.Top[0].Label} {result.Top[0].Score:0.###} ({result.Image.SourceWidth}x{result.Image.SourceHeight} {result.Image.Format})");
+                        return ExitCodes.Ok;
+                    }
+                    catch (Core.Imaging.ImageDecodeException e)
+                    {
+                        lastProblem = e.Message;
+                    }
+                    catch (InferenceException e)
+                    {
+                        throw new CliError($"Model:Path: the model fails on a frame from {source.Description}: {e.Message}");
+                    }
+                }
+                throw new CliError($"source {source.Description}: none of the first 5 frames decodes ({lastProblem})");
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new CliError($"source {source.Description}: no frame within {Math.Max(o.Source.NoFrameTimeoutMs, 5000)} ms");
+                throw new CliError($"source {source.Description}: no frame within {wait} ms");
             }
             catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
             {
                 throw new CliError($"source {source.Description}: {e.Message}");
             }
         }
-        return ExitCodes.Ok;
     }
 }

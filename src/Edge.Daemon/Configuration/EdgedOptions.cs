@@ -4,7 +4,7 @@ namespace Edge.Daemon.Configuration;
 /// Everything <c>edged run</c> is configured with, bound from <c>edged.json</c>, then environment
 /// variables (<c>EDGED_Source__Command=...</c>), then the command line (<c>--Source:Kind=pipe</c>).
 /// </summary>
-public sealed class EdgedOptions
+public sealed record EdgedOptions
 {
     public ModelOptions Model { get; set; } = new();
     public SourceOptions Source { get; set; } = new();
@@ -15,21 +15,21 @@ public sealed class EdgedOptions
     public GpioOptions Gpio { get; set; } = new();
 }
 
-public sealed class GpioOptions
+public sealed record GpioOptions
 {
     /// <summary>gpiochip number (libgpiod); default 0. Raspberry Pi 5 exposes the header on gpiochip4 on older kernels, gpiochip0 on newer.</summary>
     /// <remarks>System.Device.Gpio's driver auto-detection pulls in code with a trim warning, so the driver is always named.</remarks>
     public int? Chip { get; set; }
 }
 
-public sealed class ActionsOptions
+public sealed record ActionsOptions
 {
     public RuleOptions[] Rules { get; set; } = [];
     public SnapshotOptions Snapshots { get; set; } = new();
 }
 
 /// <summary>Label with score ≥ MinScore → Pin high for DurationMs.</summary>
-public sealed class RuleOptions
+public sealed record RuleOptions
 {
     public string Label { get; set; } = "";
     public float MinScore { get; set; } = 0.5f;
@@ -37,7 +37,7 @@ public sealed class RuleOptions
     public int DurationMs { get; set; } = 500;
 }
 
-public sealed class SnapshotOptions
+public sealed record SnapshotOptions
 {
     /// <summary>Folder for snapshot JPEGs; empty = no snapshots.</summary>
     public string? Folder { get; set; }
@@ -48,7 +48,7 @@ public sealed class SnapshotOptions
     public int MinFreeMb { get; set; } = 100;
 }
 
-public sealed class GpioInputOptions
+public sealed record GpioInputOptions
 {
     public int Pin { get; set; } = -1;
     /// <summary>up, down or none.</summary>
@@ -58,7 +58,7 @@ public sealed class GpioInputOptions
     public int DebounceMs { get; set; } = 50;
 }
 
-public sealed class ModelOptions
+public sealed record ModelOptions
 {
     /// <summary>ONNX model; empty = the shipped default beside the binary.</summary>
     public string? Path { get; set; }
@@ -66,9 +66,11 @@ public sealed class ModelOptions
     public string[] Providers { get; set; } = [];
     public string? OnnxRuntimeLibrary { get; set; }
     public int TopK { get; set; } = 5;
+    /// <summary>Largest camera frame accepted, in pixels; checked from the image header before decoding.</summary>
+    public long MaxPixels { get; set; } = 40_000_000;
 }
 
-public sealed class SourceOptions
+public sealed record SourceOptions
 {
     /// <summary>pipe, http, v4l2, folder or image.</summary>
     public string Kind { get; set; } = "folder";
@@ -85,6 +87,10 @@ public sealed class SourceOptions
     public string? Path { get; set; }
     /// <summary>For folder: play the files again and again (else watch for new ones).</summary>
     public bool Loop { get; set; } = true;
+    /// <summary>For a watched folder: also classify the files already there at start (else only new or changed ones).</summary>
+    public bool ProcessExisting { get; set; }
+    /// <summary>For a watched folder: a file is read once its size and modification time have not changed for this long (it may still be being written).</summary>
+    public int StableMs { get; set; } = 300;
     /// <summary>For folder/image: frames per second.</summary>
     public double Fps { get; set; } = 5;
     /// <summary>Reopen the source when no frame came for this long.</summary>
@@ -92,7 +98,7 @@ public sealed class SourceOptions
     public int MaxFrameBytes { get; set; } = 8 * 1024 * 1024;
 }
 
-public sealed class TriggerOptions
+public sealed record TriggerOptions
 {
     /// <summary>continuous (every frame, at most MaxRate per second), motion, gpio (an input edge) or http (only on POST /api/trigger). POST /api/trigger works in every mode.</summary>
     public string Mode { get; set; } = "continuous";
@@ -105,18 +111,27 @@ public sealed class TriggerOptions
     public GpioInputOptions Gpio { get; set; } = new();
 }
 
-public sealed class StoreOptions
+public sealed record StoreOptions
 {
+    /// <summary>Record results in SQLite (false: results are only served live).</summary>
+    public bool Enabled { get; set; } = true;
     /// <summary>SQLite file; relative paths are under the working directory.</summary>
     public string Path { get; set; } = "edged-results.db";
     public int MaxRows { get; set; } = 100_000;
     public int MaxAgeDays { get; set; } = 30;
+    /// <summary>Results kept in memory while the database cannot take them (disk full, unopenable); beyond this the oldest are dropped and counted as lost.</summary>
+    public int MaxPending { get; set; } = 10_000;
 }
 
-public sealed class HttpOptions
+public sealed record HttpOptions
 {
+    /// <summary>Where the API listens: http://IP:PORT (or localhost); several separated by ';'.</summary>
     public string Url { get; set; } = "http://127.0.0.1:8780";
-    /// <summary>Bearer token; required when Url is not a loopback address.</summary>
+    /// <summary>Bearer token; required (16+ characters) when any endpoint is not a loopback address.</summary>
     public string? Token { get; set; }
     public int MaxUploadBytes { get; set; } = 10 * 1024 * 1024;
+    /// <summary>Largest uploaded image, in pixels (from its header, before decoding).</summary>
+    public long MaxUploadPixels { get; set; } = 24_000_000;
+    /// <summary>Uploads waiting to be classified; more get 503 with Retry-After.</summary>
+    public int MaxQueuedUploads { get; set; } = 4;
 }

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Edge.Daemon.Configuration;
 
 /// <summary>Checks options at start; each problem names its configuration key.</summary>
@@ -12,7 +10,9 @@ public static class OptionsValidator
         {
             if (!ok) errors.Add($"{key}: {message}");
         }
-        Check(o.Model.Threads >= 0, "Model:Threads", $"must be 0 (automatic) or more, got {o.Model.Threads}");
+        Check(o.Model.Threads is >= 0 and <= Core.Inference.ClassifierOptions.MaxThreads, "Model:Threads",
+            $"must be 0 (automatic: the cores, at most 4) .. {Core.Inference.ClassifierOptions.MaxThreads}, got {o.Model.Threads}");
+        Check(o.Model.MaxPixels is >= 1024 and <= 1_000_000_000, "Model:MaxPixels", $"must be 1024..1000000000, got {o.Model.MaxPixels}");
         Check(o.Model.TopK is >= 1 and <= 100, "Model:TopK", $"must be 1..100, got {o.Model.TopK}");
         Check(o.Model.Path is null || File.Exists(o.Model.Path), "Model:Path", $"'{o.Model.Path}' does not exist");
         switch (o.Source.Kind.ToLowerInvariant())
@@ -29,7 +29,8 @@ public static class OptionsValidator
                 break;
             case "folder" or "image":
                 Check(o.Source.Path is null || Directory.Exists(o.Source.Path) || File.Exists(o.Source.Path), "Source:Path", $"'{o.Source.Path}' does not exist");
-                Check(o.Source.Fps is > 0 and <= 1000, "Source:Fps", $"must be in (0, 1000], got {o.Source.Fps}");
+                Check(o.Source.Fps is >= 0.001 and <= 1000, "Source:Fps", $"must be 0.001..1000 (frames per second), got {o.Source.Fps}");
+                Check(o.Source.StableMs is >= 0 and <= 600_000, "Source:StableMs", $"must be 0..600000, got {o.Source.StableMs}");
                 break;
             default:
                 errors.Add($"Source:Kind: '{o.Source.Kind}' is not one of pipe, http, v4l2, folder, image");
@@ -65,17 +66,24 @@ public static class OptionsValidator
         Check(o.Actions.Snapshots.MinFreeMb >= 0, "Actions:Snapshots:MinFreeMb", $"must be 0 or more, got {o.Actions.Snapshots.MinFreeMb}");
         Check(o.Trigger.MaxRate is > 0 and <= 1000, "Trigger:MaxRate", $"must be in (0, 1000], got {o.Trigger.MaxRate}");
         Check(o.Trigger.Burst is >= 1 and <= 100, "Trigger:Burst", $"must be 1..100, got {o.Trigger.Burst}");
-        Check(!string.IsNullOrWhiteSpace(o.Store.Path), "Store:Path", "must not be empty");
+        Check(!o.Store.Enabled || !string.IsNullOrWhiteSpace(o.Store.Path), "Store:Path", "must not be empty (set Store:Enabled=false to run without recording)");
+        Check(o.Store.MaxPending is >= 10 and <= 1_000_000, "Store:MaxPending", $"must be 10..1000000, got {o.Store.MaxPending}");
         Check(o.Store.MaxRows >= 1, "Store:MaxRows", $"must be at least 1, got {o.Store.MaxRows}");
         Check(o.Store.MaxAgeDays >= 1, "Store:MaxAgeDays", $"must be at least 1, got {o.Store.MaxAgeDays}");
         Check(o.Http.MaxUploadBytes is >= 1024 and <= 256 * 1024 * 1024, "Http:MaxUploadBytes", $"must be 1 KiB..256 MiB, got {o.Http.MaxUploadBytes}");
-        if (!Uri.TryCreate(o.Http.Url, UriKind.Absolute, out var url) || url.Scheme != "http")
-            errors.Add($"Http:Url: '{o.Http.Url}' is not an http:// URL");
-        else if (!IsLoopback(url) && string.IsNullOrEmpty(o.Http.Token))
-            errors.Add($"Http:Token: is required when Http:Url ({o.Http.Url}) is not a loopback address");
+        var endpoints = Http.HttpEndpoints.Parse(o.Http.Url, errors);
+        var exposed = endpoints.Where(e => !e.IsLoopback).ToList();
+        if (exposed.Count > 0)
+        {
+            if (string.IsNullOrEmpty(o.Http.Token))
+                errors.Add($"Http:Token: is required when Http:Url listens beyond this machine ({string.Join(", ", exposed)})");
+            else if (o.Http.Token.Length < 16)
+                errors.Add($"Http:Token: must be at least 16 characters when Http:Url listens beyond this machine (it is {o.Http.Token.Length}); e.g. the output of 'openssl rand -hex 16'");
+        }
+        if (!string.IsNullOrEmpty(o.Http.Token) && o.Http.Token.Any(c => c <= ' ' || c > '~'))
+            errors.Add("Http:Token: must be printable ASCII without spaces (it is sent in an HTTP header)");
+        Check(o.Http.MaxUploadPixels is >= 1024 and <= 1_000_000_000, "Http:MaxUploadPixels", $"must be 1024..1000000000, got {o.Http.MaxUploadPixels}");
+        Check(o.Http.MaxQueuedUploads is >= 0 and <= 64, "Http:MaxQueuedUploads", $"must be 0..64, got {o.Http.MaxQueuedUploads}");
         return errors;
     }
-
-    public static bool IsLoopback(Uri url) =>
-        url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 }

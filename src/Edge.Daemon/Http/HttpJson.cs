@@ -6,12 +6,15 @@ namespace Edge.Daemon.Http;
 
 public sealed record LatencySummary(double P50, double P90, double P99, int Samples);
 public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads);
-public sealed record StoreSummary(string? Path, int Pending, long Lost, string? Error);
+public sealed record StoreSummary(bool Enabled, string? Path, bool Open, int Pending, long Written, long Lost, string? Error);
+public sealed record HealthSummary(bool Ok, IReadOnlyList<string> Problems);
+public sealed record UploadSummary(bool Enabled, int Queued, int Capacity, long Completed, long Rejected, long Failed);
 public sealed record LatestSummary(long Frame, DateTimeOffset Time, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs);
 public sealed record StageSummary(double DecodeP50, double PreprocessP50, double InferP50, double PostP50);
-public sealed record StatusResponse(string Version, double UptimeSeconds, ModelSummary Model, SourceStatus Source, string Trigger, long FramesCaptured, long FramesDropped,
-    long FramesClassified, long CorruptFrames, long MotionEvents, double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs,
-    double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store);
+public sealed record StatusResponse(string Version, double UptimeSeconds, HealthSummary Health, ModelSummary Model, SourceStatus Source, string Trigger,
+    long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors, string? LastInferenceError, long MotionEvents,
+    double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs, double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store,
+    UploadSummary Uploads);
 public sealed record ClassifyResponse(IReadOnlyList<StoredPrediction> Top, double LatencyMs);
 public sealed record ErrorResponse(string Error);
 public sealed record TriggerResponse(string Status, int Frames);

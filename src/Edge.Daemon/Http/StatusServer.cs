@@ -13,22 +13,55 @@ using Microsoft.Extensions.Logging;
 namespace Edge.Daemon.Http;
 
 /// <summary>
-/// The local HTTP API and live page (ASP.NET Core slim builder, source-generated JSON). Bound to
-/// loopback by default; any other address requires the bearer token (checked on everything but
-/// /healthz).
+/// The local HTTP API and live page (ASP.NET Core slim builder, source-generated JSON). Listens on
+/// exactly the endpoints parsed from Http:Url (loopback by default; anything else requires the
+/// bearer token, checked on everything but /healthz and the page's own files). Nothing else can add a
+/// listener: ASP.NET's own configuration sources (appsettings.json, ASPNETCORE_URLS) are cleared.
+/// Every response carries a Content-Security-Policy that allows only the page's own script and style,
+/// and the page inserts every string it shows as text.
 /// </summary>
 public static class StatusServer
 {
-    public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, ILoggerProvider? logs = null)
+    private const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
+        UploadClassifier? uploads, ILoggerProvider? logs = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.WebHost.UseUrls(options.Http.Url);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.Http.MaxUploadBytes);
+        builder.Configuration.Sources.Clear();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.Http.MaxUploadBytes;
+            k.Limits.MaxConcurrentConnections = 1000;
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            k.Limits.MaxRequestLineSize = 8 * 1024;
+            foreach (var e in endpoints)
+            {
+                if (e.Address is null) k.ListenLocalhost(e.Port);
+                else k.Listen(e.Address, e.Port);
+            }
+        });
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Logging.AddProvider(logs);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // Kestrel says "failed to bind" with a stack trace before the start fails; edged says it once itself.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, HttpJson.Default));
         var app = builder.Build();
+
+        app.Use(async (ctx, next) =>
+        {
+            var h = ctx.Response.Headers;
+            h.ContentSecurityPolicy = ContentSecurityPolicy;
+            h.XContentTypeOptions = "nosniff";
+            h.XFrameOptions = "DENY";
+            h["Referrer-Policy"] = "no-referrer";
+            h.CacheControl = "no-store";
+            await next(ctx);
+        });
 
         var token = options.Http.Token;
         if (!string.IsNullOrEmpty(token))
@@ -53,46 +86,74 @@ public static class StatusServer
             });
         }
 
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/api/status", () => Results.Json(Status(pipeline), HttpJson.Default.StatusResponse));
+        app.MapGet("/healthz", () =>
+        {
+            var problems = pipeline.Health();
+            return problems.Count == 0
+                ? Results.Text("ok\n")
+                : Results.Text(string.Concat(problems.Select(p => p + "\n")), "text/plain; charset=utf-8", statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapGet("/api/status", () => Results.Json(Status(pipeline, uploads), HttpJson.Default.StatusResponse));
         app.MapGet("/api/results", (long? after, string? since, int? limit) =>
         {
             DateTimeOffset? from = null;
             if (since is not null)
             {
                 if (!DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-                    return Results.Json(new ErrorResponse($"since='{since}' is not a date/time (ISO 8601)"), HttpJson.Default.ErrorResponse, statusCode: 400);
+                    return Error($"since='{Onnx.Metadata.ModelSettings.Clip(since)}' is not a date/time (ISO 8601)", 400);
                 from = t;
             }
-            if (limit is < 1 or > 10_000)
-                return Results.Json(new ErrorResponse("limit must be 1..10000"), HttpJson.Default.ErrorResponse, statusCode: 400);
-            var rows = pipeline.Query(after ?? 0, from, limit ?? 100);
-            return Results.Json(new ResultsResponse(rows, rows.Count > 0 ? rows[^1].Id : after ?? 0), HttpJson.Default.ResultsResponse);
+            if (limit is < 1 or > 10_000) return Error("limit must be 1..10000", 400);
+            if (pipeline.Store is not { } store) return Error("results are not recorded (Store:Enabled=false)", 404);
+            try
+            {
+                var rows = store.Query(after ?? 0, from, limit ?? 100);
+                return Results.Json(new ResultsResponse(rows, rows.Count > 0 ? rows[^1].Id : after ?? 0), HttpJson.Default.ResultsResponse);
+            }
+            catch (Storage.StoreUnavailableException e)
+            {
+                return Error(e.Message, 503);
+            }
         });
         app.MapGet("/api/frame/latest.jpg", () => pipeline.LatestFrame() is { } jpeg
             ? Results.File(jpeg, "image/jpeg")
-            : Results.Json(new ErrorResponse("no frame yet"), HttpJson.Default.ErrorResponse, statusCode: 404));
-        app.MapPost("/api/classify", async (HttpRequest request, CancellationToken ct) =>
+            : Error("no frame yet", 404));
+        app.MapPost("/api/classify", async (HttpRequest request, HttpResponse response, CancellationToken ct) =>
         {
-            byte[] body;
+            if (uploads is null) return Error("uploads are off (Http:MaxQueuedUploads=0)", 404);
+            // A place in the queue first, so that waiting bodies are bounded in memory as well as in number.
+            if (!uploads.TryReserve())
+            {
+                response.Headers.RetryAfter = "1";
+                return Error($"busy: {uploads.Capacity} uploads are waiting; try again shortly", 503);
+            }
+            var submitted = false;
             try
             {
-                using var ms = new MemoryStream();
-                await request.Body.CopyToAsync(ms, ct);
-                body = ms.ToArray();
+                using var body = new MemoryStream();
+                using (var read = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                {
+                    read.CancelAfter(TimeSpan.FromSeconds(30));
+                    await request.Body.CopyToAsync(body, read.Token);
+                }
+                if (body.Length == 0) return Error("the request has no body; POST the image bytes", 400);
+                submitted = true;
+                var outcome = await uploads.ClassifyAsync(body.GetBuffer(), (int)body.Length, ct);
+                return outcome.Top is { } top
+                    ? Results.Json(new ClassifyResponse(top, Math.Round(outcome.LatencyMs, 3)), HttpJson.Default.ClassifyResponse)
+                    : Error(outcome.Error ?? "failed", outcome.Status);
             }
             catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
             {
-                return Results.Json(new ErrorResponse($"the image is larger than Http:MaxUploadBytes ({options.Http.MaxUploadBytes} bytes)"), HttpJson.Default.ErrorResponse, statusCode: 413);
+                return Error($"the image is larger than Http:MaxUploadBytes ({options.Http.MaxUploadBytes} bytes)", 413);
             }
-            try
+            catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or IOException)
             {
-                var (top, ms2) = await pipeline.ClassifyAsync(body, ct);
-                return Results.Json(new ClassifyResponse(top, ms2), HttpJson.Default.ClassifyResponse);
+                return Error("the upload was not received in full", 400);
             }
-            catch (ImageDecodeException e)
+            finally
             {
-                return Results.Json(new ErrorResponse(e.Message), HttpJson.Default.ErrorResponse, statusCode: 400);
+                if (!submitted) uploads.Release();
             }
         });
         app.MapPost("/api/trigger", () =>
@@ -100,33 +161,44 @@ public static class StatusServer
             pipeline.Trigger();
             return Results.Json(new TriggerResponse("triggered", 1), HttpJson.Default.TriggerResponse, statusCode: 202);
         });
-        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline), "text/plain; version=0.0.4; charset=utf-8"));
-        app.MapGet("/", () => Page("index.html", "text/html; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads), "text/plain; version=0.0.4; charset=utf-8"));
+        var page = PageFile("index.html");
+        var script = PageFile("app.js");
+        var style = PageFile("style.css");
+        app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8"));
+        app.MapGet("/page/app.js", () => Results.Bytes(script, "text/javascript; charset=utf-8"));
+        app.MapGet("/page/style.css", () => Results.Bytes(style, "text/css; charset=utf-8"));
         return app;
     }
 
-    public static StatusResponse Status(ClassificationPipeline p)
+    private static IResult Error(string message, int status) => Results.Json(new ErrorResponse(message), HttpJson.Default.ErrorResponse, statusCode: status);
+
+    public static StatusResponse Status(ClassificationPipeline p, UploadClassifier? uploads = null)
     {
         var c = p.Counters;
+        var problems = p.Health();
         var (p50, p90, p99, n) = p.Latency.Percentiles();
         var m = p.Classifier.Model;
         var latest = p.Latest;
         return new StatusResponse(
             typeof(StatusServer).Assembly.GetName().Version?.ToString(3) ?? "0",
             Math.Round((DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds, 1),
+            new HealthSummary(problems.Count == 0, problems),
             new ModelSummary(m.Path, string.Join("x", m.InputShape(1)), m.ClassCount, p.Classifier.ExecutionProviders, p.Classifier.Options.EffectiveIntraOpThreads),
-            p.Source, p.Mode.ToString().ToLowerInvariant(), c.FramesCaptured, c.FramesDropped, c.FramesClassified, c.CorruptFrames, p.MotionEvents,
+            p.Source, p.Mode.ToString().ToLowerInvariant(), c.FramesCaptured, c.FramesDropped, c.FramesClassified, c.CorruptFrames,
+            c.InferenceErrors, c.LastInferenceError, p.MotionEvents,
             Math.Round(p.Latency.Rate(), 2),
             new LatencySummary(Math.Round(p50, 3), Math.Round(p90, 3), Math.Round(p99, 3), n),
             new StageSummary(Math.Round(p.DecodeTimes.Percentiles().P50, 3), Math.Round(p.PreprocessTimes.Percentiles().P50, 3),
                 Math.Round(p.InferTimes.Percentiles().P50, 3), Math.Round(p.PostTimes.Percentiles().P50, 3)),
             [.. p.Latency.Recent(60).Select(v => Math.Round(v, 3))],
             latest is null ? null : new LatestSummary(latest.Sequence, latest.Time, latest.Trigger, latest.Top, Math.Round(latest.LatencyMs, 3)),
-            new StoreSummary(p.StorePath, c.StorePending, c.StoreLost, c.StoreError));
+            new StoreSummary(p.Store is not null, p.Store?.Path, p.Store?.IsOpen ?? false, c.StorePending, p.Store?.Written ?? 0, c.StoreLost, c.StoreError),
+            new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0));
     }
 
     /// <summary>Prometheus text exposition format 0.0.4.</summary>
-    public static string Metrics(ClassificationPipeline p)
+    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null)
     {
         var c = p.Counters;
         var s = p.Source;
@@ -143,12 +215,16 @@ public static class StatusServer
         Metric("edged_frames_dropped_total", "counter", "Frames dropped because inference was busy.", $"edged_frames_dropped_total {c.FramesDropped}");
         Metric("edged_frames_classified_total", "counter", "Frames classified.", $"edged_frames_classified_total {c.FramesClassified}");
         Metric("edged_frames_corrupt_total", "counter", "Frames that did not decode.", $"edged_frames_corrupt_total {c.CorruptFrames}");
+        Metric("edged_inference_errors_total", "counter", "Classifications that failed (model error, non-finite scores).", $"edged_inference_errors_total {c.InferenceErrors}");
+        Metric("edged_healthy", "gauge", "1 when nothing keeps edged from doing its job (see /healthz).", $"edged_healthy {(p.Health().Count == 0 ? 1 : 0)}");
         Metric("edged_motion_events_total", "counter", "Frames in which motion was seen.", $"edged_motion_events_total {p.MotionEvents}");
         Metric("edged_source_reconnects_total", "counter", "Times the source was reopened.", $"edged_source_reconnects_total {s.Reconnects}");
         Metric("edged_source_garbage_bytes_total", "counter", "Bytes from the source that were not part of a frame.", $"edged_source_garbage_bytes_total {s.GarbageBytes}");
         Metric("edged_source_up", "gauge", "1 while the source delivers frames.", $"edged_source_up {(s.State == Capture.SourceState.Running ? 1 : 0)}");
         Metric("edged_store_pending", "gauge", "Results waiting to be written.", $"edged_store_pending {c.StorePending}");
         Metric("edged_store_lost_total", "counter", "Results that could not be kept.", $"edged_store_lost_total {c.StoreLost}");
+        Metric("edged_uploads_total", "counter", "Uploaded images classified.", $"edged_uploads_total {uploads?.Completed ?? 0}");
+        Metric("edged_uploads_rejected_total", "counter", "Uploads refused because the queue was full.", $"edged_uploads_rejected_total {uploads?.Rejected ?? 0}");
         Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds:0.###}");
         // Prometheus wants base units: seconds.
         sb.Append("# HELP edged_inference_latency_seconds Decode to top-k latency over the last classifications.\n");
@@ -161,12 +237,12 @@ public static class StatusServer
         return sb.ToString();
     }
 
-    private static IResult Page(string name, string contentType)
+    private static byte[] PageFile(string name)
     {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("page/" + name);
-        if (stream is null) return Results.NotFound();
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("page/" + name)
+            ?? throw new InvalidOperationException($"the page file {name} is missing from the build");
         using var ms = new MemoryStream();
         stream.CopyTo(ms);
-        return Results.Bytes(ms.ToArray(), contentType);
+        return ms.ToArray();
     }
 }

@@ -31,26 +31,30 @@ public sealed record PipelineSettings
     public TimeSpan MotionCooldown { get; init; } = TimeSpan.FromSeconds(1);
     public IReadOnlyList<GpioOutputRule> Rules { get; init; } = [];
     public SnapshotWriter? Snapshots { get; init; }
+    /// <summary>How long the source may be down (reconnecting) before the daemon reports itself unhealthy.</summary>
+    public TimeSpan SourceGrace { get; init; } = TimeSpan.FromSeconds(10);
 }
 
-public sealed record PipelineCounters(long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long StoreLost, int StorePending, string? StoreError);
+public sealed record PipelineCounters(long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors,
+    string? LastInferenceError, long StoreLost, int StorePending, string? StoreError);
 
 /// <summary>
 /// Capture → classify → record. Capture never waits for inference: frames go through a channel of
 /// two that drops the oldest (counted). Classification runs when the trigger says so (every frame up
 /// to a maximum rate, or on request), on the decode → preprocess → infer → top-k stages that allocate
-/// nothing. Results go to the store through a queue that survives the store pausing (disk full).
+/// nothing. Results go to the <see cref="ResultWriter"/>, which survives the store pausing (disk full).
+/// A frame that fails (corrupt image, inference error, NaN scores, a bug in an action) is counted,
+/// said once per kind, and the next frame goes on; <see cref="Health"/> says when failures persist.
 /// </summary>
 public sealed class ClassificationPipeline
 {
     private readonly Classifier _classifier;
     private readonly SourceSupervisor _source;
-    private readonly ResultStore? _store;
+    private readonly ResultWriter? _store;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _classifierLock = new(1, 1);
+    private readonly InferenceHealth _health;
+    private readonly Lifecycle.SaidOnce _said = new();
     private readonly Channel<Frame> _frames;
-    private readonly Channel<ResultRecord> _records = Channel.CreateBounded<ResultRecord>(
-        new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly Prediction[] _top;
     private readonly PipelineSettings _settings;
     private readonly long _minIntervalTicks;
@@ -69,19 +73,19 @@ public sealed class ClassificationPipeline
     private DateTimeOffset _latestTime;
     private string _latestTrigger = "";
     private double _latestLatency;
-    private long _captured, _dropped, _classified, _corrupt, _storeLost, _lastClassifiedAt, _motionEvents;
+    private long _captured, _dropped, _classified, _corrupt, _lastClassifiedAt, _motionEvents;
     private long _lastMotionAt = long.MinValue / 2;
-    private int _pendingTriggers, _storePending;
-    private string? _storeError;
-    private ImageErrorKind? _lastCorruptKind;
+    private int _pendingTriggers;
 
-    public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultStore? store, ILogger logger, PipelineSettings settings)
+    public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultWriter? store, ILogger logger, PipelineSettings settings,
+        InferenceHealth? health = null)
     {
         _classifier = classifier;
         _source = source;
         _store = store;
         _logger = logger;
         _settings = settings;
+        _health = health ?? new InferenceHealth();
         _minIntervalTicks = (long)(Stopwatch.Frequency / settings.MaxRate);
         _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * Stopwatch.Frequency);
         _motion = settings.Mode == TriggerMode.Motion ? new MotionDetector(settings.Motion) : null;
@@ -121,12 +125,33 @@ public sealed class ClassificationPipeline
     }
     public SourceStatus Source => _source.Status;
     public Classifier Classifier => _classifier;
-    public string? StorePath => _store?.Path;
+    public ResultWriter? Store => _store;
+    public InferenceHealth InferenceHealth => _health;
 
     public long FramesCaptured => Interlocked.Read(ref _captured);
 
     public PipelineCounters Counters => new(Interlocked.Read(ref _captured), Interlocked.Read(ref _dropped), Interlocked.Read(ref _classified),
-        Interlocked.Read(ref _corrupt), Interlocked.Read(ref _storeLost), Volatile.Read(ref _storePending), Volatile.Read(ref _storeError));
+        Interlocked.Read(ref _corrupt), _health.Failures, _health.LastFailure, _store?.Lost ?? 0, _store?.Pending ?? 0, _store?.Error);
+
+    /// <summary>
+    /// What keeps the daemon from doing its job, one line each (empty when healthy). Classification
+    /// problems (a dead loop, a stuck or persistently failing model) also make <see cref="Alive"/> false:
+    /// only a restart can mend those. A source that stays down and a store that cannot write are
+    /// reported but recovered from in place.
+    /// </summary>
+    public IReadOnlyList<string> Health()
+    {
+        var problems = new List<string>();
+        if (_health.Problem() is { } p) problems.Add(p);
+        var s = _source.Status;
+        if (s.State is SourceState.Reconnecting or SourceState.Starting && DateTimeOffset.UtcNow - s.StateSince > _settings.SourceGrace)
+            problems.Add($"source: {(s.State == SourceState.Starting ? "no frame yet" : "reconnecting")} for {(DateTimeOffset.UtcNow - s.StateSince).TotalSeconds:0} s{(s.LastError is { } e ? ": " + e : "")}");
+        if (_store?.Error is { } storeError) problems.Add($"store: {storeError} ({_store.Pending} results waiting, {_store.Lost} lost)");
+        return problems;
+    }
+
+    /// <summary>False when classification cannot go on (the systemd watchdog is then no longer fed).</summary>
+    public bool Alive => _health.Alive;
 
     /// <summary>Asks for the next <c>burst</c> frames to be classified (HTTP and GPIO triggers).</summary>
     public void Trigger() => Interlocked.Add(ref _pendingTriggers, _settings.Burst);
@@ -146,7 +171,7 @@ public sealed class ClassificationPipeline
             if (!_frames.Writer.TryWrite(f)) f.Dispose();
             return ValueTask.CompletedTask;
         }, ct), CancellationToken.None);
-        var writer = Task.Run(() => WriteResultsAsync(ct), CancellationToken.None);
+        var writer = _store is null ? Task.CompletedTask : Task.Run(() => _store.RunAsync(ct), CancellationToken.None);
         // Waiting without a token reuses the channel's single waiter (a token allocates one per wait);
         // stopping completes the channel instead.
         using var stopping = ct.UnsafeRegister(static s => ((Channel<Frame>)s!).Writer.TryComplete(), _frames);
@@ -154,20 +179,22 @@ public sealed class ClassificationPipeline
         {
             while (await _frames.Reader.WaitToReadAsync().ConfigureAwait(false))
                 while (_frames.Reader.TryRead(out var frame))
-                    using (frame) await ProcessAsync(frame).ConfigureAwait(false);
+                    using (frame) Process(frame);
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            _health.Faulted($"{e.GetType().Name}: {e.Message}");
+            throw;
+        }
         finally
         {
-            // Finish: the frame in flight is done; flush what is queued for the store.
-            _records.Writer.TryComplete();
-            await Task.WhenAll(capture.ContinueWith(_ => { }, TaskScheduler.Default), writer).ConfigureAwait(false);
+            // Finish: the frame in flight is done; the writer flushes what is queued for the store.
+            await Task.WhenAll(capture.ContinueWith(_ => { }, TaskScheduler.Default), writer.ContinueWith(_ => { }, TaskScheduler.Default)).ConfigureAwait(false);
             while (_frames.Reader.TryRead(out var left)) left.Dispose();
         }
     }
 
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ProcessAsync(Frame frame)
+    private void Process(Frame frame)
     {
         lock (_latestGate)
         {
@@ -186,57 +213,61 @@ public sealed class ClassificationPipeline
         else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
         else return;
 
-        await _classifierLock.WaitAsync().ConfigureAwait(false);
+        _health.Begin();
         try
         {
-            var t0 = Stopwatch.GetTimestamp();
-            try
-            {
-                _classifier.Decode(frame.Data);
-            }
-            catch (ImageDecodeException e)
-            {
-                CountCorrupt(e);
-                return;
-            }
-            var t1 = Stopwatch.GetTimestamp();
-            _classifier.Preprocess(0);
-            var t2 = Stopwatch.GetTimestamp();
-            _classifier.Infer(1);
-            var t3 = Stopwatch.GetTimestamp();
-            _classifier.Postprocess(1);
-            var n = _classifier.TopK(Smooth(_classifier.Scores(0)), _top);
-            var t4 = Stopwatch.GetTimestamp();
-            DecodeTimes.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
-            PreprocessTimes.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
-            InferTimes.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
-            PostTimes.Add(Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds);
-            var ms = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds;
-            _lastClassifiedAt = now;
-            Latency.Add(ms);
-            CaptureToResult.Add((DateTimeOffset.UtcNow - frame.Time).TotalMilliseconds);
-            Interlocked.Increment(ref _classified);
-            var top = _topStored.AsSpan(0, n);
-            for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);
-            lock (_latestGate)
-            {
-                top.CopyTo(_latestTop);
-                (_latestCount, _latestSequence, _latestTime, _latestTrigger, _latestLatency) = (n, frame.Sequence, frame.Time, trigger, ms);
-            }
-            foreach (var rule in _settings.Rules) rule.Apply(top);
-            var snapshot = n > 0 ? _settings.Snapshots?.Save(frame.Data, frame.Time, top[0].Label, top[0].Score) : null;
-            if (_store is not null)
-            {
-                // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
-                Interlocked.Increment(ref _storePending);
-                if (!_records.Writer.TryWrite(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot)))
-                    Interlocked.Increment(ref _storeLost);
-            }
+            Classify(frame, trigger, now);
+            _health.Succeeded();
         }
-        finally
+        catch (ImageDecodeException e)
         {
-            _classifierLock.Release();
+            // The frame was bad, not the model: counted as corrupt, not as an inference failure.
+            _health.Succeeded();
+            CountCorrupt(e);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Inference failed (ONNX Runtime error, NaN scores) or an action broke: count it, say each kind
+            // once, go on with the next frame. Persistent failure makes the daemon unhealthy.
+            var reason = e is InferenceException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+            _health.Failed(reason);
+            if (_said.First("inference:" + reason))
+                _logger.LogError("Classification failed: {Reason} (counted in inference_errors; said once per kind)", reason);
+        }
+    }
+
+    private void Classify(Frame frame, string trigger, long now)
+    {
+        var t0 = Stopwatch.GetTimestamp();
+        _classifier.Decode(frame.Data);
+        var t1 = Stopwatch.GetTimestamp();
+        _classifier.Preprocess(0);
+        var t2 = Stopwatch.GetTimestamp();
+        _classifier.Infer(1);
+        var t3 = Stopwatch.GetTimestamp();
+        _classifier.Postprocess(1);
+        var n = _classifier.TopK(Smooth(_classifier.Scores(0)), _top);
+        var t4 = Stopwatch.GetTimestamp();
+        DecodeTimes.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+        PreprocessTimes.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+        InferTimes.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
+        PostTimes.Add(Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds);
+        var ms = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds;
+        _lastClassifiedAt = now;
+        Latency.Add(ms);
+        CaptureToResult.Add((DateTimeOffset.UtcNow - frame.Time).TotalMilliseconds);
+        Interlocked.Increment(ref _classified);
+        var top = _topStored.AsSpan(0, n);
+        for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);
+        lock (_latestGate)
+        {
+            top.CopyTo(_latestTop);
+            (_latestCount, _latestSequence, _latestTime, _latestTrigger, _latestLatency) = (n, frame.Sequence, frame.Time, trigger, ms);
+        }
+        foreach (var rule in _settings.Rules) rule.Apply(top);
+        var snapshot = n > 0 ? _settings.Snapshots?.Save(frame.Data, frame.Time, top[0].Label, top[0].Score) : null;
+        // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
+        _store?.Add(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot));
     }
 
     private bool MotionDue(Frame frame, long now)
@@ -258,12 +289,11 @@ public sealed class ClassificationPipeline
     private void CountCorrupt(ImageDecodeException e)
     {
         Interlocked.Increment(ref _corrupt);
-        if (_lastCorruptKind != e.Kind)
-        {
+        if (_said.First(CorruptKeys[(int)e.Kind]))
             _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Description, e.Message);
-            _lastCorruptKind = e.Kind;
-        }
     }
+
+    private static readonly string[] CorruptKeys = [.. Enum.GetNames<ImageErrorKind>().Select(n => "corrupt:" + n)];
 
     /// <summary>The mean of the last N score vectors (N = Smoothing), or the scores themselves.</summary>
     private ReadOnlySpan<float> Smooth(ReadOnlySpan<float> scores)
@@ -284,56 +314,4 @@ public sealed class ClassificationPipeline
         return _smoothed;
     }
 
-    /// <summary>Classifies an uploaded image (POST /api/classify), between frames.</summary>
-    public async Task<(IReadOnlyList<StoredPrediction> Top, double LatencyMs)> ClassifyAsync(byte[] image, CancellationToken ct)
-    {
-        await _classifierLock.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var t0 = Stopwatch.GetTimestamp();
-            var r = _classifier.Classify(image, _top.Length);
-            return ([.. r.Top.Select(p => new StoredPrediction(p.Label, p.ClassIndex, p.Score))], Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-        }
-        finally
-        {
-            _classifierLock.Release();
-        }
-    }
-
-    public List<StoredResult> Query(long afterId, DateTimeOffset? since, int limit)
-    {
-        if (_store is null) return [];
-        lock (_store) return _store.Query(afterId, since, limit);
-    }
-
-    private async Task WriteResultsAsync(CancellationToken ct)
-    {
-        if (_store is null) return;
-        var batch = new List<ResultRecord>(64);
-        var reader = _records.Reader;
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) || batch.Count > 0)
-        {
-            while (batch.Count < 64 && reader.TryRead(out var r)) batch.Add(r);
-            if (batch.Count == 0) continue;
-            try
-            {
-                lock (_store) _store.Add(batch);
-                Interlocked.Add(ref _storePending, -batch.Count);
-                batch.Clear();
-                if (Volatile.Read(ref _storeError) is not null)
-                {
-                    _logger.LogInformation("Results store {Path} is writable again; writing resumed", _store.Path);
-                    Volatile.Write(ref _storeError, null);
-                }
-            }
-            catch (StoreUnavailableException e)
-            {
-                if (Volatile.Read(ref _storeError) is null)
-                    _logger.LogError("Results store {Path}: {Reason}; writes paused, results kept in memory (up to 10000) and retried", _store.Path, e.Message);
-                Volatile.Write(ref _storeError, e.Message);
-                if (ct.IsCancellationRequested) { Interlocked.Add(ref _storeLost, batch.Count); return; }
-                try { await Task.Delay(2000, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
-            }
-        }
-    }
 }

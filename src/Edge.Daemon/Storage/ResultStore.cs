@@ -17,7 +17,7 @@ public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, s
 internal sealed partial class StoreJson : JsonSerializerContext;
 
 /// <summary>The store cannot take writes now (disk full, read-only, gone); the rows are kept in memory and retried.</summary>
-public sealed class StoreUnavailableException(string message, Exception inner) : Exception(message, inner);
+public sealed class StoreUnavailableException(string message, Exception? inner) : Exception(message, inner);
 
 /// <summary>
 /// Results in SQLite (WAL journal). A row is acknowledged when its transaction commits; WAL with
@@ -42,6 +42,8 @@ public sealed class ResultStore : IDisposable
         try
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            if (Onnx.IO.BoundedFile.Probe(Path) is { IsRegular: false } probe)
+                throw new IOException($"it is {probe.Type}");
             _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
             _db.Open();
             Execute("PRAGMA journal_mode=WAL;");
@@ -60,7 +62,8 @@ public sealed class ResultStore : IDisposable
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
-            throw new StoreUnavailableException($"cannot open the results database '{Path}': {e.Message}", e);
+            _db?.Dispose();
+            throw new StoreUnavailableException($"cannot open the results database '{Path}': {(e is SqliteException s ? Describe(s) : e.Message)}", e);
         }
         _insert = _db.CreateCommand();
         _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot) VALUES ($t, $s, $g, $k, $l, $p) RETURNING id;";
@@ -150,6 +153,8 @@ public sealed class ResultStore : IDisposable
         8 => "the database is read-only",
         10 => "disk I/O error",
         14 => "the database file cannot be opened",
+        26 => "the file is not a SQLite database",
+        11 => "the database file is corrupt",
         _ => e.Message,
     };
 

@@ -3,7 +3,7 @@ using Edge.Core.Imaging;
 namespace Edge.Daemon.Triggers;
 
 /// <summary>Where and how strongly to look for motion (bound from Trigger:Motion). Fractions of the frame for the region of interest.</summary>
-public sealed class MotionSettings
+public sealed record MotionSettings
 {
     public double RoiX { get; set; }
     public double RoiY { get; set; }

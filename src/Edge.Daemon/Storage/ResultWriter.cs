@@ -1,0 +1,152 @@
+using System.Threading.Channels;
+using Edge.Daemon.Lifecycle;
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Daemon.Storage;
+
+/// <summary>
+/// Carries results from the pipeline into the <see cref="ResultStore"/>, off the frame path. It owns the
+/// store: opens it (and keeps trying, with backoff, when it cannot: a garbage file, a read-only folder,
+/// a missing mount), writes in batches, and when writes fail (disk full) keeps up to
+/// <c>maxPending</c> results in memory and retries. Beyond that the oldest are dropped, counted as lost
+/// and said once. At stop it flushes what it can and counts the rest as lost. Nothing is lost silently.
+/// </summary>
+public sealed class ResultWriter
+{
+    private readonly Func<ResultStore> _open;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _clock;
+    private readonly Channel<ResultRecord> _queue;
+    private readonly SaidOnce _said = new();
+    private readonly Lock _storeGate = new();
+    private readonly int _batchSize;
+    private ResultStore? _store;
+    private long _lost, _written;
+    private int _inFlight;
+    private string? _error;
+
+    public ResultWriter(string path, Func<ResultStore> open, int maxPending, ILogger logger, TimeProvider? clock = null)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        _open = open;
+        _logger = logger;
+        _clock = clock ?? TimeProvider.System;
+        MaxPending = maxPending;
+        // The batch in hand counts against the bound: queue + batch never exceed maxPending.
+        _batchSize = Math.Clamp(maxPending / 2, 1, 64);
+        _queue = Channel.CreateBounded<ResultRecord>(new BoundedChannelOptions(Math.Max(1, maxPending - _batchSize)) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            _ =>
+            {
+                Interlocked.Increment(ref _lost);
+                if (_said.First("full"))
+                    _logger.LogError("Results store {Path}: {Max} results are waiting; the oldest are dropped from now on (counted in store.lost)", Path, maxPending);
+            });
+    }
+
+    public string Path { get; }
+    public int MaxPending { get; }
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Results waiting to be written (queued and in the batch being written).</summary>
+    public int Pending => _queue.Reader.Count + Volatile.Read(ref _inFlight);
+    public long Lost => Interlocked.Read(ref _lost);
+    public long Written => Interlocked.Read(ref _written);
+    /// <summary>Why results are not being written now, or null.</summary>
+    public string? Error => Volatile.Read(ref _error);
+    public bool IsOpen { get { lock (_storeGate) return _store is not null; } }
+
+    /// <summary>Queues a result; never blocks (when full, the oldest waiting result is dropped and counted).</summary>
+    public void Add(ResultRecord record)
+    {
+        if (!_queue.Writer.TryWrite(record)) Interlocked.Increment(ref _lost); // only after stop
+    }
+
+    /// <summary>Rows from the store.</summary>
+    /// <exception cref="StoreUnavailableException">The store is not open (the message says why).</exception>
+    public List<StoredResult> Query(long afterId, DateTimeOffset? since, int limit)
+    {
+        lock (_storeGate)
+        {
+            if (_store is null) throw new StoreUnavailableException(Error ?? $"the results database '{Path}' is not open yet", null);
+            try { return _store.Query(afterId, since, limit); }
+            catch (Microsoft.Data.Sqlite.SqliteException e) { throw new StoreUnavailableException($"cannot read the results database '{Path}': {e.Message}", e); }
+        }
+    }
+
+    /// <summary>Opens the store and writes until <paramref name="ct"/> stops it; then flushes and closes.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var batch = new List<ResultRecord>(_batchSize);
+        var backoff = InitialBackoff;
+        var reader = _queue.Reader;
+        using var stopping = ct.UnsafeRegister(static s => ((Channel<ResultRecord>)s!).Writer.TryComplete(), _queue);
+        try
+        {
+            while (true)
+            {
+                if (batch.Count == 0)
+                {
+                    if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) break;
+                    while (batch.Count < _batchSize && reader.TryRead(out var r)) batch.Add(r);
+                    Volatile.Write(ref _inFlight, batch.Count);
+                    if (batch.Count == 0) continue;
+                }
+                if (TryWrite(batch))
+                {
+                    batch.Clear();
+                    Volatile.Write(ref _inFlight, 0);
+                    backoff = InitialBackoff;
+                    continue;
+                }
+                if (ct.IsCancellationRequested) break;
+                try { await Task.Delay(backoff, _clock, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
+                backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+            }
+        }
+        finally
+        {
+            // Stopping: one last try for what is left; whatever cannot be written is counted, and said.
+            while (reader.TryRead(out var r)) batch.Add(r);
+            if (batch.Count > 0 && !TryWrite(batch))
+            {
+                Interlocked.Add(ref _lost, batch.Count);
+                _logger.LogError("Results store {Path}: {Count} results could not be written before stopping and are lost ({Reason})", Path, batch.Count, Error);
+            }
+            Volatile.Write(ref _inFlight, 0);
+            lock (_storeGate)
+            {
+                _store?.Dispose();
+                _store = null;
+            }
+        }
+    }
+
+    private bool TryWrite(List<ResultRecord> batch)
+    {
+        try
+        {
+            lock (_storeGate)
+            {
+                _store ??= _open();
+                _store.Add(batch);
+            }
+            Interlocked.Add(ref _written, batch.Count);
+            if (Volatile.Read(ref _error) is not null)
+            {
+                _logger.LogInformation("Results store {Path} is writable again; writing resumed", Path);
+                Volatile.Write(ref _error, null);
+                _said.Reset();
+            }
+            return true;
+        }
+        catch (Exception e) when (e is StoreUnavailableException or IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            var reason = e is Microsoft.Data.Sqlite.SqliteException ? $"cannot write to '{Path}': {e.Message}" : e.Message;
+            Volatile.Write(ref _error, reason);
+            if (_said.First(reason))
+                _logger.LogError("Results store: {Reason}; results are kept in memory (up to {Max}) and retried", reason, MaxPending);
+            return false;
+        }
+    }
+}
