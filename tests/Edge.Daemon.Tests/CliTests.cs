@@ -186,4 +186,43 @@ public class CliTests
         Assert.That(lines[1], Does.Contain("'cuda' is not in this ONNX Runtime build").And.Contain("running on CPU"));
         Assert.That(bad.Stdout, Does.Contain("\"blue\""));
     }
+
+    /// <summary>
+    /// The published Native-AOT binary (CI publishes it before the tests): its errors are the same
+    /// one-line messages, never .NET resource keys such as IO_FileNotFound_FileName.
+    /// </summary>
+    [Test, Category("Aot")]
+    public void ThePublishedBinarySaysErrorsInWordsNotResourceKeys()
+    {
+        var binary = Path.Combine(RepoPaths.Root, "artifacts", "edged-linux-x64", "edged");
+        if (!File.Exists(binary)) Assert.Ignore("no published binary: run tools/publish.sh (CI does before the tests)");
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("bad.json"), "{ \"Source\": { \"Kind\": pipe } }");
+        File.WriteAllText(dir.File("typed.json"), "{ \"Model\": { \"Threads\": \"many\" }, \"Actions\": { \"Rules\": 3 } }");
+        TestModels.Save(HostileModels.InputOf(50_000, 50_000), dir.File("huge.onnx"));
+        var cases = new[]
+        {
+            (new[] { "run", "--config", dir.File("missing.json") }, "does not exist"),
+            (new[] { "check", "--config", dir.File("bad.json") }, "line 1, column 23"),
+            (new[] { "check", "--config", dir.File("typed.json") }, "Model:Threads: expected a whole number"),
+            (new[] { "classify", "--model", dir.File("missing.onnx"), Path.Combine(RepoPaths.Models, "samples") }, "does not exist"),
+            (new[] { "classify", "--model", dir.File("huge.onnx"), Path.Combine(RepoPaths.Models, "samples") }, "50000x50000 pixels"),
+            (new[] { "inspect", dir.File("bad.json") }, "not a valid ONNX model"),
+            (new[] { "run", "--Http:Url=http://127.0.0.1:8780/x" }, "has a path"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            p.StandardOutput.ReadToEnd();
+            Assert.That(p.WaitForExit(30_000), Is.True);
+            Assert.That(p.ExitCode, Is.EqualTo(1), string.Join(' ', args));
+            var lines = err.Result.Trim().Split('\n');
+            Assert.That(lines, Has.Length.EqualTo(1), err.Result);
+            Assert.That(lines[0], Does.StartWith("edged: error: ").And.Contain(expected));
+            Assert.That(System.Text.RegularExpressions.Regex.IsMatch(lines[0], @"\b[A-Z][A-Za-z]+_[A-Z][A-Za-z]+"), Is.False, $"a resource key in: {lines[0]}");
+        }
+    }
 }

@@ -60,4 +60,47 @@ public class QuantizeCliTests
         Assert.That(r.Code, Is.EqualTo(1));
         Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: model '/nonexistent.onnx' does not exist"));
     }
+
+    [Test]
+    public void AGraphWithACycleEndsWithOneLineNamingTheNode()
+    {
+        using var dir = new TempDir();
+        Python.Run("""
+            import sys, numpy as np, onnx
+            from onnx import helper, TensorProto, numpy_helper
+            x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 28, 28])
+            y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])
+            w = numpy_helper.from_array(np.ones((10, 1), np.float32), "W")
+            b = numpy_helper.from_array(np.zeros(10, np.float32), "B")
+            nodes = [helper.make_node("GlobalAveragePool", ["image"], ["p"]), helper.make_node("Flatten", ["p"], ["f"]),
+                     helper.make_node("Add", ["f", "loop"], ["a"], name="add"), helper.make_node("Relu", ["a"], ["loop"], name="relu"),
+                     helper.make_node("Gemm", ["loop", "W", "B"], ["logits"], transB=1)]
+            m = helper.make_model(helper.make_graph(nodes, "cycle", [x], [y], [w, b]), opset_imports=[helper.make_opsetid("", 17)])
+            m.ir_version = 8
+            onnx.save(m, sys.argv[1])
+            """, dir.File("cycle.onnx"));
+        var r = Run("quantize", dir.File("cycle.onnx"), dir.File("q.onnx"), "-c", "fashion-mnist", "-n", "8", "--no-latency");
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: the graph has a cycle or reads a tensor nothing produces: node 'add' (Add) waits for 'loop'"));
+    }
+
+    [Test]
+    public void AModelWithNaNWeightsIsRefusedInsteadOfQuantized()
+    {
+        using var dir = new TempDir();
+        Python.Run("""
+            import sys, numpy as np, onnx, onnx.numpy_helper
+            m = onnx.load(sys.argv[1])
+            for t in m.graph.initializer:
+                if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 4:
+                    a = onnx.numpy_helper.to_array(t).copy(); a.flat[7] = np.nan
+                    t.CopyFrom(onnx.numpy_helper.from_array(a, t.name)); break
+            onnx.save(m, sys.argv[2])
+            """, Fixture, dir.File("nan.onnx"));
+        var r = Run("quantize", dir.File("nan.onnx"), dir.File("q.onnx"), "-c", "fashion-mnist", "-n", "8", "--no-latency");
+        Assert.That(r.Code, Is.EqualTo(1), r.Out);
+        Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1), r.Err);
+        Assert.That(r.Err, Does.Contain("holds 1 NaN or infinite value(s)"));
+        Assert.That(File.Exists(dir.File("q.onnx")), Is.False);
+    }
 }

@@ -247,7 +247,7 @@ public sealed class Classifier : IDisposable
     /// ONNX Runtime's message in one line a user can read: the failing node and the reason's first
     /// sentence, without the error-code prefix, source paths and C++ signatures.
     /// </summary>
-    internal static string OneLine(string message)
+    public static string OneLine(string message)
     {
         var m = message.ReplaceLineEndings(" ").Trim();
         var node = System.Text.RegularExpressions.Regex.Match(m, @"running (\w+) node\. Name:'([^']*)'");

@@ -33,6 +33,19 @@ public static class GraphPreparer
             throw new QuantizationException($"the model is already quantized (node '{q.Name}' is {q.OpType}); quantize the FP32 model instead");
         if (model.Graph.Initializer.FirstOrDefault(t => t.DataType is (int)DataType.Int8 or (int)DataType.Uint8) is { } i8)
             throw new QuantizationException($"the model is already quantized (initializer '{i8.Name}' is {(DataType)i8.DataType}); quantize the FP32 model instead");
+        // A cycle or a read of a tensor nothing produces: say which node, before ONNX Runtime refuses it with less to go on.
+        QdqQuantizer.TopologicalSort(model.Graph.Clone());
+        // NaN or infinite weights: the model scores every class the same; quantizing would hide that behind scales.
+        foreach (var t in model.Graph.Initializer.Concat(model.Graph.Node.Where(n => n.OpType == "Constant")
+                     .SelectMany(n => n.Attribute).Where(a => a.T is not null).Select(a => a.T)))
+        {
+            if (t.DataType != (int)DataType.Float) continue;
+            var values = TensorData.ToFloats(t);
+            var bad = values.Count(v => !float.IsFinite(v));
+            if (bad > 0)
+                throw new QuantizationException(
+                    $"weight '{t.Name}' holds {bad} NaN or infinite value(s) of {values.Length}; the model's scores are not numbers (its training or export went wrong): fix it before quantizing");
+        }
 
         var m = model.Clone();
         var g = m.Graph;

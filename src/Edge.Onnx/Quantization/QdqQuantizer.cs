@@ -349,7 +349,12 @@ public static class QdqQuantizer
                 progressed = true;
             }
             if (!progressed)
-                throw new QuantizationException($"the graph has a cycle or reads an undefined tensor at node '{pending[0].Name}' ({pending[0].OpType})");
+            {
+                var n = pending[0];
+                var missing = n.Input.Where(i => !available.Contains(i)).ToList();
+                throw new QuantizationException(
+                    $"the graph has a cycle or reads a tensor nothing produces: node '{(n.Name.Length > 0 ? n.Name : n.Output.FirstOrDefault() ?? "?")}' ({n.OpType}) waits for {string.Join(", ", missing.Select(m => $"'{m}'"))}");
+            }
         }
         g.Node.Clear();
         g.Node.AddRange(ordered);
