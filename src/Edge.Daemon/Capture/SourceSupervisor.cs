@@ -55,6 +55,10 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
             {
                 await source.OpenAsync(ct).ConfigureAwait(false);
                 var timeLimit = source.IsLive ? noFrameTimeout : Timeout.InfiniteTimeSpan;
+                // A folder that opened is working even before it has a file to give (a camera is working once frames come).
+                if (!source.IsLive)
+                    lock (_gate)
+                        if (_state != SourceState.Running) (_state, _stateSince, _lastError) = (SourceState.Running, DateTimeOffset.UtcNow, null);
                 // One timeout source per session, re-armed per frame (TryReset), so waiting allocates nothing.
                 var timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 while (!ct.IsCancellationRequested)

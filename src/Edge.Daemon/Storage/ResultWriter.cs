@@ -80,6 +80,7 @@ public sealed class ResultWriter
         var batch = new List<ResultRecord>(_batchSize);
         var backoff = InitialBackoff;
         var reader = _queue.Reader;
+        Task<bool>? waiting = null;
         using var stopping = ct.UnsafeRegister(static s => ((Channel<ResultRecord>)s!).Writer.TryComplete(), _queue);
         try
         {
@@ -87,7 +88,20 @@ public sealed class ResultWriter
             {
                 if (batch.Count == 0)
                 {
-                    if (!await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) break;
+                    waiting ??= reader.WaitToReadAsync(CancellationToken.None).AsTask();
+                    // Opened at start and retried while closed, results or not: a broken store shows at once.
+                    if (!waiting.IsCompleted && !TryOpen() && !ct.IsCancellationRequested)
+                    {
+                        await Task.WhenAny(waiting, Task.Delay(backoff, _clock, ct).ContinueWith(_ => { }, TaskScheduler.Default)).ConfigureAwait(false);
+                        if (!waiting.IsCompleted)
+                        {
+                            backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+                            continue;
+                        }
+                    }
+                    var more = await waiting.ConfigureAwait(false);
+                    waiting = null;
+                    if (!more) break;
                     while (batch.Count < _batchSize && reader.TryRead(out var r)) batch.Add(r);
                     Volatile.Write(ref _inFlight, batch.Count);
                     if (batch.Count == 0) continue;
@@ -122,6 +136,27 @@ public sealed class ResultWriter
         }
     }
 
+    private bool TryOpen()
+    {
+        try
+        {
+            lock (_storeGate) _store ??= _open();
+            return true;
+        }
+        catch (StoreUnavailableException e)
+        {
+            Failed(e.Message);
+            return false;
+        }
+    }
+
+    private void Failed(string reason)
+    {
+        Volatile.Write(ref _error, reason);
+        if (_said.First(reason))
+            _logger.LogError("Results store: {Reason}; results are kept in memory (up to {Max}) and retried", reason, MaxPending);
+    }
+
     private bool TryWrite(List<ResultRecord> batch)
     {
         try
@@ -142,10 +177,7 @@ public sealed class ResultWriter
         }
         catch (Exception e) when (e is StoreUnavailableException or IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
         {
-            var reason = e is Microsoft.Data.Sqlite.SqliteException ? $"cannot write to '{Path}': {e.Message}" : e.Message;
-            Volatile.Write(ref _error, reason);
-            if (_said.First(reason))
-                _logger.LogError("Results store: {Reason}; results are kept in memory (up to {Max}) and retried", reason, MaxPending);
+            Failed(e is Microsoft.Data.Sqlite.SqliteException ? $"cannot write to '{Path}': {e.Message}" : e.Message);
             return false;
         }
     }
