@@ -213,4 +213,71 @@ public class ModelSafetyTests
         e = Assert.Throws<ModelLoadException>(() => Classifier.Load(dir.File("fifo.onnx")))!;
         Assert.That(e.Message, Does.Contain("FIFO"));
     }
+
+    [Test]
+    public void ProbabilitiesOutsideZeroToOneAreAnErrorNotAScore()
+    {
+        using var dir = new TempDir();
+        // Loads (its test input gives 3e38, "probabilities"), and is then refused as such at load.
+        var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(Save(dir, HostileModels.HugeProbabilities())))!;
+        Assert.That(e.Message, Does.Contain("non-finite scores").Or.Contain("probabilities outside"));
+    }
+
+    [Test]
+    public void AModelWhoseOneInferenceTakesTooMuchMemoryIsRefused()
+    {
+        using var dir = new TempDir();
+        var path = Save(dir, HostileModels.MemoryHungry(50_000_000)); // 200 MB of intermediate for a 1 KB file
+        var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(path, new ClassifierOptions { MaxInferenceBytes = 64L << 20 }))!;
+        Assert.That(e.Message, Does.Match(@"took \d+ MiB beyond its weights to load and classify one test input").And.Contain("the limit is 64 MiB"));
+        using var ok = Classifier.Load(path, new ClassifierOptions { MaxInferenceBytes = 1L << 30 });
+        Assert.That(ok.ClassCount, Is.EqualTo(4), "under a larger limit it runs");
+    }
+
+    [TestCase("nan/1", "mean", "is not a number")]
+    [TestCase("1e300/1", "mean", "is not a number")]
+    [TestCase("1e-45", "std", "std values must be in [1e-6, 1e6]")]
+    [TestCase("1e7", "mean", "mean values must be finite numbers within")]
+    [TestCase("0", "scale", "scale must be in (0, 1e4]")]
+    public void PreprocessingThatCouldNeverWorkIsRefusedAtLoad(string value, string field, string expected)
+    {
+        using var dir = new TempDir();
+        var model = HostileModels.WithLabels(HostileModels.FourLabels);
+        var key = "edge.preprocess." + field;
+        foreach (var p in model.MetadataProps.Where(p => p.Key == key).ToList()) model.MetadataProps.Remove(p);
+        model.MetadataProps.Add(new Onnx.Protos.StringStringEntryProto { Key = key, Value = value });
+        var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(Save(dir, model)))!;
+        Assert.That(e.Message, Does.Contain(expected));
+    }
+
+    [Test]
+    public void SidecarsAreCheckedLikeMetadata()
+    {
+        using var dir = new TempDir();
+        var path = Save(dir, HostileModels.WithLabels(HostileModels.FourLabels));
+        void Sidecar(string json) => File.WriteAllText(path + ".json", json);
+        Sidecar("""{ "labels": ["a\nb", "c", "d", "e"] }""");
+        Assert.That(Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!.Message, Does.Contain("label 0 contains a control character"));
+        Sidecar("""{ "labels": ["a", "b", "c", ""] }""");
+        Assert.That(Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!.Message, Does.Contain("label 3 is empty"));
+        Sidecar("""{ "mean": [1e39, 0, 0] }""");
+        var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!;
+        Assert.That(e.Message, Does.Contain("at mean[0]").Or.Contain("mean values must be finite"));
+        Assert.That(e.Message, Does.Not.Contain("System."));
+        Sidecar("""{ "labelz": ["a"] }""");
+        e = Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!;
+        Assert.That(e.Message, Does.Contain("an unknown key"));
+        File.WriteAllBytes(path + ".json", [0xEF, 0xBB, 0xBF, .. "{ \"labels\": [\"w\", \"x\", \"y\", \"z\"] }"u8]);
+        using var c = Classifier.Load(path);
+        Assert.That(c.Model.Labels, Is.EqualTo(new[] { "w", "x", "y", "z" }), "a byte-order mark is fine");
+    }
+
+    [Test]
+    public void OnnxRuntimeErrorsKeepTheirReasonInOneLine()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(Save(dir, HostileModels.AlwaysWrongWidth())))!;
+        Assert.That(e.Message, Does.Contain("node 'fc' (Gemm)").And.Contain("{1,4}").And.Contain("{1,6}"));
+        Assert.That(e.Message, Does.Not.Contain("onnxruntime_src").And.Not.Contain("When calling Run()"));
+    }
 }

@@ -108,6 +108,28 @@ public class ConfigurationTests
     }
 
     [Test]
+    public void AByteOrderMarkIsFineInvalidUtf8AndDuplicateKeysAreNot()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("bom.json"), [0xEF, 0xBB, 0xBF, .. "{ \"Model\": { \"TopK\": 3 } }"u8]);
+        Assert.That(OptionsLoader.Load(dir.File("bom.json"), [], NoEnvironment).Model.TopK, Is.EqualTo(3));
+        File.WriteAllBytes(dir.File("latin1.json"), [.. "{ \"Source\": { \"Command\": \"caf"u8, 0xE9, .. "\" } }"u8]);
+        var e = Assert.Throws<CliError>(() => OptionsLoader.Load(dir.File("latin1.json"), [], NoEnvironment))!;
+        Assert.That(e.Message, Does.Contain("is not valid UTF-8"));
+        var d = Error("{\n  \"Model\": { \"TopK\": 3 },\n  \"model\": { \"TopK\": 4 }\n}");
+        Assert.That(d, Does.Contain("key 'model' is given twice in one section (line 2 and line 3)"));
+    }
+
+    [Test]
+    public void EndpointsThatWouldCollideAndSnapshotsIntoTheSourceFolderAreRefused()
+    {
+        using var dir = new TempDir();
+        var m = Error($$"""{ "Http": { "Url": "http://localhost:8780;http://127.0.0.1:8780" }, "Source": { "Kind": "folder", "Path": "{{dir.Path}}" }, "Actions": { "Snapshots": { "Folder": "{{dir.Path}}/snaps" } } }""");
+        Assert.That(m, Does.Contain("repeats port 8780 on the same address"));
+        Assert.That(m, Does.Contain("Actions:Snapshots:Folder: ").And.Contain("overlaps Source:Path"));
+    }
+
+    [Test]
     public void AnOversizedOrSpecialConfigFileIsRefused()
     {
         using var dir = new TempDir();

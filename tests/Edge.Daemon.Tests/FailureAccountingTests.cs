@@ -173,4 +173,111 @@ public class FailureAccountingTests
         colours.Append("\u001b[31mcamera not found\u001b[0m\n"u8);
         Assert.That(colours.Text(), Is.EqualTo("[31mcamera not found[0m"), "control characters (ESC) never reach logs");
     }
+
+    private sealed class NeverAnsweringSource : IFrameSource
+    {
+        public static int Opened;
+        public string Description => "http: a camera that accepts and never answers";
+        public async ValueTask OpenAsync(CancellationToken ct) { Interlocked.Increment(ref Opened); await Task.Delay(Timeout.Infinite, ct); }
+        public ValueTask<Frame?> ReadAsync(CancellationToken ct) => throw new InvalidOperationException();
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Test]
+    public async Task OpeningALiveSourceIsBoundedInTimeSoAHungCameraIsRetried()
+    {
+        NeverAnsweringSource.Opened = 0;
+        var logs = new ListLogger();
+        var supervisor = new SourceSupervisor(() => new NeverAnsweringSource(), TimeSpan.FromMilliseconds(100), logs)
+        {
+            InitialBackoff = TimeSpan.FromMilliseconds(1), MaxBackoff = TimeSpan.FromMilliseconds(2),
+        };
+        using var cts = new CancellationTokenSource();
+        var run = supervisor.RunAsync(f => { f.Dispose(); return ValueTask.CompletedTask; }, cts.Token);
+        await Until(() => Volatile.Read(ref NeverAnsweringSource.Opened) >= 3, "three attempts, each given up after twice the no-frame timeout");
+        Assert.That(supervisor.Status.State, Is.EqualTo(SourceState.Reconnecting));
+        Assert.That(supervisor.Status.LastError, Is.EqualTo("no answer within 0.2 s while opening"));
+        Assert.That(logs.Lines.Count(l => l.Contains("no answer within")), Is.EqualTo(1));
+        cts.Cancel();
+        await run;
+    }
+
+    private sealed class FlappingSource : IFrameSource
+    {
+        private bool _gave;
+        public string Description => "pipe: a camera that gives one frame and exits";
+        public ValueTask OpenAsync(CancellationToken ct) => ValueTask.CompletedTask;
+        public ValueTask<Frame?> ReadAsync(CancellationToken ct)
+        {
+            if (_gave) throw new IOException("'camera' exited with code 1");
+            _gave = true;
+            return ValueTask.FromResult<Frame?>(Frame.Copy([1, 2, 3], 1, DateTimeOffset.UtcNow));
+        }
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Test]
+    public async Task ACameraThatFlapsIsNotALogLinePerCycle()
+    {
+        var logs = new ListLogger();
+        var supervisor = new SourceSupervisor(() => new FlappingSource(), TimeSpan.FromSeconds(5), logs)
+        {
+            InitialBackoff = TimeSpan.FromMilliseconds(1), MaxBackoff = TimeSpan.FromMilliseconds(1),
+        };
+        using var cts = new CancellationTokenSource();
+        var frames = 0;
+        var run = supervisor.RunAsync(f => { f.Dispose(); if (++frames == 50) cts.Cancel(); return ValueTask.CompletedTask; }, cts.Token);
+        await run.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(frames, Is.EqualTo(50));
+        Assert.That(logs.Lines, Has.Count.LessThanOrEqualTo(3), string.Join("\n", logs.Lines));
+        Assert.That(logs.Lines.Count(l => l.Contains("exited with code 1")), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void SnapshotsPruneOnlyTheirOwnFilesAndSayAFailureOnce()
+    {
+        using var dir = new TempDir();
+        for (var i = 1; i <= 5; i++) File.WriteAllText(dir.File($"user-photo-{i}.jpg"), "mine");
+        var logs = new ListLogger();
+        var writer = new Actions.SnapshotWriter(dir.Path, maxFiles: 2, minFreeBytes: 0, logs);
+        var jpeg = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "sky.jpg"));
+        var t = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
+        for (var i = 0; i < 4; i++) Assert.That(writer.Save(jpeg, t.AddSeconds(i), "blue", 0.9f), Is.Not.Null);
+        var names = Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.That(names.Count(n => n!.StartsWith("user-photo", StringComparison.Ordinal)), Is.EqualTo(5), "never someone else's file");
+        Assert.That(names.Count(n => n!.EndsWith("_blue.jpg", StringComparison.Ordinal)), Is.EqualTo(2), "own snapshots kept within MaxFiles");
+        var longLabel = string.Concat(Enumerable.Repeat("标签", 100));
+        var saved = writer.Save(jpeg, t.AddSeconds(10), longLabel, 0.9f);
+        Assert.That(Path.GetFileName(saved), Has.Length.LessThan(100), "a long label still makes a valid file name");
+
+        var broken = new Actions.SnapshotWriter("/proc/self/edge-cannot-write-here", 10, 0, logs);
+        for (var i = 0; i < 20; i++) Assert.That(broken.Save(jpeg, t.AddSeconds(i), "blue", 0.9f), Is.Null);
+        Assert.That(logs.Lines.Count(l => l.Contains("Snapshot to /proc/self")), Is.EqualTo(1), string.Join("\n", logs.Lines));
+    }
+
+    [Test]
+    public void PagingThroughResultsSeesEveryRowAndSkipsDamagedOnes()
+    {
+        using var dir = new TempDir();
+        using var store = new ResultStore(dir.File("r.db"));
+        store.Add([.. Enumerable.Range(0, 30).Select(Record)]);
+        Assert.That(store.Query(null, null, 5).Select(r => r.Id), Is.EqualTo(new long[] { 26, 27, 28, 29, 30 }), "no cursor: the newest");
+        var seen = new List<long>();
+        long? after = 0;
+        while (true)
+        {
+            var page = store.Query(after, null, 7);
+            if (page.Count == 0) break;
+            seen.AddRange(page.Select(r => r.Id));
+            after = page[^1].Id;
+        }
+        Assert.That(seen, Is.EqualTo(Enumerable.Range(1, 30).Select(i => (long)i)), "after=last_id pages through all of them");
+        Python.Run("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1]); c.execute("update results set top = 'not json' where id = 3"); c.commit()
+            """, dir.File("r.db"));
+        var rows = store.Query(0, null, 10, out var unreadable);
+        Assert.That(rows, Has.Count.EqualTo(9));
+        Assert.That(unreadable, Is.EqualTo(1));
+    }
 }

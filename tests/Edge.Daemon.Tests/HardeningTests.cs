@@ -335,4 +335,102 @@ public class HardeningTests
         Assert.That(results[1].GetProperty("error").GetString(), Does.Contain("a FIFO (named pipe), not a regular file"));
         Assert.That(results[2].GetProperty("top")[0].GetProperty("label").GetString(), Is.EqualTo("blue"));
     }
+
+    [Test]
+    public async Task WithoutATokenOnlyThisMachineIsServedNotOtherWebsitesThroughTheBrowser()
+    {
+        var camera = $"http://admin:s3cret-pw@127.0.0.1:{FreePort()}/video";
+        await using var d = new DaemonProcess(["--Store:Enabled=false", "--Trigger:Mode=http", "--Trigger:Burst=100", "--Source:Kind=http", $"--Source:Url={camera}"]);
+        await d.WaitListeningAsync();
+        // DNS rebinding: a page at attacker.example whose name now resolves to 127.0.0.1.
+        using (var rebound = new HttpRequestMessage(HttpMethod.Get, "api/frame/latest.jpg") { Headers = { Host = "attacker.example" } })
+            Assert.That((await d.Client.SendAsync(rebound)).StatusCode, Is.EqualTo(HttpStatusCode.MisdirectedRequest));
+        using (var local = new HttpRequestMessage(HttpMethod.Get, "api/status") { Headers = { Host = "localhost" } })
+            Assert.That((await d.Client.SendAsync(local)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        // A cross-site form post (the browser sends Origin) cannot fire actions; curl (no Origin) and the page itself can.
+        using (var csrf = new HttpRequestMessage(HttpMethod.Post, "api/trigger") { Headers = { { "Origin", "http://attacker.example" } } })
+            Assert.That((await d.Client.SendAsync(csrf)).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        using (var page = new HttpRequestMessage(HttpMethod.Post, "api/trigger") { Headers = { { "Origin", $"http://127.0.0.1:{d.Port}" } } })
+            Assert.That((await d.Client.SendAsync(page)).StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        // Triggers wait within a bound: 100 frames are already asked for, the next request is told to wait.
+        var busy = await d.Client.PostAsync("api/trigger", null);
+        Assert.That(busy.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        // The camera's password never shows.
+        await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("source").GetProperty("last_error").ValueKind == JsonValueKind.String, "the camera error");
+        var status = await d.Client.GetStringAsync("api/status");
+        Assert.That(status, Does.Contain("http://admin:***@127.0.0.1").And.Not.Contain("s3cret-pw"));
+        Assert.That(await d.StopAsync(), Is.Zero);
+        Assert.That(d.Log, Does.Not.Contain("s3cret-pw"));
+    }
+
+    [Test]
+    public async Task OneRemoteHostCannotTakeEveryConnection()
+    {
+        var local = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses).Select(u => u.Address)
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        if (local is null) Assert.Ignore("no non-loopback IPv4 address on this machine to connect from");
+        var port = FreePort();
+        await using var d = new DaemonProcess([$"--Http:Url=http://0.0.0.0:{port}", "--Http:Token=0123456789abcdef0123", "--Store:Enabled=false"]);
+        for (var i = 0; i < 100 && !(Listening(IPAddress.Loopback, port) && Listening(local, port)); i++) await Task.Delay(200);
+        Assert.That(d.HasExited, Is.False, d.Log);
+        await Task.Delay(500); // the probe connections above are closed and released
+        var held = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 64; i++)
+            {
+                var c = new TcpClient(new IPEndPoint(local, 0));
+                await c.ConnectAsync(local, port);
+                held.Add(c);
+            }
+            await Task.Delay(300);
+            Assert.That(held.All(c => c.Connected), Is.True);
+            using var extra = new TcpClient(new IPEndPoint(local, 0));
+            await extra.ConnectAsync(local, port);
+            var stream = extra.GetStream();
+            await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+            var buffer = new byte[256];
+            stream.ReadTimeout = 5000;
+            var n = 0;
+            try { n = stream.Read(buffer); } catch (IOException) { }
+            Assert.That(n, Is.Zero, "the 65th connection from one address is closed");
+            using var fromHere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            Assert.That((await fromHere.GetAsync("healthz")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "others are still served");
+        }
+        finally
+        {
+            foreach (var c in held) c.Dispose();
+        }
+    }
+
+    [Test]
+    public async Task ACameraSendingOnlyGarbageIsReportedUnhealthy()
+    {
+        using var dir = new TempDir();
+        var good = File.ReadAllBytes(Samples("sky.jpg"));
+        var cut = good[..(good.Length / 2)].Concat(new byte[] { 0xFF, 0xD9 }).ToArray();
+        File.WriteAllBytes(dir.File("cut.mjpeg"), cut);
+        var command = $"sh -c \"while true; do cat '{dir.File("cut.mjpeg")}'; sleep 0.02; done\"";
+        await using var d = new DaemonProcess(["--Source:Kind=pipe", $"--Source:Command={command}", "--Trigger:MaxRate=1000", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
+        await d.WaitUntilAsync(async () => (await d.HealthAsync()).Status == 503, "health to say so");
+        Assert.That((await d.HealthAsync()).Body, Does.Contain("frames did not decode: the JPEG data ends early"));
+        Assert.That((await Status(d)).GetProperty("source").GetProperty("state").GetString(), Is.EqualTo("Running"), "the stream itself flows");
+    }
+
+    [Test]
+    public async Task EveryFileOfAWatchedFolderIsClassifiedWhateverTheRates()
+    {
+        using var dir = new TempDir();
+        await using var d = new DaemonProcess([$"--Source:Path={dir.Path}", "--Source:Loop=false", "--Source:Fps=100", "--Trigger:MaxRate=50",
+            "--Source:StableMs=50", "--Store:Enabled=false"]);
+        await d.WaitListeningAsync();
+        var sky = File.ReadAllBytes(Samples("sky.jpg"));
+        for (var i = 0; i < 20; i++) File.WriteAllBytes(dir.File($"{i:00}.jpg"), sky);
+        await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("frames_classified").GetInt64() == 20, "all twenty files");
+        var s = await Status(d);
+        Assert.That(s.GetProperty("frames_captured").GetInt64(), Is.EqualTo(20));
+        Assert.That(s.GetProperty("frames_dropped").GetInt64(), Is.Zero);
+    }
 }

@@ -152,6 +152,36 @@ public static class HostileModels
         return g.Build();
     }
 
+    /// <summary>Says it outputs probabilities, outputs values near 3e38: averaging a few overflows to infinity.</summary>
+    public static ModelProto HugeProbabilities()
+    {
+        var g = new GraphBuilder("huge");
+        var x = g.Input("image", DataType.Float, "N", 3, 16, 16);
+        g.Initializer("W", [1e38f, 0, 0, 0, 1e38f, 0, 0, 0, 1e38f, 3e38f, 3e38f, 3e38f], 4, 3);
+        g.Initializer("B", [3e38f, 3e38f, 3e38f, 3e38f], 4);
+        var pooled = g.Node("GlobalAveragePool", [x], "pooled");
+        var flat = g.Node("Flatten", [pooled], "flat", null, Attr.Int("axis", 1));
+        var y = g.Node("Gemm", [flat, "W", "B"], "probabilities", "fc", Attr.Int("transB", 1));
+        g.Output(y, DataType.Float, "N", 4);
+        g.Metadata((Plain() with { Output = OutputKind.Probabilities }).ToMetadata());
+        return g.Build();
+    }
+
+    /// <summary>A 1 KB model whose one inference fills <paramref name="floats"/> floats (Expand), then sums them away.</summary>
+    public static ModelProto MemoryHungry(long floats)
+    {
+        var (g, logits) = Head();
+        g.Initializer(TensorData.FromInt64s("shape", [1, floats], 2));
+        // Expanded from a value of the input, so nothing can be folded away before it runs.
+        var max = g.Node("ReduceMax", ["image"], "max", null, Attr.Int("keepdims", 0));
+        var big = g.Node("Expand", [max, "shape"], "big");
+        var sum = g.Node("ReduceSum", [big], "sum", null, Attr.Int("keepdims", 1));
+        var scores = g.Node("Add", [logits, sum], "scores");
+        g.Output(scores, DataType.Float, "N", 4);
+        g.Metadata(Plain().ToMetadata());
+        return g.Build();
+    }
+
     /// <summary>Declares 4 scores, computes 6 on every input.</summary>
     public static ModelProto AlwaysWrongWidth()
     {

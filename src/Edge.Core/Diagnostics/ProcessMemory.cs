@@ -13,6 +13,20 @@ public static class ProcessMemory
     /// <summary>Peak resident memory (VmHWM).</summary>
     public static double PeakMiB() => Read("VmHWM:"u8);
 
+    /// <summary>Resets the peak to the current resident memory (Linux 4.0+: /proc/self/clear_refs), so a step's own peak can be measured; false where not possible.</summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static double Read(ReadOnlySpan<byte> field)
     {
         try

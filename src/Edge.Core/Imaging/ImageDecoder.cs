@@ -120,9 +120,9 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
                 throw new ImageDecodeException(ImageErrorKind.Truncated,
                     $"the {FormatName(format)} data ends early (truncated file or cut-off frame)");
             case Result.ErrorInInput or Result.InvalidInput:
-                throw new ImageDecodeException(ImageErrorKind.Corrupt, $"the {FormatName(format)} data is corrupt ({result})");
+                throw new ImageDecodeException(ImageErrorKind.Corrupt, $"the {FormatName(format)} data is corrupt");
             default:
-                throw new ImageDecodeException(ImageErrorKind.Corrupt, $"Skia could not decode the {FormatName(format)} image ({result})");
+                throw new ImageDecodeException(ImageErrorKind.Corrupt, $"the {FormatName(format)} image cannot be decoded (an unsupported variant or damaged data)");
         }
 
         if (origin != 1) Orientation.Apply(_stored.View, origin, output);

@@ -94,6 +94,11 @@ public sealed class Classifier : IDisposable
             logger.LogWarning("Model '{Path}' does not state {Fields}; using defaults: {Spec}, labels {Labels} (see README, Model metadata)",
                 path, string.Join(", ", model.Defaulted), model.Preprocessing, model.LabelSource == "default" ? "class_0.." : "given");
 
+        // A model's own intermediates are not bounded by its file size (ConstantOfShape of 500 million floats
+        // is a 600-byte model), at session creation (constant folding) or at run time: the peak memory of
+        // loading plus one test run is measured, and a model over the limit refused.
+        var measure = options.MaxInferenceBytes > 0 && Diagnostics.ProcessMemory.ResetPeak();
+        var before = measure ? Diagnostics.ProcessMemory.PeakMiB() : 0;
         var sessionOptions = OrtSessions.Options(options.EffectiveIntraOpThreads, options.AllowSpinning, options.OptimizedModelPath);
         var providers = AppendProviders(sessionOptions, options.ExecutionProviders, logger);
 
@@ -114,6 +119,11 @@ public sealed class Classifier : IDisposable
         try
         {
             classifier.SmokeTest();
+            // The weights themselves (and ONNX Runtime's copies of them while it optimises) are allowed for.
+            var used = measure ? Diagnostics.ProcessMemory.PeakMiB() - before - 4.0 * checkedBytes.Length / (1024 * 1024) : 0;
+            if (used * 1024 * 1024 > options.MaxInferenceBytes)
+                throw new ModelLoadException(
+                    $"'{path}' took {used:0} MiB beyond its weights to load and classify one test input (batch {classifier.MaxBatch}); the limit is {options.MaxInferenceBytes / (1024 * 1024)} MiB");
         }
         catch
         {
@@ -244,8 +254,8 @@ public sealed class Classifier : IDisposable
     }
 
     /// <summary>
-    /// ONNX Runtime's message in one line a user can read: the failing node and the reason's first
-    /// sentence, without the error-code prefix, source paths and C++ signatures.
+    /// ONNX Runtime's message in one line a user can read: the failing node and the reason, without the
+    /// error-code prefix, source paths and C++ signatures, at most 300 characters.
     /// </summary>
     public static string OneLine(string message)
     {
@@ -254,13 +264,17 @@ public sealed class Classifier : IDisposable
         var reason = System.Text.RegularExpressions.Regex.Match(m, @"\[ONNXRuntimeError\] : \d+ : \w+ : (.*)$");
         if (reason.Success) m = reason.Groups[1].Value;
         else if (m.StartsWith("[ErrorCode:", StringComparison.Ordinal) && m.IndexOf("] ", StringComparison.Ordinal) is var i and > 0) m = m[(i + 2)..];
-        var sentence = m.IndexOf(". ", StringComparison.Ordinal);
-        if (sentence > 0) m = m[..(sentence + 1)];
+        // ONNX Runtime's advice to API users is not for ours.
+        var advice = m.IndexOf(" When calling Run()", StringComparison.Ordinal);
+        if (advice > 0) m = m[..advice];
         if (node.Success) m = $"node '{node.Groups[2].Value}' ({node.Groups[1].Value}): {m}";
         return m.Length > 300 ? m[..300] + "..." : m;
     }
 
-    /// <exception cref="InferenceException">A score is NaN or infinite (checked here, so no caller ever ranks, stores or serialises one).</exception>
+    /// <exception cref="InferenceException">
+    /// A score is NaN or infinite, or a model that says it outputs probabilities gives values outside
+    /// [0, 1] (checked here, so no caller ever ranks, averages, stores or serialises one).
+    /// </exception>
     public void Postprocess(int batch = 1)
     {
         var k = Model.ClassCount;
@@ -268,12 +282,24 @@ public sealed class Classifier : IDisposable
             for (var i = 0; i < batch; i++)
                 Softmax(_output.AsSpan(i * k, k), _scores.AsSpan(i * k, k));
         for (var i = 0; i < batch; i++)
-            if (!AllFinite(_scores.AsSpan(i * k, k)))
-                throw new InferenceException($"the model produced non-finite scores (NaN or infinity){(batch > 1 ? $" for image {i + 1} of the batch" : "")}") { NonFinite = true };
+        {
+            if (AllValid(_scores.AsSpan(i * k, k))) continue;
+            throw new InferenceException(
+                $"the model produced {(AllFinite(_scores.AsSpan(i * k, k)) ? "probabilities outside 0..1" : "non-finite scores (NaN or infinity)")}{(batch > 1 ? $" for image {i + 1} of the batch" : "")}")
+            { NonFinite = true };
+        }
     }
 
-    /// <summary>Whether every score of slot <paramref name="slot"/> is a finite number (after <see cref="Postprocess"/> found some were not).</summary>
-    public bool ScoresFinite(int slot) => AllFinite(Scores(slot));
+    /// <summary>Whether every score of slot <paramref name="slot"/> is a usable probability (after <see cref="Postprocess"/> found some were not).</summary>
+    public bool ScoresFinite(int slot) => AllValid(Scores(slot));
+
+    /// <summary>Finite, and within [0, 1] (with float rounding) as probabilities are.</summary>
+    private static bool AllValid(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
+            if (!(v >= -1e-4f && v <= 1.0001f)) return false;
+        return true;
+    }
 
     private static bool AllFinite(ReadOnlySpan<float> values)
     {

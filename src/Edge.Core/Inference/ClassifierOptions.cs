@@ -19,6 +19,11 @@ public sealed record ClassifierOptions
     public string? OptimizedModelPath { get; init; }
     /// <summary>Largest image accepted, in pixels.</summary>
     public long MaxImagePixels { get; init; } = 40_000_000;
+    /// <summary>
+    /// Most memory one inference may take, measured on the load-time test run (the process's peak
+    /// resident memory before and after); a model over it is refused. 0 = not checked.
+    /// </summary>
+    public long MaxInferenceBytes { get; init; } = 1L << 30;
     /// <summary>Let JPEG decoding shrink in the DCT domain when the model input is much smaller.</summary>
     public bool ScaledJpegDecode { get; init; } = true;
 

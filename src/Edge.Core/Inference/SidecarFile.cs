@@ -44,17 +44,28 @@ public static class SidecarFile
         SidecarJson? json;
         try
         {
-            json = JsonSerializer.Deserialize(Edge.Onnx.IO.BoundedFile.ReadAll(path, 1 << 20), SidecarJsonContext.Default.SidecarJson);
+            var bytes = Edge.Onnx.IO.BoundedFile.ReadAll(path, 1 << 20);
+            var text = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsSpan(3) : bytes; // a byte-order mark is not JSON
+            json = JsonSerializer.Deserialize(text, SidecarJsonContext.Default.SidecarJson);
         }
         catch (JsonException e)
         {
-            throw new FormatException($"sidecar '{path}' is not valid: {e.Message}", e);
+            // In words, with where: STJ's own text names .NET types ("System.Single") and members.
+            var at = $"{(e.Path is { Length: > 1 } p ? $" at {p[2..]}" : "")}{(e.LineNumber is { } l ? $" (line {l + 1})" : "")}";
+            var what = e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "an unknown key"
+                : e.Message.Contains("could not be converted", StringComparison.Ordinal) ? "a value of the wrong type or out of range"
+                : "not valid JSON";
+            throw new FormatException($"sidecar '{path}' is not valid: {what}{at}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new FormatException($"sidecar '{path}' is not valid UTF-8 JSON", e);
         }
         if (json is null) throw new FormatException($"sidecar '{path}' is empty");
         var where = $"sidecar '{path}'";
         var settings = new ModelSettings
         {
-            Labels = json.Labels is null ? null : ModelSettings.ParseLabelsText(string.Join('\n', json.Labels), $"{where} key 'labels'"),
+            Labels = json.Labels is null ? null : ModelSettings.CheckLabels(json.Labels, $"{where} key 'labels'"),
             CropFraction = json.CropFraction,
             Scale = json.Scale,
             Mean = json.Mean,

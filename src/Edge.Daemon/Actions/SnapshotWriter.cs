@@ -6,12 +6,16 @@ namespace Edge.Daemon.Actions;
 /// <summary>
 /// Saves the frame that produced a matching result as a JPEG (the camera's own bytes: no re-encode)
 /// under <c>folder/yyyyMMdd-HHmmss.fff_label.jpg</c>, and keeps the folder within a file count and
-/// above a free-space floor by deleting the oldest snapshots. A full disk pauses snapshots and says
-/// so once.
+/// above a free-space floor by deleting the oldest snapshots: only files it named itself, never
+/// anything else in the folder. A failure (full disk, read-only folder) pauses snapshots and is said
+/// once per kind until snapshots work again.
 /// </summary>
 public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeBytes, ILogger logger, string? label = null, float minScore = 0)
 {
-    private string? _failure;
+    /// <summary>The names this writer gives: a timestamp, then the label (made safe), then .jpg.</summary>
+    private static readonly System.Text.RegularExpressions.Regex OwnName = new(@"^\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,64}\.jpg$");
+    private readonly Lifecycle.SaidOnce _said = new();
+    private bool _failing;
 
     public string Folder { get; } = Path.GetFullPath(folder);
     public long Written { get; private set; }
@@ -30,10 +34,11 @@ public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeByte
             using (var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None))
                 f.Write(jpeg);
             Written++;
-            if (_failure is not null)
+            if (_failing)
             {
                 logger.LogInformation("Snapshots to {Folder} work again", Folder);
-                _failure = null;
+                _failing = false;
+                _said.Reset();
             }
             return path;
         }
@@ -41,11 +46,10 @@ public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeByte
         {
             Failed++;
             try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            if (_failure != e.Message)
-            {
+            _failing = true;
+            // Keyed by the kind of failure, not its message (which names a new file each frame).
+            if (_said.First($"{e.GetType().Name}:{e.HResult}"))
                 logger.LogError("Snapshot to {Folder} failed: {Reason}; snapshots paused until it works again", Folder, e.Message);
-                _failure = e.Message;
-            }
             return null;
         }
     }
@@ -53,7 +57,7 @@ public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeByte
     /// <summary>Deletes the oldest snapshots until one more fits within the count and free-space limits.</summary>
     private void Prune(int incoming)
     {
-        var files = new DirectoryInfo(Folder).GetFiles("*.jpg").OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+        var files = new DirectoryInfo(Folder).GetFiles("*.jpg").Where(f => OwnName.IsMatch(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
         var i = 0;
         while (files.Count - i >= maxFiles && i < files.Count) files[i++].Delete();
         var drive = new DriveInfo(Folder);
@@ -64,5 +68,10 @@ public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeByte
         }
     }
 
-    private static string Safe(string s) => new([.. s.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);
+    /// <summary>A label as a file name part: ASCII letters, digits, '-' and '_' only, at most 64 characters (names have a 255-byte limit).</summary>
+    private static string Safe(string s)
+    {
+        var safe = new string([.. s.Select(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '-' or '_' ? c : '_')]);
+        return safe.Length > 64 ? safe[..64] : safe;
+    }
 }

@@ -21,6 +21,10 @@ public sealed class FolderCursor
 
     internal Dictionary<string, Entry> Files { get; } = new(StringComparer.Ordinal);
     internal bool Primed { get; set; }
+    /// <summary>Modification time (ticks) before which files count as already there at the first listing.</summary>
+    internal long PrimedAtMtime { get; set; }
+    /// <summary>The folder has held more files than are tracked: listings are partial from then on.</summary>
+    internal bool Overflowed { get; set; }
 }
 
 /// <summary>Settings of a <see cref="FolderSource"/>.</summary>
@@ -59,6 +63,7 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
     private long _sequence;
     private long _nextAt;
     private bool _refilled, _deliveredSinceRefill;
+    private TimeSpan _pollDelay = options.PollInterval;
     private byte[] _buffer = new byte[256 * 1024]; // reused: a looped or watched folder reads a file per frame
 
     public FolderSource(string path, bool loop, double fps) : this(path, new FolderSourceOptions { Loop = loop, Fps = fps, ProcessExisting = true }) { }
@@ -87,7 +92,7 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
             if (_pending.Count == 0)
             {
                 // A pass that delivered nothing (an empty folder, files that all fail) waits before the next.
-                if (_refilled && !_deliveredSinceRefill) await Task.Delay(options.PollInterval, _clock, ct).ConfigureAwait(false);
+                if (_refilled && !_deliveredSinceRefill) await Task.Delay(_pollDelay, _clock, ct).ConfigureAwait(false);
                 if (single)
                 {
                     if (_sequence > 0 && !options.Loop) return null;
@@ -133,15 +138,20 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
 
     private void ScanWatched()
     {
-        var now = _clock.GetTimestamp();
+        var started = _clock.GetTimestamp();
+        var now = started;
         var files = _cursor.Files;
         var present = new HashSet<string>(StringComparer.Ordinal);
         var ready = new List<string>();
+        var complete = true;
+        if (!_cursor.Primed) _cursor.PrimedAtMtime = _clock.GetUtcNow().ToUnixTimeMilliseconds() * TimeSpan.TicksPerMillisecond; // as Probe's, from 1970
         foreach (var f in ImageFiles())
         {
             if (present.Count >= FolderCursor.MaxTracked)
             {
-                if (_said.First("too many files")) _logger.LogWarning("Folder source {Path}: more than {Max} images; only the first are watched", path, FolderCursor.MaxTracked);
+                complete = false;
+                _cursor.Overflowed = true;
+                if (_said.First("too many files")) _logger.LogWarning("Folder source {Path}: more than {Max} images; only that many are watched at a time", path, FolderCursor.MaxTracked);
                 break;
             }
             if (BoundedFile.Probe(f) is not { } probe) continue; // gone since the listing
@@ -153,8 +163,10 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
             }
             if (!files.TryGetValue(f, out var entry))
             {
-                // At the first listing, what is already there counts as delivered unless asked otherwise.
-                files[f] = new FolderCursor.Entry { Size = probe.Size, Mtime = probe.MtimeTicks, ChangedAt = now, Delivered = !_cursor.Primed && !options.ProcessExisting };
+                // What is already there at the first listing counts as delivered unless asked otherwise; once
+                // listings are partial (an overfull folder), so does anything older than that first listing.
+                var old = !options.ProcessExisting && (!_cursor.Primed || (_cursor.Overflowed && probe.MtimeTicks < _cursor.PrimedAtMtime));
+                files[f] = new FolderCursor.Entry { Size = probe.Size, Mtime = probe.MtimeTicks, ChangedAt = now, Delivered = old };
                 continue;
             }
             if (entry.Size != probe.Size || entry.Mtime != probe.MtimeTicks)
@@ -169,11 +181,14 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
             }
         }
         _cursor.Primed = true;
-        // Forget files that went away, so the cursor stays as large as the folder.
-        if (files.Count > present.Count)
+        // Forget files that went away (only when the listing was whole), so the cursor stays as large as the folder.
+        if (complete && files.Count > present.Count)
             foreach (var gone in files.Keys.Where(k => !present.Contains(k)).ToList()) files.Remove(gone);
         ready.Sort(StringComparer.Ordinal);
         foreach (var f in ready) _pending.Enqueue(f);
+        // A large folder is listed less often: listing never takes more than a tenth of the time.
+        var took = _clock.GetElapsedTime(started);
+        _pollDelay = TimeSpan.FromTicks(Math.Max(options.PollInterval.Ticks, took.Ticks * 10));
     }
 
     private async ValueTask PaceAsync(CancellationToken ct)

@@ -10,13 +10,18 @@ public sealed class HttpMjpegSource(Uri url, HttpClient client, int maxFrameByte
     private HttpResponseMessage? _response;
     private Stream? _stream;
 
-    public override string Description => $"http: {url}";
+    public override string Description => $"http: {Credentials.Mask(url.ToString())}";
 
     protected override async ValueTask<Stream> OpenStreamAsync(CancellationToken ct)
     {
-        _response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        // A user and password in the URL become HTTP basic authentication (HttpClient ignores them otherwise).
+        using var request = new HttpRequestMessage(HttpMethod.Get, url.UserInfo.Length > 0 ? new UriBuilder(url) { UserName = "", Password = "" }.Uri : url);
+        if (url.UserInfo.Length > 0)
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(url.UserInfo))));
+        _response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (!_response.IsSuccessStatusCode)
-            throw new IOException($"{url} answered {(int)_response.StatusCode} {_response.ReasonPhrase}");
+            throw new IOException($"{Credentials.Mask(url.ToString())} answered {(int)_response.StatusCode} {_response.ReasonPhrase}");
         return _stream = await _response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
     }
 

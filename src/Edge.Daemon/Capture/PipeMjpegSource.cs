@@ -14,7 +14,7 @@ public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024
     private Task? _stderrReader;
     private readonly StderrTail _stderr = new();
 
-    public override string Description => $"pipe: {command}";
+    public override string Description => $"pipe: {Credentials.Mask(command)}";
 
     protected override ValueTask<Stream> OpenStreamAsync(CancellationToken ct)
     {
@@ -27,7 +27,7 @@ public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024
         };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add("exec " + command);
-        _process = Process.Start(psi) ?? throw new IOException($"could not start '{command}'");
+        _process = Process.Start(psi) ?? throw new IOException($"could not start '{Credentials.Mask(command)}'");
         _process.StandardInput.Close();
         // Read stderr in chunks, not lines: a command that writes endlessly without a newline must not grow memory.
         var stderr = _process.StandardError.BaseStream;
@@ -49,7 +49,7 @@ public sealed class PipeMjpegSource(string command, int maxFrameBytes = 8 * 1024
         if (_process is not { } p || !p.WaitForExit(1000)) return null;
         _stderrReader?.Wait(1000); // the message is complete (and the same every time)
         var tail = _stderr.Text();
-        return new IOException($"'{command}' exited with code {p.ExitCode}{(tail.Length > 0 ? ": " + tail : "")}");
+        return new IOException($"'{Credentials.Mask(command)}' exited with code {p.ExitCode}{(tail.Length > 0 ? ": " + Credentials.Mask(tail) : "")}");
     }
 
     protected override void Close()

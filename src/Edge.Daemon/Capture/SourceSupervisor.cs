@@ -44,6 +44,8 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
     {
         var backoff = InitialBackoff;
         var troubled = false;
+        var saidSinceRecovery = false;
+        DateTimeOffset? recoveredAt = null;
         while (!ct.IsCancellationRequested)
         {
             var source = factory();
@@ -53,8 +55,20 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
             CancellationTokenSource? sessionTimeout = null;
             try
             {
-                await source.OpenAsync(ct).ConfigureAwait(false);
                 var timeLimit = source.IsLive ? noFrameTimeout : Timeout.InfiniteTimeSpan;
+                // Opening is bounded too: a camera that accepts the connection and never answers is a failure, not a wait.
+                using (var opening = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                {
+                    opening.CancelAfter(source.IsLive ? noFrameTimeout + noFrameTimeout : Timeout.InfiniteTimeSpan);
+                    try
+                    {
+                        await source.OpenAsync(opening.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        throw new TimeoutException($"no answer within {2 * noFrameTimeout.TotalSeconds:0.#} s while opening");
+                    }
+                }
                 // A folder that opened is working even before it has a file to give (a camera is working once frames come).
                 if (!source.IsLive)
                     lock (_gate)
@@ -102,9 +116,18 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                     }
                     if (troubled)
                     {
-                        logger.LogInformation("Source {Source} is delivering frames again", source.Description);
-                        _said.Reset();
+                        // Said once per recovery that followed a problem that was said; a camera that flaps
+                        // (one frame, exit, again) is not a line per cycle: problems become news again only
+                        // after frames have flowed for a minute.
+                        if (saidSinceRecovery) logger.LogInformation("Source {Source} is delivering frames again", source.Description);
+                        saidSinceRecovery = false;
                         troubled = false;
+                        recoveredAt = DateTimeOffset.UtcNow;
+                    }
+                    else if (recoveredAt is { } at && DateTimeOffset.UtcNow - at > TimeSpan.FromMinutes(1))
+                    {
+                        _said.Reset();
+                        recoveredAt = null;
                     }
                     backoff = InitialBackoff;
                     await onFrame(frame).ConfigureAwait(false);
@@ -129,8 +152,12 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                 }
                 Set(SourceState.Reconnecting, reason);
                 troubled = true;
+                recoveredAt = null;
                 if (_said.First(reason))
+                {
                     logger.LogWarning("Source {Source}: {Reason}; reopening (retrying with backoff up to {Max} s)", source.Description, reason, MaxBackoff.TotalSeconds);
+                    saidSinceRecovery = true;
+                }
             }
             finally
             {

@@ -37,6 +37,7 @@ internal sealed class ModelArguments
         AllowSpinning = r.GetValue(Spin),
         ExecutionProviders = r.GetValue(Providers) ?? [],
         MaxImagePixels = r.GetValue(MaxPixels),
+        MaxInferenceBytes = 4L << 30, // a host command: room for large models at batch 8
         MaxBatch = maxBatch,
     };
 

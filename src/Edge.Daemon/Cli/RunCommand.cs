@@ -42,6 +42,7 @@ internal static class RunCommand
                 {
                     IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1,
                     MaxImagePixels = maxPixels ?? o.Model.MaxPixels,
+                    MaxInferenceBytes = o.Model.MaxInferenceMb * 1024L * 1024,
                 }, logger: logger);
         }
         catch (ModelLoadException e)
@@ -90,9 +91,12 @@ internal static class RunCommand
             ? new ResultWriter(o.Store.Path, () => new ResultStore(o.Store.Path, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays)), o.Store.MaxPending, logger)
             : null;
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        var supervisor = new SourceSupervisor(SourceFactory(o.Source, http, logger), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
-            restartWhenEnded: o.Source.Kind is not ("folder" or "image") || o.Source.Loop);
+        // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).
+        var folder = o.Source.Kind.ToLowerInvariant() is "folder" or "image";
         var mode = Enum.Parse<TriggerMode>(o.Trigger.Mode, ignoreCase: true);
+        var source = folder && mode == TriggerMode.Continuous ? o.Source with { Fps = Math.Min(o.Source.Fps, o.Trigger.MaxRate) } : o.Source;
+        var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
+            restartWhenEnded: !folder || o.Source.Loop);
         using var gpio = mode == TriggerMode.Gpio || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
         var rules = o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)).ToList();
         var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
@@ -111,6 +115,7 @@ internal static class RunCommand
             Rules = rules,
             Snapshots = snapshots,
             SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * o.Source.NoFrameTimeoutMs)),
+            Lossless = folder,
         });
         using var edge = mode == TriggerMode.Gpio
             ? new Triggers.GpioEdgeTrigger(gpio!, o.Trigger.Gpio.Pin,
@@ -121,7 +126,7 @@ internal static class RunCommand
                     "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
                     _ => System.Device.Gpio.PinEventTypes.Falling,
                 },
-                TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), pipeline.Trigger, logger)
+                TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), () => pipeline.Trigger(), logger)
             : null;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -69,6 +69,7 @@ internal sealed class ConfigTree
     /// <exception cref="FormatException">Not valid JSON; the message gives the line and column.</exception>
     public static ConfigTree ParseJson(byte[] utf8, string fileName)
     {
+        if (utf8.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) utf8 = utf8[3..]; // a byte-order mark is not JSON
         var lines = new LineIndex(utf8);
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 32 });
         try
@@ -80,6 +81,10 @@ internal sealed class ConfigTree
             if (reader.Read())
                 throw new FormatException($"config file '{fileName}' has more after its object ({lines.At(reader.TokenStartIndex)})");
             return root;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new FormatException($"config file '{fileName}' is not valid UTF-8 text", e);
         }
         catch (JsonException e)
         {
@@ -103,7 +108,11 @@ internal sealed class ConfigTree
                 var node = new ConfigTree(NodeKind.Object, origin);
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
+                    var at = lines.At(reader.TokenStartIndex);
                     var key = reader.GetString()!;
+                    // A key given twice would silently keep the last: say which.
+                    if (node.Child(key) is { } earlier)
+                        throw new FormatException($"config file '{file}': key '{key}' is given twice in one section ({earlier.Origin[(file.Length + 1)..]} and {at})");
                     reader.Read();
                     node.SetChild(key, ReadValue(ref reader, file, lines));
                 }

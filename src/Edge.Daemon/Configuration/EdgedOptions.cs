@@ -66,6 +66,8 @@ public sealed record ModelOptions
     public string[] Providers { get; set; } = [];
     public string? OnnxRuntimeLibrary { get; set; }
     public int TopK { get; set; } = 5;
+    /// <summary>Most memory one classification may take (measured when the model loads); a model over it is refused.</summary>
+    public int MaxInferenceMb { get; set; } = 1024;
     /// <summary>Largest camera frame accepted, in pixels; checked from the image header before decoding.</summary>
     public long MaxPixels { get; set; } = 40_000_000;
 }

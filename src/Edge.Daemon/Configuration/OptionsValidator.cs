@@ -12,6 +12,7 @@ public static class OptionsValidator
         }
         Check(o.Model.Threads is >= 0 and <= Core.Inference.ClassifierOptions.MaxThreads, "Model:Threads",
             $"must be 0 (automatic: the cores, at most 4) .. {Core.Inference.ClassifierOptions.MaxThreads}, got {o.Model.Threads}");
+        Check(o.Model.MaxInferenceMb is >= 16 and <= 1_048_576, "Model:MaxInferenceMb", $"must be 16..1048576, got {o.Model.MaxInferenceMb}");
         Check(o.Model.MaxPixels is >= 1024 and <= 1_000_000_000, "Model:MaxPixels", $"must be 1024..1000000000, got {o.Model.MaxPixels}");
         Check(o.Model.TopK is >= 1 and <= 100, "Model:TopK", $"must be 1..100, got {o.Model.TopK}");
         Check(o.Model.Path is null || File.Exists(o.Model.Path), "Model:Path", $"'{o.Model.Path}' does not exist");
@@ -61,6 +62,13 @@ public static class OptionsValidator
             Check(r.Pin >= 0, $"Actions:Rules:{i}:Pin", "is required (a GPIO line number)");
             Check(r.MinScore is >= 0 and <= 1, $"Actions:Rules:{i}:MinScore", $"must be 0..1, got {r.MinScore}");
             Check(r.DurationMs is >= 1 and <= 3_600_000, $"Actions:Rules:{i}:DurationMs", $"must be 1..3600000, got {r.DurationMs}");
+        }
+        if (!string.IsNullOrEmpty(o.Actions.Snapshots.Folder) && o.Source.Kind.ToLowerInvariant() is "folder" or "image")
+        {
+            var snapshots = Path.GetFullPath(o.Actions.Snapshots.Folder).TrimEnd('/') + "/";
+            var source = Path.GetFullPath(o.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
+            Check(!snapshots.StartsWith(source, StringComparison.Ordinal) && !source.StartsWith(snapshots, StringComparison.Ordinal), "Actions:Snapshots:Folder",
+                $"'{o.Actions.Snapshots.Folder}' overlaps Source:Path '{o.Source.Path}': snapshots would become frames again");
         }
         Check(o.Actions.Snapshots.MaxFiles >= 1, "Actions:Snapshots:MaxFiles", $"must be at least 1, got {o.Actions.Snapshots.MaxFiles}");
         Check(o.Actions.Snapshots.MinFreeMb >= 0, "Actions:Snapshots:MinFreeMb", $"must be 0 or more, got {o.Actions.Snapshots.MinFreeMb}");

@@ -80,8 +80,17 @@ public static class HttpEndpoints
         return endpoints;
     }
 
-    private static bool Overlaps(IPAddress? a, IPAddress? b) =>
-        a is null || b is null ? a is null && b is null || IsAny(a) || IsAny(b) : a.Equals(b) || IsAny(a) || IsAny(b);
+    /// <summary>Whether two endpoints on one port would bind the same socket (localhost is 127.0.0.1 and ::1; any-address covers all).</summary>
+    private static bool Overlaps(IPAddress? a, IPAddress? b)
+    {
+        if (IsAny(a) || IsAny(b)) return true;
+        if (a is null || b is null)
+        {
+            var other = a ?? b;
+            return other is null || other.Equals(IPAddress.Loopback) || other.Equals(IPAddress.IPv6Loopback);
+        }
+        return a.Equals(b);
+    }
 
     private static bool IsAny(IPAddress? a) => a is not null && (a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any));
 }

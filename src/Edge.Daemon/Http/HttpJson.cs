@@ -20,7 +20,9 @@ public sealed record ErrorResponse(string Error);
 public sealed record TriggerResponse(string Status, int Frames);
 public sealed record ResultsResponse(IReadOnlyList<StoredResult> Results, long LastId);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true)]
+// Named float literals: a non-finite number must never turn the API into 500s (the pipeline refuses them; this is the second line).
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(ClassifyResponse))]
 [JsonSerializable(typeof(ErrorResponse))]

@@ -30,24 +30,26 @@ public static class StatusServer
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.Sources.Clear();
+        var limiter = new ConnectionLimiter(PerAddressConnections);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.Http.MaxUploadBytes;
-            k.Limits.MaxConcurrentConnections = 1000;
+            k.Limits.MaxConcurrentConnections = MaxConnections;
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(15);
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
             k.Limits.MaxRequestLineSize = 8 * 1024;
             foreach (var e in endpoints)
             {
-                if (e.Address is null) k.ListenLocalhost(e.Port);
-                else k.Listen(e.Address, e.Port);
+                if (e.Address is null) k.ListenLocalhost(e.Port, l => l.Use(limiter.Middleware));
+                else k.Listen(e.Address, e.Port, l => l.Use(limiter.Middleware));
             }
         });
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Logging.AddProvider(logs);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        // Kestrel says "failed to bind" with a stack trace before the start fails; edged says it once itself.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.None);
+        // The host says "failed to start" before the start fails; edged says it once itself. Request errors still show (Kestrel).
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, HttpJson.Default));
         var app = builder.Build();
@@ -64,9 +66,30 @@ public static class StatusServer
         });
 
         var token = options.Http.Token;
-        if (!string.IsNullOrEmpty(token))
+        var open = string.IsNullOrEmpty(token);
+        app.Use(async (ctx, next) =>
         {
-            var expected = Encoding.UTF8.GetBytes("Bearer " + token);
+            // Without a token the API trusts whoever reaches it, which must be this machine: a Host that is
+            // not an address (DNS rebinding: a web page whose name resolves to 127.0.0.1) or a cross-site
+            // POST (a page making the browser trigger actions) is refused.
+            if (open && !IsAddressHost(ctx.Request.Host.Host))
+            {
+                ctx.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                await ctx.Response.WriteAsJsonAsync(new ErrorResponse("the Host header must be this device's address (or localhost); set Http:Token to allow names"), HttpJson.Default.ErrorResponse);
+                return;
+            }
+            if (!HttpMethods.IsGet(ctx.Request.Method) && !HttpMethods.IsHead(ctx.Request.Method)
+                && ctx.Request.Headers.Origin.ToString() is { Length: > 0 } origin && !SameOrigin(origin, ctx.Request.Host))
+            {
+                ctx.Response.StatusCode = StatusCodes.Status403Forbidden;
+                await ctx.Response.WriteAsJsonAsync(new ErrorResponse("cross-site requests are refused"), HttpJson.Default.ErrorResponse);
+                return;
+            }
+            await next(ctx);
+        });
+        if (!open)
+        {
+            var expected = Encoding.UTF8.GetBytes("Bearer " + token!);
             app.Use(async (ctx, next) =>
             {
                 if (ctx.Request.Path == "/healthz" || ctx.Request.Path == "/" || ctx.Request.Path.StartsWithSegments("/page"))
@@ -107,7 +130,7 @@ public static class StatusServer
             if (pipeline.Store is not { } store) return Error("results are not recorded (Store:Enabled=false)", 404);
             try
             {
-                var rows = store.Query(after ?? 0, from, limit ?? 100);
+                var rows = store.Query(after, from, limit ?? 100);
                 return Results.Json(new ResultsResponse(rows, rows.Count > 0 ? rows[^1].Id : after ?? 0), HttpJson.Default.ResultsResponse);
             }
             catch (Storage.StoreUnavailableException e)
@@ -156,10 +179,14 @@ public static class StatusServer
                 if (!submitted) uploads.Release();
             }
         });
-        app.MapPost("/api/trigger", () =>
+        app.MapPost("/api/trigger", (HttpResponse response) =>
         {
-            pipeline.Trigger();
-            return Results.Json(new TriggerResponse("triggered", 1), HttpJson.Default.TriggerResponse, statusCode: 202);
+            if (!pipeline.Trigger())
+            {
+                response.Headers.RetryAfter = "1";
+                return Error($"busy: {ClassificationPipeline.MaxPendingTriggerFrames} triggered frames are already waiting", 429);
+            }
+            return Results.Json(new TriggerResponse("triggered", pipeline.Burst), HttpJson.Default.TriggerResponse, statusCode: 202);
         });
         app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads), "text/plain; version=0.0.4; charset=utf-8"));
         var page = PageFile("index.html");
@@ -170,6 +197,15 @@ public static class StatusServer
         app.MapGet("/page/style.css", () => Results.Bytes(style, "text/css; charset=utf-8"));
         return app;
     }
+
+    /// <summary>Most connections at once, and from one remote address (loopback excepted: it is this machine).</summary>
+    public const int MaxConnections = 1000, PerAddressConnections = 64;
+
+    internal static bool IsAddressHost(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || System.Net.IPAddress.TryParse(host.Trim('[', ']'), out _);
+
+    private static bool SameOrigin(string origin, HostString host) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var o) && string.Equals(o.Authority, host.Value, StringComparison.OrdinalIgnoreCase);
 
     private static IResult Error(string message, int status) => Results.Json(new ErrorResponse(message), HttpJson.Default.ErrorResponse, statusCode: status);
 

@@ -31,6 +31,11 @@ public sealed record PipelineSettings
     public TimeSpan MotionCooldown { get; init; } = TimeSpan.FromSeconds(1);
     public IReadOnlyList<GpioOutputRule> Rules { get; init; } = [];
     public SnapshotWriter? Snapshots { get; init; }
+    /// <summary>
+    /// Every frame matters (a folder of files: each is an event): capture waits for classification instead
+    /// of dropping frames, and continuous mode classifies every frame (the source's rate is the rate).
+    /// </summary>
+    public bool Lossless { get; init; }
     /// <summary>How long the source may be down (reconnecting) before the daemon reports itself unhealthy.</summary>
     public TimeSpan SourceGrace { get; init; } = TimeSpan.FromSeconds(10);
 }
@@ -75,7 +80,11 @@ public sealed class ClassificationPipeline
     private double _latestLatency;
     private long _captured, _dropped, _classified, _corrupt, _lastClassifiedAt, _motionEvents;
     private long _lastMotionAt = long.MinValue / 2;
-    private int _pendingTriggers;
+    private int _pendingTriggers, _consecutiveCorrupt;
+    private string? _lastCorrupt;
+
+    /// <summary>Frames in a row that did not decode before the source counts as broken (a camera sending only garbage).</summary>
+    public const int CorruptFramesBeforeUnhealthy = 20;
 
     public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultWriter? store, ILogger logger, PipelineSettings settings,
         InferenceHealth? health = null)
@@ -94,7 +103,10 @@ public sealed class ClassificationPipeline
         _latestTop = new StoredPrediction[_top.Length];
         _history = new float[Math.Max(1, settings.Smoothing) * classifier.ClassCount];
         _smoothed = new float[classifier.ClassCount];
-        _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+        _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2)
+            {
+                FullMode = settings.Lossless ? BoundedChannelFullMode.Wait : BoundedChannelFullMode.DropOldest, SingleReader = true,
+            },
             dropped => { dropped.Dispose(); Interlocked.Increment(ref _dropped); });
     }
 
@@ -107,6 +119,8 @@ public sealed class ClassificationPipeline
     public LatencyWindow CaptureToResult { get; } = new();
     public long MotionEvents => Interlocked.Read(ref _motionEvents);
     public TriggerMode Mode => _settings.Mode;
+    /// <summary>Frames classified per trigger.</summary>
+    public int Burst => _settings.Burst;
 
     public LatencyWindow Latency { get; } = new();
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
@@ -146,6 +160,8 @@ public sealed class ClassificationPipeline
         var s = _source.Status;
         if (s.State is SourceState.Reconnecting or SourceState.Starting && DateTimeOffset.UtcNow - s.StateSince > _settings.SourceGrace)
             problems.Add($"source: {(s.State == SourceState.Starting ? "no frame yet" : "reconnecting")} for {(DateTimeOffset.UtcNow - s.StateSince).TotalSeconds:0} s{(s.LastError is { } e ? ": " + e : "")}");
+        if (Volatile.Read(ref _consecutiveCorrupt) is var corrupt and >= CorruptFramesBeforeUnhealthy)
+            problems.Add($"source: the last {corrupt} frames did not decode: {Volatile.Read(ref _lastCorrupt)}");
         if (_store?.Error is { } storeError) problems.Add($"store: {storeError} ({_store.Pending} results waiting, {_store.Lost} lost)");
         return problems;
     }
@@ -153,8 +169,19 @@ public sealed class ClassificationPipeline
     /// <summary>False when classification cannot go on (the systemd watchdog is then no longer fed).</summary>
     public bool Alive => _health.Alive;
 
-    /// <summary>Asks for the next <c>burst</c> frames to be classified (HTTP and GPIO triggers).</summary>
-    public void Trigger() => Interlocked.Add(ref _pendingTriggers, _settings.Burst);
+    /// <summary>Most triggered frames waiting at once: triggers beyond are refused, not queued without end.</summary>
+    public const int MaxPendingTriggerFrames = 100;
+
+    /// <summary>Asks for the next <c>burst</c> frames to be classified (HTTP and GPIO triggers); false when too many already wait.</summary>
+    public bool Trigger()
+    {
+        while (true)
+        {
+            var pending = Volatile.Read(ref _pendingTriggers);
+            if (pending + _settings.Burst > Math.Max(MaxPendingTriggerFrames, _settings.Burst)) return false;
+            if (Interlocked.CompareExchange(ref _pendingTriggers, pending + _settings.Burst, pending) == pending) return true;
+        }
+    }
 
     /// <summary>A copy of the latest captured frame (JPEG), or null before the first.</summary>
     public byte[]? LatestFrame()
@@ -168,8 +195,8 @@ public sealed class ClassificationPipeline
         {
             Interlocked.Increment(ref _captured);
             // Drop-oldest never refuses an open channel; after stop the frame is simply released.
-            if (!_frames.Writer.TryWrite(f)) f.Dispose();
-            return ValueTask.CompletedTask;
+            if (_frames.Writer.TryWrite(f)) return ValueTask.CompletedTask;
+            return _settings.Lossless ? WaitToQueueAsync(f) : Release(f);
         }, ct), CancellationToken.None);
         var writer = _store is null ? Task.CompletedTask : Task.Run(() => _store.RunAsync(ct), CancellationToken.None);
         // Waiting without a token reuses the channel's single waiter (a token allocates one per wait);
@@ -194,6 +221,19 @@ public sealed class ClassificationPipeline
         }
     }
 
+    private static ValueTask Release(Frame f)
+    {
+        f.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A lossless source waits for room (a folder can wait; a camera would rather drop).</summary>
+    private async ValueTask WaitToQueueAsync(Frame f)
+    {
+        try { await _frames.Writer.WriteAsync(f).ConfigureAwait(false); }
+        catch (ChannelClosedException) { f.Dispose(); }
+    }
+
     private void Process(Frame frame)
     {
         lock (_latestGate)
@@ -209,7 +249,7 @@ public sealed class ClassificationPipeline
             Interlocked.Decrement(ref _pendingTriggers);
             trigger = _settings.Mode == TriggerMode.Gpio ? "gpio" : "http";
         }
-        else if (_settings.Mode == TriggerMode.Continuous && now - _lastClassifiedAt >= _minIntervalTicks) trigger = "continuous";
+        else if (_settings.Mode == TriggerMode.Continuous && (_settings.Lossless || now - _lastClassifiedAt >= _minIntervalTicks)) trigger = "continuous";
         else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
         else return;
 
@@ -218,6 +258,7 @@ public sealed class ClassificationPipeline
         {
             Classify(frame, trigger, now);
             _health.Succeeded();
+            Volatile.Write(ref _consecutiveCorrupt, 0);
         }
         catch (ImageDecodeException e)
         {
@@ -289,6 +330,8 @@ public sealed class ClassificationPipeline
     private void CountCorrupt(ImageDecodeException e)
     {
         Interlocked.Increment(ref _corrupt);
+        Interlocked.Increment(ref _consecutiveCorrupt);
+        Volatile.Write(ref _lastCorrupt, e.Message);
         if (_said.First(CorruptKeys[(int)e.Kind]))
             _logger.LogWarning("Skipping bad frames from {Source}: {Reason} (counted in corrupt_frames; said once per kind)", _source.Description, e.Message);
     }

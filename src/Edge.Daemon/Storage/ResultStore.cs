@@ -12,7 +12,7 @@ public sealed record ResultRecord(DateTimeOffset Time, string Source, string Tri
 
 public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
 internal sealed partial class StoreJson : JsonSerializerContext;
 
@@ -103,24 +103,41 @@ public sealed class ResultStore : IDisposable
         return ids;
     }
 
-    /// <summary>Rows with id greater than <paramref name="afterId"/> (and time at or after <paramref name="since"/>), newest last.</summary>
-    public List<StoredResult> Query(long afterId = 0, DateTimeOffset? since = null, int limit = 100)
+    /// <summary>
+    /// Rows with id greater than <paramref name="afterId"/> and time at or after <paramref name="since"/>,
+    /// in id order. With a cursor (<paramref name="afterId"/> given, 0 included, or <paramref name="since"/>)
+    /// these are the first <paramref name="limit"/> after it, so paging with last_id sees every row;
+    /// without one, the newest <paramref name="limit"/>. Rows that cannot be read (edited by hand, damaged) are
+    /// skipped and counted in <paramref name="unreadable"/>.
+    /// </summary>
+    public List<StoredResult> Query(long? afterId, DateTimeOffset? since, int limit, out int unreadable)
     {
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = """
-            SELECT id, time_ms, source, trigger, top, latency_ms, snapshot FROM (
-              SELECT * FROM results WHERE id > $a AND time_ms >= $t ORDER BY id DESC LIMIT $n) ORDER BY id;
-            """;
-        cmd.Parameters.AddWithValue("$a", afterId);
-        cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? 0);
+        cmd.CommandText = afterId is not null || since is not null
+            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
+        cmd.Parameters.AddWithValue("$a", afterId ?? 0);
+        cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? long.MinValue);
         cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
         var list = new List<StoredResult>();
+        unreadable = 0;
         using var r = cmd.ExecuteReader();
         while (r.Read())
-            list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
-                JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6)));
+        {
+            try
+            {
+                list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
+                    JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6)));
+            }
+            catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
+            {
+                unreadable++;
+            }
+        }
         return list;
     }
+
+    public List<StoredResult> Query(long? afterId = null, DateTimeOffset? since = null, int limit = 100) => Query(afterId, since, limit, out _);
 
     public long Count()
     {

@@ -64,12 +64,18 @@ public sealed class ResultWriter
 
     /// <summary>Rows from the store.</summary>
     /// <exception cref="StoreUnavailableException">The store is not open (the message says why).</exception>
-    public List<StoredResult> Query(long afterId, DateTimeOffset? since, int limit)
+    public List<StoredResult> Query(long? afterId, DateTimeOffset? since, int limit)
     {
         lock (_storeGate)
         {
             if (_store is null) throw new StoreUnavailableException(Error ?? $"the results database '{Path}' is not open yet", null);
-            try { return _store.Query(afterId, since, limit); }
+            try
+            {
+                var rows = _store.Query(afterId, since, limit, out var unreadable);
+                if (unreadable > 0 && _said.First("unreadable rows"))
+                    _logger.LogWarning("Results store {Path}: {Count} rows cannot be read (damaged or edited) and are left out of /api/results", Path, unreadable);
+                return rows;
+            }
             catch (Microsoft.Data.Sqlite.SqliteException e) { throw new StoreUnavailableException($"cannot read the results database '{Path}': {e.Message}", e); }
         }
     }
@@ -179,6 +185,14 @@ public sealed class ResultWriter
         {
             Failed(e is Microsoft.Data.Sqlite.SqliteException ? $"cannot write to '{Path}': {e.Message}" : e.Message);
             return false;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Not the disk: these rows cannot be written however often they are retried. Count them, say so, go on.
+            Interlocked.Add(ref _lost, batch.Count);
+            var reason = $"{batch.Count} results could not be written ({e.GetType().Name}: {e.Message})";
+            if (_said.First("unwritable:" + e.GetType().Name)) _logger.LogError("Results store {Path}: {Reason}; counted as lost", Path, reason);
+            return true;
         }
     }
 }

@@ -142,6 +142,10 @@ public sealed record ModelSettings
         return CheckLabels(lines, where);
     }
 
+    /// <summary>Labels given as a list (a sidecar's JSON array): each entry is one label, as it is.</summary>
+    public static string[] CheckLabels(IReadOnlyList<string?> labels, string where) =>
+        CheckLabels(labels.Select((l, i) => l ?? throw new FormatException($"{where}: label {i} is null")).ToList(), where);
+
     private static string[] CheckLabels(List<string> labels, string where)
     {
         if (labels.Count == 0) throw new FormatException($"{where} holds no labels");
@@ -178,7 +182,8 @@ public sealed record ModelSettings
         var slash = t.IndexOf('/');
         if (slash > 0
             && double.TryParse(t[..slash], NumberStyles.Float, CultureInfo.InvariantCulture, out var num)
-            && double.TryParse(t[(slash + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var den) && den != 0)
+            && double.TryParse(t[(slash + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var den) && den != 0
+            && float.IsFinite((float)(num / den)))
             return (float)(num / den);
         if (float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v))
             return v;

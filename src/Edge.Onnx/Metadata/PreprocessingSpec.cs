@@ -54,10 +54,13 @@ public sealed record PreprocessingSpec
         var std = settings.Std ?? (channels == 1 ? ImageNetGrayStd : ImageNetStd);
         mean = Broadcast(mean, channels, "mean");
         std = Broadcast(std, channels, "std");
+        // Values a camera frame could never be normalised with are refused here, not found on the first frame.
         foreach (var s in std)
-            if (!(s > 0) || !float.IsFinite(s)) throw new FormatException($"std values must be positive, got {s}");
+            if (!(s is >= 1e-6f and <= 1e6f)) throw new FormatException($"std values must be in [1e-6, 1e6], got {s}");
+        foreach (var m in mean)
+            if (!(Math.Abs(m) <= 1e6f)) throw new FormatException($"mean values must be finite numbers within ±1e6, got {m}");
         var scale = settings.Scale ?? 1f / 255f;
-        if (!(scale > 0) || !float.IsFinite(scale)) throw new FormatException($"scale must be positive, got {scale}");
+        if (!(scale is > 0 and <= 1e4f)) throw new FormatException($"scale must be in (0, 1e4], got {scale}");
         var crop = settings.CropFraction ?? 1f;
         if (!(crop > 0 && crop <= 1)) throw new FormatException($"crop_fraction must be in (0, 1], got {crop}");
 
