@@ -236,7 +236,7 @@ public class ModelSafetyTests
 
     [TestCase("nan/1", "mean", "is not a number")]
     [TestCase("1e300/1", "mean", "is not a number")]
-    [TestCase("1e-45", "std", "std values must be in [1e-6, 1e6]")]
+    [TestCase("1e-45", "std", "std values must be positive, in [1e-6, 1e6]")]
     [TestCase("1e7", "mean", "mean values must be finite numbers within")]
     [TestCase("0", "scale", "scale must be in (0, 1e4]")]
     public void PreprocessingThatCouldNeverWorkIsRefusedAtLoad(string value, string field, string expected)

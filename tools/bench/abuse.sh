@@ -112,7 +112,7 @@ model(4, 50000, 50000, "input")
 EOF
 for m in classes input; do
   /usr/bin/time -f "%e %M" -o "$work/time" "$edged" classify --model "$work/$m.onnx" models/samples > "$work/out" 2>&1
-  read -r s kb < "$work/time"
+  read -r s kb < <(tail -n 1 "$work/time")
   row "classify with a model: $( [ $m = classes ] && echo '50 million classes' || echo '50000x50000 input')" "$($py -c "print(round($kb/1024,1))")" "$s s: $(tail -n 1 "$work/out" | cut -c1-90)"
 done
 

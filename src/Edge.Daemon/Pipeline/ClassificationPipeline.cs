@@ -79,6 +79,7 @@ public sealed class ClassificationPipeline
     private string _latestTrigger = "";
     private double _latestLatency;
     private long _captured, _dropped, _classified, _corrupt, _lastClassifiedAt, _motionEvents;
+    private long _nextDue; // continuous mode: when the next classification is allowed
     private long _lastMotionAt = long.MinValue / 2;
     private int _pendingTriggers, _consecutiveCorrupt;
     private string? _lastCorrupt;
@@ -249,7 +250,13 @@ public sealed class ClassificationPipeline
             Interlocked.Decrement(ref _pendingTriggers);
             trigger = _settings.Mode == TriggerMode.Gpio ? "gpio" : "http";
         }
-        else if (_settings.Mode == TriggerMode.Continuous && (_settings.Lossless || now - _lastClassifiedAt >= _minIntervalTicks)) trigger = "continuous";
+        else if (_settings.Mode == TriggerMode.Continuous && (_settings.Lossless || now >= _nextDue))
+        {
+            // A schedule, not a gap since the last one: a 30 fps camera at MaxRate 30 whose frames come a
+            // little early or late is still classified 30 times a second (a gap test halves that).
+            _nextDue = Math.Max(_nextDue, now - _minIntervalTicks) + _minIntervalTicks;
+            trigger = "continuous";
+        }
         else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
         else return;
 

@@ -56,7 +56,7 @@ public sealed record PreprocessingSpec
         std = Broadcast(std, channels, "std");
         // Values a camera frame could never be normalised with are refused here, not found on the first frame.
         foreach (var s in std)
-            if (!(s is >= 1e-6f and <= 1e6f)) throw new FormatException($"std values must be in [1e-6, 1e6], got {s}");
+            if (!(s is >= 1e-6f and <= 1e6f)) throw new FormatException($"std values must be positive, in [1e-6, 1e6], got {s}");
         foreach (var m in mean)
             if (!(Math.Abs(m) <= 1e6f)) throw new FormatException($"mean values must be finite numbers within ±1e6, got {m}");
         var scale = settings.Scale ?? 1f / 255f;
