@@ -9,13 +9,15 @@ namespace Edge.Benchmarks;
 /// <summary>
 /// Decode and preprocess of a 640x480 camera-sized JPEG into a 224x224 tensor. The baseline is the
 /// full-resolution decode; the DCT-scaled decode and each resize mode are measured against it in
-/// the same run. MemoryDiagnoser shows the per-frame allocation (expected: none).
+/// the same run, and so is the cost of the JPEG scan check (a cut-off frame's detector). MemoryDiagnoser
+/// shows the per-frame allocation (expected: none).
 /// </summary>
 [MemoryDiagnoser, MedianColumn]
 public class ImagingBenchmarks
 {
     private byte[] _jpeg = [];
-    private ImageDecoder _full = null!, _scaled = null!;
+    private ImageDecoder _full = null!, _scaled = null!, _unchecked = null!, _greyFill = null!;
+    private readonly JpegScanCheck _check = new();
     private PixelBuffer _pixels = null!;
     private Preprocessor _squash = null!, _crop = null!, _letterbox = null!, _gray = null!;
     private float[] _tensor = [];
@@ -28,6 +30,8 @@ public class ImagingBenchmarks
         _jpeg = TestImages.Jpeg(TestImages.Pattern(640, 480), 640, 480, 85);
         _full = new ImageDecoder(new ImageDecoderOptions { ScaledJpegDecode = false });
         _scaled = new ImageDecoder();
+        _unchecked = new ImageDecoder(new ImageDecoderOptions { ScanCheck = JpegScanChecking.Off });
+        _greyFill = new ImageDecoder(new ImageDecoderOptions { ScanCheck = JpegScanChecking.WhenGreyFilled });
         _pixels = new PixelBuffer();
         PreprocessingSpec Spec(ResizeMode mode, int channels = 3) => PreprocessingSpec.Resolve(new ModelSettings { Resize = mode }, channels, 224, 224);
         _squash = new Preprocessor(Spec(ResizeMode.Squash));
@@ -45,6 +49,8 @@ public class ImagingBenchmarks
     {
         _full.Dispose();
         _scaled.Dispose();
+        _unchecked.Dispose();
+        _greyFill.Dispose();
         _pixels.Dispose();
     }
 
@@ -53,6 +59,17 @@ public class ImagingBenchmarks
 
     [Benchmark]
     public int DecodeDctScaledFor224() => _scaled.Decode(_jpeg, _pixels, new ScaleHint(224, 224, ResizeMode.Squash)).DecodedWidth;
+
+    /// <summary>The same decode without the scan check: the check's cost is the difference.</summary>
+    [Benchmark]
+    public int DecodeDctScaledFor224WithoutScanCheck() => _unchecked.Decode(_jpeg, _pixels, new ScaleHint(224, 224, ResizeMode.Squash)).DecodedWidth;
+
+    /// <summary>The camera path: the scan is walked only for a grey-filled (cut-off) image.</summary>
+    [Benchmark]
+    public int DecodeDctScaledFor224WhenGreyFilled() => _greyFill.Decode(_jpeg, _pixels, new ScaleHint(224, 224, ResizeMode.Squash)).DecodedWidth;
+
+    [Benchmark]
+    public JpegScanCheck.Problem JpegScanCheckAlone() => _check.Check(_jpeg);
 
     [Benchmark]
     public float PreprocessSquash() { _squash.Run(_pixels.View, _tensor); return _tensor[0]; }

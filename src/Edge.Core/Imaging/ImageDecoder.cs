@@ -4,6 +4,20 @@ using static Edge.Core.Interop.SkiaCodecNative;
 
 namespace Edge.Core.Imaging;
 
+/// <summary>When the decoder walks a JPEG's scan (which costs about as much as libjpeg's own Huffman decoding).</summary>
+public enum JpegScanChecking
+{
+    /// <summary>Never: a frame cut off mid-scan decodes as a grey-filled whole.</summary>
+    Off,
+    /// <summary>
+    /// Only when the decoded image ends in libjpeg's grey fill (luma 128 in its last block), which every
+    /// frame cut off before its last block does: catches cut-off camera frames at almost no cost. For camera frames.
+    /// </summary>
+    WhenGreyFilled,
+    /// <summary>Every JPEG: also catches invalid Huffman codes and missing restart markers anywhere. For uploads and files.</summary>
+    Always,
+}
+
 /// <summary>What the decoder found and did.</summary>
 public readonly record struct DecodeInfo(string Format, int SourceWidth, int SourceHeight, int Orientation, int DecodedWidth, int DecodedHeight)
 {
@@ -29,8 +43,8 @@ public sealed record ImageDecoderOptions
     public long MaxPixels { get; init; } = 40_000_000;
     /// <summary>Let the JPEG decoder shrink by 1/2, 1/4 or 1/8 while decoding when the target is that much smaller.</summary>
     public bool ScaledJpegDecode { get; init; } = true;
-    /// <summary>Refuse JPEGs whose scan holds fewer blocks than the header promises (see <see cref="JpegScanCheck"/>).</summary>
-    public bool CheckJpegScans { get; init; } = true;
+    /// <summary>When to walk a JPEG's scan to refuse one that holds fewer blocks than its header promises (see <see cref="JpegScanCheck"/>).</summary>
+    public JpegScanChecking ScanCheck { get; init; } = JpegScanChecking.Always;
 }
 
 /// <summary>
@@ -79,21 +93,6 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
         if (pixels > Options.MaxPixels)
             throw new ImageDecodeException(ImageErrorKind.TooLarge,
                 $"the image is {info.Width}x{info.Height} ({pixels / 1e6:0.#} megapixels), over the limit of {Options.MaxPixels / 1e6:0.#} megapixels");
-        if (format == EncodedFormat.Jpeg && Options.CheckJpegScans)
-        {
-            var check = _scanCheck ??= new JpegScanCheck();
-            switch (check.Check(encoded))
-            {
-                case JpegScanCheck.Problem.Truncated:
-                    throw new ImageDecodeException(ImageErrorKind.Truncated,
-                        $"the JPEG data ends early: its scan stops after {check.LastCount.Found} of {check.LastCount.Expected} blocks (a cut-off frame)");
-                case JpegScanCheck.Problem.BadCode:
-                    throw new ImageDecodeException(ImageErrorKind.Corrupt, "the JPEG data is corrupt (an invalid Huffman code in its scan)");
-                case JpegScanCheck.Problem.MissingRestart:
-                    throw new ImageDecodeException(ImageErrorKind.Corrupt, "the JPEG data is corrupt (a restart marker is missing or out of order)");
-            }
-        }
-
         var transposed = origin >= 5;
         var (displayW, displayH) = transposed ? (info.Height, info.Width) : (info.Width, info.Height);
         var (w, h) = (info.Width, info.Height);
@@ -125,8 +124,35 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
                 throw new ImageDecodeException(ImageErrorKind.Corrupt, $"the {FormatName(format)} image cannot be decoded (an unsupported variant or damaged data)");
         }
 
+        // libjpeg decodes a frame whose scan stops early (a cut-off camera frame that still ends with an
+        // end-of-image marker) as whole, leaving every block after the cut at zero: mid grey, luma exactly
+        // 128, down to the image's last block. The scan walk confirms it (for camera frames, only then).
+        if (format == EncodedFormat.Jpeg
+            && (Options.ScanCheck == JpegScanChecking.Always || (Options.ScanCheck == JpegScanChecking.WhenGreyFilled && LastBlockIsGreyFill(target))))
+        {
+            var check = _scanCheck ??= new JpegScanCheck();
+            switch (check.Check(encoded))
+            {
+                case JpegScanCheck.Problem.Truncated:
+                    throw new ImageDecodeException(ImageErrorKind.Truncated,
+                        $"the JPEG data ends early: its scan stops after {check.LastCount.Found} of {check.LastCount.Expected} blocks (a cut-off frame)");
+                case JpegScanCheck.Problem.BadCode:
+                    throw new ImageDecodeException(ImageErrorKind.Corrupt, "the JPEG data is corrupt (an invalid Huffman code in its scan)");
+                case JpegScanCheck.Problem.MissingRestart:
+                    throw new ImageDecodeException(ImageErrorKind.Corrupt, "the JPEG data is corrupt (a restart marker is missing or out of order)");
+            }
+        }
+
         if (origin != 1) Orientation.Apply(_stored.View, origin, output);
         return new DecodeInfo(FormatName(format), displayW, displayH, origin, output.Width, output.Height);
+    }
+
+    /// <summary>Whether the bottom-right pixel (in the encoded image's last block) has the luma of libjpeg's zero fill, 128.</summary>
+    private static bool LastBlockIsGreyFill(PixelBuffer image)
+    {
+        var px = image.View.Row(image.Height - 1)[((image.Width - 1) * 4)..];
+        var luma = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+        return Math.Abs(luma - 128) <= 2;
     }
 
     /// <summary>The largest power-of-two reduction (1/2, 1/4, 1/8) that still keeps <paramref name="required"/> of the detail.</summary>

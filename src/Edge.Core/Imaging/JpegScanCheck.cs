@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Edge.Core.Imaging;
 
 /// <summary>
@@ -14,12 +17,12 @@ public sealed class JpegScanCheck
     /// <summary>Why a JPEG failed the check, or <see cref="None"/>.</summary>
     public enum Problem { None, Truncated, BadCode, MissingRestart }
 
-    private const int LookupBits = 9;
+    private const int LookupBits = 11; // 4 KiB a table; almost every code is shorter
 
     /// <summary>A Huffman table in the form decoding wants: a 9-bit lookup plus canonical limits for longer codes.</summary>
     private sealed class Table
     {
-        public readonly ushort[] Lookup = new ushort[1 << LookupBits]; // (length << 8) | symbol; 0 = longer than 9 bits
+        public readonly ushort[] Lookup = new ushort[1 << LookupBits]; // (length << 8) | symbol; 0 = longer than LookupBits
         public readonly int[] MaxCode = new int[18];                   // per length 1..16, -1 when none; [17] sentinel
         public readonly int[] ValOffset = new int[17];
         public readonly byte[] Values = new byte[256];
@@ -70,10 +73,7 @@ public sealed class JpegScanCheck
     private readonly int[] _compId = new int[4], _compH = new int[4], _compV = new int[4];
     private readonly int[] _scanComp = new int[4], _scanDc = new int[4], _scanAc = new int[4];
 
-    // Bit reader over the current scan.
-    private ulong _bits;
-    private int _nbits, _padBits, _pos, _end;
-    private bool _atMarker;
+    private readonly Table[] _blockDc = new Table[10], _blockAc = new Table[10]; // JPEG allows at most 10 blocks in an MCU
 
     public JpegScanCheck()
     {
@@ -193,89 +193,107 @@ public sealed class JpegScanCheck
         }
         else mcus = ((width + 8L * hMax - 1) / (8L * hMax)) * ((height + 8L * vMax - 1) / (8L * vMax));
 
-        _pos = dataStart;
-        _end = jpeg.Length;
-        ResetBits();
+        if (blocksPerMcu > 10) return Problem.None; // not a valid JPEG; libjpeg refuses it itself
+        // The tables of each block of an MCU, in order, looked up once per scan.
+        var count = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var c = _scanComp[i];
+            var dc = _dc[_scanDc[i]].Defined ? _dc[_scanDc[i]] : _scanDc[i] == 0 ? _stdDcLuma : _stdDcChroma;
+            var ac = _ac[_scanAc[i]].Defined ? _ac[_scanAc[i]] : _scanAc[i] == 0 ? _stdAcLuma : _stdAcChroma;
+            for (var b = 0; b < (n == 1 ? 1 : _compH[c] * _compV[c]); b++) (_blockDc[count], _blockAc[count++]) = (dc, ac);
+        }
+
+        var bits = new BitReader { Pos = dataStart };
         var interval = 0;
         for (long m = 0; m < mcus; m++)
         {
             if (restart > 0 && m > 0 && m % restart == 0)
             {
-                if (Overrun) { LastCount = (m * blocksPerMcu, mcus * blocksPerMcu); return Problem.Truncated; }
+                if (bits.Overrun) { LastCount = (m * blocksPerMcu, mcus * blocksPerMcu); return Problem.Truncated; }
                 // Skip to the marker that must end this interval (a few bytes of read-ahead or padding may precede it).
-                var marker = NextMarker(jpeg, _pos);
+                var marker = NextMarker(jpeg, bits.Pos);
                 if (marker < 0 || jpeg[marker + 1] != 0xD0 + interval % 8)
                 {
                     LastCount = (m * blocksPerMcu, mcus * blocksPerMcu);
                     return marker < 0 || jpeg[marker + 1] is < 0xD0 or > 0xD7 ? Problem.Truncated : Problem.MissingRestart;
                 }
                 interval++;
-                _pos = marker + 2;
-                ResetBits();
+                bits = new BitReader { Pos = marker + 2 };
             }
-            for (var i = 0; i < n; i++)
+            for (var b = 0; b < count; b++)
             {
-                var c = _scanComp[i];
-                var dc = _dc[_scanDc[i]].Defined ? _dc[_scanDc[i]] : _scanDc[i] == 0 ? _stdDcLuma : _stdDcChroma;
-                var ac = _ac[_scanAc[i]].Defined ? _ac[_scanAc[i]] : _scanAc[i] == 0 ? _stdAcLuma : _stdAcChroma;
-                var blocks = n == 1 ? 1 : _compH[c] * _compV[c];
-                for (var b = 0; b < blocks; b++)
+                if (!Block(ref bits, jpeg, _blockDc[b], _blockAc[b]))
                 {
-                    if (!Block(jpeg, dc, ac))
-                    {
-                        LastCount = (m * blocksPerMcu, mcus * blocksPerMcu);
-                        return Problem.BadCode;
-                    }
+                    LastCount = (m * blocksPerMcu, mcus * blocksPerMcu);
+                    return Problem.BadCode;
                 }
             }
-            if (Overrun) { LastCount = (m * blocksPerMcu, mcus * blocksPerMcu); return Problem.Truncated; }
+            if (bits.Overrun) { LastCount = (m * blocksPerMcu, mcus * blocksPerMcu); return Problem.Truncated; }
         }
-        next = NextMarker(jpeg, _pos) is var after and >= 0 ? after : jpeg.Length;
+        next = NextMarker(jpeg, bits.Pos) is var after and >= 0 ? after : jpeg.Length;
         return Problem.None;
     }
 
-    /// <summary>True once decoding has used bits that are not in the data (the zeros fed after it stopped).</summary>
-    private bool Overrun => _nbits < _padBits;
-
-    private bool Block(ReadOnlySpan<byte> jpeg, Table dc, Table ac)
+    /// <summary>The entropy-coded data being read: a 64-bit buffer (kept in registers: a local struct, not fields).</summary>
+    private struct BitReader
     {
-        var s = Decode(jpeg, dc);
-        if (s < 0 || s > 15) return false;
-        Skip(jpeg, s);
+        public ulong Buffer;
+        public int Count;    // bits in Buffer
+        public int Padding;  // of which zeros fed after the data stopped
+        public int Pos;
+        public bool AtMarker;
+
+        /// <summary>True once decoding has used bits that are not in the data.</summary>
+        public readonly bool Overrun => Count < Padding;
+    }
+
+    // One symbol at a time: the code and the value bits that follow it are consumed together, and the
+    // buffer is topped up only when fewer than 32 bits remain (a code is at most 16 bits, its value 15).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Block(ref BitReader bits, ReadOnlySpan<byte> jpeg, Table dc, Table ac)
+    {
+        if (bits.Count < 32) Fill(ref bits, jpeg);
+        var s = Symbol(dc, bits.Buffer, out var length);
+        if ((uint)s > 15) return false;
+        bits.Buffer <<= length + s;
+        bits.Count -= length + s;
         for (var k = 1; k < 64;)
         {
-            var rs = Decode(jpeg, ac);
+            if (bits.Count < 32) Fill(ref bits, jpeg);
+            var rs = Symbol(ac, bits.Buffer, out length);
             if (rs < 0) return false;
-            var r = rs >> 4;
             s = rs & 15;
-            if (s != 0)
-            {
-                k += r + 1;
-                Skip(jpeg, s);
-            }
-            else if (r == 15) k += 16;
+            bits.Buffer <<= length + s;
+            bits.Count -= length + s;
+            if (s != 0) k += (rs >> 4) + 1;
+            else if (rs == 0xF0) k += 16;
             else break;
-            if (Overrun) return true; // the caller reports the truncation
         }
         return true;
     }
 
-    private int Decode(ReadOnlySpan<byte> jpeg, Table t)
+    /// <summary>The symbol whose code starts <paramref name="buffer"/> (and the code's length), or -1 for a code the table does not have.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Symbol(Table t, ulong buffer, out int length)
     {
-        if (_nbits < 16) Fill(jpeg);
-        var peek = (int)(_bits >> (64 - LookupBits));
-        var e = t.Lookup[peek];
+        // The index is below 2^LookupBits by construction: no bounds check needed.
+        var e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Lookup), (nint)(buffer >> (64 - LookupBits)));
         if (e != 0)
         {
-            Consume(e >> 8);
+            length = e >> 8;
             return e & 0xFF;
         }
-        for (var length = LookupBits + 1; length <= 16; length++)
+        return LongSymbol(t, buffer, out length);
+    }
+
+    private static int LongSymbol(Table t, ulong buffer, out int length)
+    {
+        for (length = LookupBits + 1; length <= 16; length++)
         {
-            var code = (int)(_bits >> (64 - length));
+            var code = (int)(buffer >> (64 - length));
             if (code <= t.MaxCode[length])
             {
-                Consume(length);
                 var index = code + t.ValOffset[length];
                 return (uint)index < 256u ? t.Values[index] : -1;
             }
@@ -283,42 +301,38 @@ public sealed class JpegScanCheck
         return -1;
     }
 
-    private void Skip(ReadOnlySpan<byte> jpeg, int n)
+    /// <summary>
+    /// Tops the bit buffer up to at least 57 bits: data bytes (FF 00 → FF), or zeros once a marker or the
+    /// end is reached. Runs of bytes without 0xFF (almost all of them) are taken several at a time.
+    /// </summary>
+    private static void Fill(ref BitReader bits, ReadOnlySpan<byte> jpeg)
     {
-        if (n == 0) return;
-        if (_nbits < n) Fill(jpeg);
-        Consume(n);
-    }
-
-    private void Consume(int n)
-    {
-        _bits <<= n;
-        _nbits -= n;
-    }
-
-    private void ResetBits()
-    {
-        _bits = 0;
-        _nbits = _padBits = 0;
-        _atMarker = false;
-    }
-
-    /// <summary>Tops the bit buffer up to at least 57 bits: data bytes (FF 00 → FF), or zeros once a marker or the end is reached.</summary>
-    private void Fill(ReadOnlySpan<byte> jpeg)
-    {
-        while (_nbits <= 56)
+        while (bits.Count <= 56)
         {
-            int b = 0;
-            if (!_atMarker)
+            if (!bits.AtMarker && bits.Pos + 8 <= jpeg.Length)
             {
-                if (_pos >= _end) _atMarker = true;
-                else if (jpeg[_pos] != 0xFF) b = jpeg[_pos++];
-                else if (_pos + 1 < _end && jpeg[_pos + 1] == 0x00) { b = 0xFF; _pos += 2; }
-                else _atMarker = true;
+                var word = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(jpeg.Slice(bits.Pos, 8));
+                var inverted = ~word;
+                if (((inverted - 0x0101010101010101UL) & ~inverted & 0x8080808080808080UL) == 0) // no 0xFF byte among the eight
+                {
+                    var take = (64 - bits.Count) >> 3;
+                    bits.Buffer |= (word >> (64 - 8 * take)) << (64 - bits.Count - 8 * take);
+                    bits.Count += 8 * take;
+                    bits.Pos += take;
+                    continue;
+                }
             }
-            if (_atMarker) _padBits += 8;
-            _bits |= (ulong)b << (56 - _nbits);
-            _nbits += 8;
+            int b = 0;
+            if (!bits.AtMarker)
+            {
+                if (bits.Pos >= jpeg.Length) bits.AtMarker = true;
+                else if (jpeg[bits.Pos] != 0xFF) b = jpeg[bits.Pos++];
+                else if (bits.Pos + 1 < jpeg.Length && jpeg[bits.Pos + 1] == 0x00) { b = 0xFF; bits.Pos += 2; }
+                else bits.AtMarker = true;
+            }
+            if (bits.AtMarker) bits.Padding += 8;
+            bits.Buffer |= (ulong)b << (56 - bits.Count);
+            bits.Count += 8;
         }
     }
 

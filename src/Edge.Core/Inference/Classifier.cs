@@ -53,7 +53,7 @@ public sealed class Classifier : IDisposable
         _output = GC.AllocateArray<float>(MaxBatch * model.ClassCount, pinned: true);
         _scores = model.Output == OutputKind.Probabilities ? _output : new float[MaxBatch * model.ClassCount];
         _bindings = new Binding?[MaxBatch + 1];
-        _decoder = new ImageDecoder(new ImageDecoderOptions { MaxPixels = options.MaxImagePixels, ScaledJpegDecode = options.ScaledJpegDecode });
+        _decoder = new ImageDecoder(new ImageDecoderOptions { MaxPixels = options.MaxImagePixels, ScaledJpegDecode = options.ScaledJpegDecode, ScanCheck = options.JpegScanCheck });
         _preprocessor = new Preprocessor(model.Preprocessing, model.Layout);
     }
 

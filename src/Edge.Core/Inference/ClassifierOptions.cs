@@ -24,6 +24,8 @@ public sealed record ClassifierOptions
     /// resident memory before and after); a model over it is refused. 0 = not checked.
     /// </summary>
     public long MaxInferenceBytes { get; init; } = 1L << 30;
+    /// <summary>When JPEG scans are walked to refuse cut-off frames (camera frames: only when grey-filled, at almost no cost).</summary>
+    public Imaging.JpegScanChecking JpegScanCheck { get; init; } = Imaging.JpegScanChecking.Always;
     /// <summary>Let JPEG decoding shrink in the DCT domain when the model input is much smaller.</summary>
     public bool ScaledJpegDecode { get; init; } = true;
 

@@ -32,7 +32,8 @@ internal static class RunCommand
         return command;
     }
 
-    internal static Classifier LoadModel(EdgedOptions o, ILogger logger, int? threads = null, long? maxPixels = null)
+    internal static Classifier LoadModel(EdgedOptions o, ILogger logger, int? threads = null, long? maxPixels = null,
+        Core.Imaging.JpegScanChecking scanCheck = Core.Imaging.JpegScanChecking.WhenGreyFilled)
     {
         OnnxRuntimeLibrary.Configure(o.Model.OnnxRuntimeLibrary, logger);
         try
@@ -43,6 +44,7 @@ internal static class RunCommand
                     IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1,
                     MaxImagePixels = maxPixels ?? o.Model.MaxPixels,
                     MaxInferenceBytes = o.Model.MaxInferenceMb * 1024L * 1024,
+                    JpegScanCheck = scanCheck,
                 }, logger: logger);
         }
         catch (ModelLoadException e)
@@ -84,7 +86,8 @@ internal static class RunCommand
         using var classifier = LoadModel(o, logger);
         // Uploads get a classifier of their own (one thread, their own pixel limit), so they never take the camera's.
         using var uploads = o.Http.MaxQueuedUploads > 0
-            ? new UploadClassifier(LoadModel(o, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, threads: 1, maxPixels: o.Http.MaxUploadPixels),
+            ? new UploadClassifier(LoadModel(o, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, threads: 1, maxPixels: o.Http.MaxUploadPixels,
+                scanCheck: Core.Imaging.JpegScanChecking.Always),
                 o.Http.MaxQueuedUploads, o.Model.TopK, logger)
             : null;
         var store = o.Store.Enabled

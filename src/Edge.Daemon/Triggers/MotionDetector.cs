@@ -29,7 +29,7 @@ public sealed record MotionSettings
 public sealed class MotionDetector : IDisposable
 {
     private readonly MotionSettings _s;
-    private readonly ImageDecoder _decoder = new();
+    private readonly ImageDecoder _decoder = new(new ImageDecoderOptions { ScanCheck = JpegScanChecking.WhenGreyFilled });
     private readonly PixelBuffer _pixels = new();
     private readonly byte[] _previous;
     private readonly byte[] _current;
