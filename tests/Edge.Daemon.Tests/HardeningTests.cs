@@ -389,14 +389,19 @@ public class HardeningTests
             }
             await Task.Delay(300);
             Assert.That(held.All(c => c.Connected), Is.True);
+            // The 65th from the same address is closed at once: its connect or its first read sees the reset.
             using var extra = new TcpClient(new IPEndPoint(local, 0));
-            await extra.ConnectAsync(local, port);
-            var stream = extra.GetStream();
-            await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
-            var buffer = new byte[256];
-            stream.ReadTimeout = 5000;
             var n = 0;
-            try { n = stream.Read(buffer); } catch (IOException) { }
+            try
+            {
+                await extra.ConnectAsync(local, port);
+                var stream = extra.GetStream();
+                await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+                var buffer = new byte[256];
+                stream.ReadTimeout = 5000;
+                n = stream.Read(buffer);
+            }
+            catch (Exception e) when (e is IOException or SocketException) { }
             Assert.That(n, Is.Zero, "the 65th connection from one address is closed");
             using var fromHere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
             Assert.That((await fromHere.GetAsync("healthz")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "others are still served");
