@@ -13,9 +13,26 @@ public sealed record ArchSpec
     [JsonPropertyName("channels")] public required int Channels { get; init; }
     [JsonPropertyName("classes")] public required int Classes { get; init; }
     [JsonPropertyName("dropout")] public double Dropout { get; init; } = 0.2;
+    /// <summary>
+    /// ResNet: blocks per stage, comma-separated, when not the architecture's usual ones (an imported
+    /// backbone's, e.g. ML.NET's ImageNet "ResNet-18" has 2,2,2,3). A string so that specs compare by value.
+    /// </summary>
+    [JsonPropertyName("blocks")] public string? Blocks { get; init; }
+    /// <summary>ResNet-18/34: ImageNet's 7x7 stride-2 stem and max-pool whatever the input size (a pretrained start needs it); null = only from 128 pixels.</summary>
+    [JsonPropertyName("imagenet_stem")] public bool? ImagenetStem { get; init; }
 
     public string Describe() =>
-        $"{Arch}{(Width == 1.0 ? "" : FormattableString.Invariant($"-{Width:0.###}"))} {InputSize}x{InputSize}x{Channels} → {Classes} classes";
+        $"{Arch}{(Width == 1.0 ? "" : FormattableString.Invariant($"-{Width:0.###}"))}{(Blocks is null ? "" : $" [{Blocks}]")} {InputSize}x{InputSize}x{Channels} → {Classes} classes";
+
+    /// <summary>Blocks per stage: <see cref="Blocks"/> if given, else the architecture's own.</summary>
+    public int[] Depths(int[] usual)
+    {
+        if (Blocks is null) return usual;
+        var parts = Blocks.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length != usual.Length || !parts.All(p => int.TryParse(p, out var n) && n is >= 1 and <= 16))
+            throw new ArgumentException($"blocks '{Blocks}': expected {usual.Length} counts of 1..16 separated by commas");
+        return [.. parts.Select(int.Parse)];
+    }
 
     public void Validate()
     {

@@ -16,9 +16,9 @@ public static class Architectures
         {
             "mobilenetv2" => new MobileNetV2(spec),
             "mobilenetv3-small" => new MobileNetV3Small(spec),
-            "resnet18" => new ResNet(spec, [2, 2, 2, 2], 64),
-            "resnet34" => new ResNet(spec, [3, 4, 6, 3], 64),
-            "resnet20" => new ResNet(spec, [3, 3, 3], 16),
+            "resnet18" => new ResNet(spec, spec.Depths([2, 2, 2, 2]), 64),
+            "resnet34" => new ResNet(spec, spec.Depths([3, 4, 6, 3]), 64),
+            "resnet20" => new ResNet(spec, spec.Depths([3, 3, 3]), 16),
             _ => throw new ArgumentException($"unknown architecture '{spec.Arch}'"),
         };
     }
@@ -191,7 +191,7 @@ public sealed class ResNet : ClassifierNet
     public ResNet(ArchSpec spec, int[] depths, int baseWidth) : base(nameof(ResNet), spec)
     {
         int C(double c) => Math.Max(8, ArchSpec.MakeDivisible(c * spec.Width));
-        var imagenetStem = depths.Length == 4 && spec.InputSize >= 128;
+        var imagenetStem = depths.Length == 4 && (spec.ImagenetStem ?? spec.InputSize >= 128);
         var input = C(baseWidth);
         stem = imagenetStem ? new ConvBn(spec.Channels, input, 7, 2) : new ConvBn(spec.Channels, input, 3, 1);
         if (imagenetStem) maxpool = MaxPool2d(3, 2, 1);
@@ -219,12 +219,20 @@ public sealed class ResNet : ClassifierNet
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        return fc.call(Features(x)).MoveToOuterDisposeScope(); // torchvision's ResNets have no dropout
+    }
+
+    /// <summary>The globally pooled features before the classifier ([N, 512] for ResNet-18).</summary>
+    public Tensor Features(Tensor x)
+    {
         var y = stem.call(x);
         if (maxpool is not null) y = maxpool.call(y);
         foreach (var b in blocks) y = b.call(y);
-        y = functional.adaptive_avg_pool2d(y, 1).flatten(1);
-        return fc.call(y).MoveToOuterDisposeScope(); // torchvision's ResNets have no dropout
+        return functional.adaptive_avg_pool2d(y, 1).flatten(1);
     }
+
+    /// <summary>The classifier's parameters (trained alone first when starting from a pretrained backbone).</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> HeadParameters => fc.parameters();
 
     public override string Export(OnnxEmitter e, string path, string x)
     {
