@@ -16,6 +16,12 @@ public abstract class ImageSet
     /// <summary>Decodes image <paramref name="index"/> into <paramref name="pixels"/>; throws <see cref="ImageDecodeException"/>.</summary>
     public abstract void Load(int index, ImageDecoder decoder, PixelBuffer pixels, ScaleHint hint);
 
+    /// <summary>Image <paramref name="index"/>'s size from its header (no pixels decoded), or null when it cannot be read.</summary>
+    public abstract (int Width, int Height)? Size(int index);
+
+    /// <summary>What was found odd while opening the set (files skipped, ...), one line each, for the caller to show.</summary>
+    public virtual IReadOnlyList<string> Warnings => [];
+
     /// <summary>Up to <paramref name="count"/> indices, spread by a seeded shuffle (deterministic).</summary>
     public int[] Sample(int count, int seed = 0)
     {
@@ -76,6 +82,8 @@ public sealed class IdxImageSet : ImageSet
     public override int Label(int index) => _labels is null ? -1 : _labels[index];
     public override string Describe(int index) => $"{Path.GetFileName(Name)}[{index}]";
 
+    public override (int Width, int Height)? Size(int index) => (_cols, _rows);
+
     public override void Load(int index, ImageDecoder decoder, PixelBuffer pixels, ScaleHint hint)
     {
         pixels.Reset(_cols, _rows);
@@ -100,6 +108,7 @@ public sealed class FolderImageSet : ImageSet
 {
     private static readonly HashSet<string> Extensions = new([".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"], StringComparer.OrdinalIgnoreCase);
     private readonly List<(string Path, int Label)> _files = [];
+    private readonly List<string> _warnings = [];
 
     public FolderImageSet(string root)
     {
@@ -107,11 +116,16 @@ public sealed class FolderImageSet : ImageSet
         Name = root;
         var subdirs = Directory.GetDirectories(root).Where(d => !Path.GetFileName(d).StartsWith('.')).Order(StringComparer.Ordinal).ToList();
         var classFiles = subdirs.Select(d => (Dir: d, Files: ImagesIn(d))).Where(x => x.Files.Count > 0).ToList();
-        if (classFiles.Count > 0 && ImagesIn(root, recurse: false).Count == 0)
+        var stray = ImagesIn(root, recurse: false);
+        // Class folders make a labelled tree; an image lying beside them (a stray copy, a thumbnail) is
+        // skipped and said, not a reason to refuse the whole tree. One folder beside images is no tree.
+        if (classFiles.Count >= 2 || (classFiles.Count == 1 && stray.Count == 0))
         {
             Classes = [.. classFiles.Select(x => Path.GetFileName(x.Dir))];
             for (var c = 0; c < classFiles.Count; c++)
                 foreach (var f in classFiles[c].Files) _files.Add((f, c));
+            if (stray.Count > 0)
+                _warnings.Add($"skipped {stray.Count} image(s) at the top of '{root}', outside the class folders: {string.Join(", ", stray.Take(5).Select(Path.GetFileName))}{(stray.Count > 5 ? ", ..." : "")}");
         }
         else
         {
@@ -130,6 +144,14 @@ public sealed class FolderImageSet : ImageSet
     public override IReadOnlyList<string>? Classes { get; }
     public override int Label(int index) => _files[index].Label;
     public override string Describe(int index) => _files[index].Path;
+
+    public override IReadOnlyList<string> Warnings => _warnings;
+
+    public override (int Width, int Height)? Size(int index)
+    {
+        try { return ImageDecoder.ReadSize(Onnx.IO.BoundedFile.ReadAll(_files[index].Path, ImageDecoderOptions.MaxFileBytes)); }
+        catch (Exception e) when (e is IOException or ImageDecodeException) { return null; }
+    }
 
     public override void Load(int index, ImageDecoder decoder, PixelBuffer pixels, ScaleHint hint)
     {

@@ -81,6 +81,31 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
         }
     }
 
+    /// <summary>An image's size as displayed (EXIF orientation applied), read from its header without decoding pixels.</summary>
+    /// <exception cref="ImageDecodeException">Not an image Skia can read.</exception>
+    public static (int Width, int Height) ReadSize(ReadOnlySpan<byte> encoded)
+    {
+        if (encoded.IsEmpty) throw new ImageDecodeException(ImageErrorKind.Empty, "the image is empty (0 bytes)");
+        fixed (byte* bytes = encoded)
+        {
+            var data = DataNewWithProc(bytes, (nuint)encoded.Length, IntPtr.Zero, IntPtr.Zero);
+            if (data == IntPtr.Zero) throw new ImageDecodeException(ImageErrorKind.Corrupt, "Skia could not wrap the image bytes");
+            var codec = IntPtr.Zero;
+            try
+            {
+                codec = CodecNewFromData(data);
+                if (codec == IntPtr.Zero) throw Unrecognised(encoded);
+                CodecGetInfo(codec, out var info);
+                return CodecGetOrigin(codec) >= 5 ? (info.Height, info.Width) : (info.Width, info.Height);
+            }
+            finally
+            {
+                if (codec != IntPtr.Zero) CodecDestroy(codec);
+                DataUnref(data);
+            }
+        }
+    }
+
     private DecodeInfo DecodeWith(IntPtr codec, ReadOnlySpan<byte> encoded, PixelBuffer output, ScaleHint hint)
     {
         CodecGetInfo(codec, out var info);

@@ -140,21 +140,9 @@ public static class QuantizationVerifier
             labelled > 0 ? 100.0 * rightA / labelled : null, labelled > 0 ? 100.0 * rightB / labelled : null);
     }
 
-    /// <summary>Maps the set's class indices to the model's: by name, or by position when the set's classes are numbers.</summary>
-    internal static int[]? LabelMap(ImageSet images, ModelDescriptor model)
-    {
-        if (images.Classes is not { } classes) return null;
-        var byName = model.Labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i, StringComparer.OrdinalIgnoreCase);
-        var map = new int[classes.Count];
-        for (var c = 0; c < classes.Count; c++)
-        {
-            if (byName.TryGetValue(classes[c], out var i)) map[c] = i;
-            else if (int.TryParse(classes[c], out var k) && k < model.ClassCount) map[c] = k;
-            else throw new Onnx.Quantization.QuantizationException(
-                $"evaluation class '{classes[c]}' is not one of the model's labels ({string.Join(", ", model.Labels.Take(10))}{(model.Labels.Count > 10 ? ", ..." : "")})");
-        }
-        return map;
-    }
+    /// <summary>Maps the set's class indices to the model's (<see cref="LabelMatcher"/>).</summary>
+    internal static int[]? LabelMap(ImageSet images, ModelDescriptor model) =>
+        images.Classes is { } classes ? LabelMatcher.Map(classes, model.Labels) : null;
 
     private static int ArgMax(ReadOnlySpan<float> s)
     {

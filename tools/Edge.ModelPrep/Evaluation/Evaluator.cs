@@ -87,18 +87,7 @@ public static class Evaluator
     }
 
     /// <summary>Maps the data set's labels to the model's output columns by name (or by index when names are plain numbers).</summary>
-    public static int[] MapLabels(IReadOnlyList<string> dataClasses, IReadOnlyList<string> modelLabels)
-    {
-        var byName = modelLabels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i, StringComparer.Ordinal);
-        var map = new int[dataClasses.Count];
-        for (var c = 0; c < dataClasses.Count; c++)
-        {
-            if (byName.TryGetValue(dataClasses[c], out var i)) map[c] = i;
-            else if (dataClasses.Count == modelLabels.Count && dataClasses.All(d => int.TryParse(d, out _))) map[c] = c;
-            else throw new DatasetException($"the data's class '{dataClasses[c]}' is not one of the model's labels ({string.Join(", ", modelLabels.Take(12))}{(modelLabels.Count > 12 ? ", ..." : "")})");
-        }
-        return map;
-    }
+    public static int[] MapLabels(IReadOnlyList<string> dataClasses, IReadOnlyList<string> modelLabels) => LabelMatcher.Map(dataClasses, modelLabels);
 
     public static EvalReport EvaluateOnnx(string path, ImageSet set, int[] indices, int threads, int latencyRuns, Action<int, int>? progress = null)
     {

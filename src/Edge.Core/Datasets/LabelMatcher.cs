@@ -1,0 +1,27 @@
+namespace Edge.Core.Datasets;
+
+/// <summary>
+/// How a data set's class names are matched to a model's labels, the same everywhere (evaluation,
+/// quantization, export parity): by exact (ordinal) name, or, for classes named by numbers ("0".."9",
+/// as an IDX labels file gives them), by that number.
+/// </summary>
+public static class LabelMatcher
+{
+    /// <summary>For each of the data's classes, the model's label index.</summary>
+    /// <exception cref="DatasetException">A class matches no label; the message names it and the labels.</exception>
+    public static int[] Map(IReadOnlyList<string> dataClasses, IReadOnlyList<string> modelLabels)
+    {
+        var byName = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < modelLabels.Count; i++) byName.TryAdd(modelLabels[i], i);
+        var map = new int[dataClasses.Count];
+        for (var c = 0; c < dataClasses.Count; c++)
+        {
+            if (byName.TryGetValue(dataClasses[c], out var i)) map[c] = i;
+            else if (int.TryParse(dataClasses[c], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k < modelLabels.Count) map[c] = k;
+            else
+                throw new DatasetException(
+                    $"the data's class '{dataClasses[c]}' is not one of the model's labels ({string.Join(", ", modelLabels.Take(12))}{(modelLabels.Count > 12 ? ", ..." : "")}); names are compared exactly, case included");
+        }
+        return map;
+    }
+}
