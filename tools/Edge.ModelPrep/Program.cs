@@ -11,6 +11,7 @@ public static class Program
         var root = new RootCommand("edge-prep: prepare image classifiers for Edge devices")
         {
             TrainCommands.Train(),
+            TrainCommands.Distill(),
             TrainCommands.Export(),
             TrainCommands.Eval(),
             QuantizeCommand.Create(),

@@ -17,10 +17,14 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
     private Task? _runner;
     private TaskCompletionSource? _done;
     private DateTime _lastLine = DateTime.MinValue;
+    private int _epochs, _ended;
+    private double _seconds;
 
     public ConsoleProgress(bool quiet = false)
     {
         _live = !quiet && _console.Profile.Capabilities.Interactive && !Console.IsErrorRedirected;
+        // Redirected, Spectre would wrap at 80 columns, in the middle of a phrase: a log takes lines whole.
+        if (!_live) _console.Profile.Width = 100_000;
         Quiet = quiet;
     }
 
@@ -41,13 +45,14 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
 
     public void EpochStarted(int epoch, int epochs, int batches)
     {
+        _epochs = epochs;
         if (!_live) return;
         StopLive();
         _done = new TaskCompletionSource();
         var ready = new TaskCompletionSource();
         _runner = Task.Run(() => _console.Progress()
             .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
             .Start(ctx =>
             {
                 _task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: batches);
@@ -70,9 +75,13 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
         StopLive();
         if (Quiet) return;
         var val = m.ValAccuracy is { } v ? string.Create(CultureInfo.InvariantCulture, $" val loss {m.ValLoss:0.0000} val acc {v:0.00}%") : "";
+        _seconds += m.Seconds;
+        _ended++;
+        // One estimate of what is left of the run (the live bar shows the same one while an epoch runs).
+        var eta = _epochs > m.Epoch ? TimeSpan.FromSeconds(_seconds / _ended * (_epochs - m.Epoch)) : TimeSpan.Zero;
         lock (_gate)
             _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {m.Epoch}: loss {m.TrainLoss:0.0000} acc {m.TrainAccuracy:0.00}%{val} lr {m.LearningRate:0.#####} {m.ImagesPerSecond:0} img/s data wait {m.DataWaitFraction * 100:0.0}% ({m.Seconds:0}s)")));
+                $"epoch {m.Epoch}/{Math.Max(_epochs, m.Epoch)}: loss {m.TrainLoss:0.0000} acc {m.TrainAccuracy:0.00}%{val} lr {m.LearningRate:0.#####} {m.ImagesPerSecond:0} img/s data wait {m.DataWaitFraction * 100:0.0}% ({m.Seconds:0}s){(eta > TimeSpan.Zero ? $", ETA {eta:hh\\:mm\\:ss}" : "")}")));
     }
 
     private void StopLive()

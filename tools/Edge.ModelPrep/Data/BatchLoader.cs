@@ -11,16 +11,21 @@ public sealed class Batch(int capacity, int imageLength)
 {
     public float[] Images { get; } = new float[capacity * imageLength];
     public long[] Labels { get; } = new long[capacity];
+    /// <summary>Which image of the set each one is (a teacher's cached outputs are looked up by it).</summary>
+    public int[] Indices { get; } = new int[capacity];
     public int Count { get; internal set; }
 
     /// <summary>
     /// The images as a tensor of their own; <paramref name="shape"/> is [_, C, H, W] and gets this batch's
-    /// size. The copy matters: TorchSharp may keep an array it is given, and these arrays are reused.
+    /// size. Copied into native memory: these arrays are reused, and a managed copy per step would pile up
+    /// on the large-object heap between collections (hundreds of MB over an epoch).
     /// </summary>
     public TorchSharp.torch.Tensor ImagesTensor(long[] shape)
     {
         shape[0] = Count;
-        return TorchSharp.torch.tensor(Images.AsSpan(0, Count * imageLength).ToArray(), shape);
+        var t = TorchSharp.torch.empty(shape);
+        t.data<float>().CopyFrom(Images.AsSpan(0, Count * imageLength), 0, 0);
+        return t;
     }
 }
 
@@ -143,6 +148,7 @@ public sealed class BatchLoader
                         var index = order[start + k];
                         var dst = batch.Images.AsSpan(k * length, length);
                         batch.Labels[k] = _set.Label(index);
+                        batch.Indices[k] = index;
                         if (_augment.IsNone)
                         {
                             _set.CopyImage(index, dst);

@@ -20,11 +20,15 @@ public sealed class TensorImageSet
 
     private readonly Half[] _data;
     private readonly int[] _labels;
+    private readonly int[] _sources;
 
-    private TensorImageSet(string name, IReadOnlyList<string> classes, int channels, int size, Half[] data, int[] labels, IReadOnlyList<SkippedImage> skipped)
+    private TensorImageSet(string name, IReadOnlyList<string> classes, int channels, int size, Half[] data, int[] labels, int[] sources, IReadOnlyList<SkippedImage> skipped)
     {
-        (Name, Classes, Channels, Size, _data, _labels, Skipped) = (name, classes, channels, size, data, labels, skipped);
+        (Name, Classes, Channels, Size, _data, _labels, _sources, Skipped) = (name, classes, channels, size, data, labels, sources, skipped);
     }
+
+    /// <summary>The index in the source <see cref="ImageSet"/> of image <paramref name="index"/> (a subset and skipped images shift them).</summary>
+    public int SourceIndex(int index) => _sources[index];
 
     public string Name { get; }
     public IReadOnlyList<string> Classes { get; }
@@ -152,7 +156,7 @@ public sealed class TensorImageSet
             for (var j = 0; j < kept.Count; j++) data.AsSpan(kept[j] * length, length).CopyTo(compact.AsSpan(j * length, length));
         }
         var labels = kept.Select(j => set.Label(indices[j])).ToArray();
-        var result = new TensorImageSet(set.Name, set.Classes, unit.Channels, unit.Width, compact, labels, skipped);
+        var result = new TensorImageSet(set.Name, set.Classes, unit.Channels, unit.Width, compact, labels, [.. kept.Select(j => indices[j])], skipped);
         var present = result.ClassCounts().Count(c => c > 0);
         if (present < 2)
             throw new DatasetException($"only {present} class of '{set.Name}' has readable images: a classifier needs at least 2");

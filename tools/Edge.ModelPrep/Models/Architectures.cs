@@ -171,7 +171,7 @@ public sealed class ResNet : ClassifierNet
         public override Tensor forward(Tensor x)
         {
             var b = conv2.call(conv1.call(x));
-            return functional.relu(b + (downsample?.call(x) ?? x));
+            return functional.relu(b + (downsample?.call(x) ?? x), inplace: true);
         }
 
         public override string Export(OnnxEmitter e, string path, string x)

@@ -36,6 +36,24 @@ public sealed record TrainOptions
     [JsonPropertyName("threads")] public int Threads { get; init; }
     [JsonPropertyName("workers")] public int Workers { get; init; } = 1;
     [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    /// <summary>A pretrained backbone (an ONNX file: the ImageNet one or a user's) to start from, or null (random initialisation).</summary>
+    [JsonPropertyName("pretrained")] public string? Pretrained { get; init; }
+    /// <summary>With a pretrained start: epochs that train only the new classifier, the backbone frozen, before all layers train.</summary>
+    [JsonPropertyName("head_epochs")] public double HeadEpochs { get; init; }
+    /// <summary>With a pretrained start: the backbone's learning rate as a fraction of the classifier's.</summary>
+    [JsonPropertyName("backbone_lr_factor")] public double BackboneLrFactor { get; init; } = 1.0;
+    /// <summary>Keep BatchNorm statistics fixed while training (right for tiny batches, whose statistics are noise).</summary>
+    [JsonPropertyName("freeze_batchnorm")] public bool FreezeBatchNorm { get; init; }
+    /// <summary>Distillation: the teacher (a run folder, a checkpoint or an ONNX classifier), or null.</summary>
+    [JsonPropertyName("teacher")] public string? Teacher { get; init; }
+    /// <summary>Distillation: softmax temperature of the soft targets.</summary>
+    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 4;
+    /// <summary>Distillation: weight of the teacher's soft targets against the labels (0 = labels only, 1 = teacher only).</summary>
+    [JsonPropertyName("alpha")] public double Alpha { get; init; } = 0.7;
+    /// <summary>The batch size was chosen for the data, not given: it may be made smaller to fit in memory.</summary>
+    [JsonPropertyName("auto_batch")] public bool AutoBatch { get; init; }
+    /// <summary>Most memory training may take, in MiB (0 = what the machine has available, less 10%).</summary>
+    [JsonPropertyName("max_memory_mib")] public double MaxMemoryMiB { get; init; }
     /// <summary>Stop after this many optimizer steps (0 = no limit): for quick checks and benchmarks.</summary>
     [JsonPropertyName("max_steps")] public int MaxSteps { get; init; }
 
@@ -51,5 +69,9 @@ public sealed record TrainOptions
         if (WarmupEpochs < 0) throw new ArgumentException($"--warmup-epochs {WarmupEpochs}: expected >= 0");
         if (ClipGradNorm < 0) throw new ArgumentException($"--clip-grad-norm {ClipGradNorm}: expected >= 0 (0 = off)");
         if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"--device '{Device}': expected cpu or cuda");
+        if (Temperature is < 0.1 or > 100) throw new ArgumentException($"--temperature {Temperature}: expected 0.1..100");
+        if (Alpha is < 0 or > 1) throw new ArgumentException($"--alpha {Alpha}: expected 0..1");
+        if (HeadEpochs < 0 || HeadEpochs > Epochs) throw new ArgumentException($"--head-epochs {HeadEpochs}: expected 0..{Epochs} (the epochs)");
+        if (BackboneLrFactor is <= 0 or > 10) throw new ArgumentException($"--backbone-lr-factor {BackboneLrFactor}: expected (0, 10]");
     }
 }
