@@ -42,6 +42,15 @@ internal static partial class NativeMemory
         MallocTrim(0);
     }
 
+    /// <summary>
+    /// Gives free heap pages back to the kernel once, between phases that use memory differently (training
+    /// steps, then evaluation): each phase then peaks on its own instead of on top of the other's leftovers.
+    /// </summary>
+    public static void Trim()
+    {
+        if (_tuned) MallocTrim(0);
+    }
+
     /// <summary>Back to keeping freed memory (after <see cref="Exact"/>): no trimming.</summary>
     private static void KeepFreed() => MallOpt(M_TRIM_THRESHOLD, int.MaxValue);
 

@@ -285,6 +285,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             var waitFraction = ticksAfter.Total == ticksBefore.Total ? 0 : (double)(ticksAfter.Wait - ticksBefore.Wait) / (ticksAfter.Total - ticksBefore.Total);
             // After few steps the running statistics still hold much of where they started (momentum 0.1):
             // measured afresh on training batches, evaluation sees what the network now computes.
+            Interop.NativeMemory.Trim();
             if (step < 100 && !backboneFrozen && !options.FreezeBatchNorm) RecalibrateBatchNorm(net, batchNorms, train, epoch, device);
             double? valLoss = null, valAcc = null;
             if (val is not null)
@@ -292,6 +293,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                 var ev = Evaluate(net, val, device);
                 (valLoss, valAcc) = (ev.Loss, ev.Accuracy);
             }
+            Interop.NativeMemory.Trim();
             var metric = valAcc ?? 100.0 * correct / seen;
             // A later epoch that ties the best is kept: it has trained longer at a lower learning rate.
             if (metric > best) stale = 0;
