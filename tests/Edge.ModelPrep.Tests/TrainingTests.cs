@@ -12,16 +12,6 @@ namespace Edge.ModelPrep.Tests;
 /// <summary>Short real training runs on Fashion-MNIST subsets (seconds each).</summary>
 public class TrainingTests
 {
-    private sealed class SilentProgress : ITrainingProgress
-    {
-        public List<string> Messages { get; } = [];
-        public void Message(string text) => Messages.Add(text);
-        public void Loading(int done, int total) { }
-        public void EpochStarted(int epoch, int epochs, int batches) { }
-        public void Step(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond, TimeSpan eta) { }
-        public void EpochEnded(EpochMetrics metrics) { }
-    }
-
     private static TrainOptions Tiny(string arch = "resnet20", int epochs = 4) => new()
     {
         Data = "fashion-mnist", MaxImages = 1000, ValFraction = 0.2, Epochs = epochs, BatchSize = 32, LearningRate = 0.05,
@@ -38,7 +28,7 @@ public class TrainingTests
     {
         using var dir = new TempDir();
         var run = new RunFolder(dir.File("run"));
-        var result = new Trainer(Tiny(), run, new SilentProgress()).Run(resume: false);
+        var result = new Trainer(Tiny(), run, new RecordingProgress()).Run(resume: false);
 
         Assert.That(result.Epochs, Has.Count.EqualTo(4));
         Assert.That(result.Epochs[^1].TrainLoss, Is.LessThan(result.Epochs[0].TrainLoss * 0.8));
@@ -85,7 +75,7 @@ public class TrainingTests
             Color = "rgb", Augmentation = AugmentationOptions.Default, Seed = 3, Threads = 2, Workers = 2,
         };
         var run = new RunFolder(dir.File("run"));
-        var result = new Trainer(options, run, new SilentProgress()).Run(resume: false);
+        var result = new Trainer(options, run, new RecordingProgress()).Run(resume: false);
         TestContext.Out.WriteLine(File.ReadAllText(run.Metrics));
         Assert.That(result.TrainImages, Is.EqualTo(90));
         Assert.That(result.Epochs[^1].TrainLoss, Is.LessThan(result.Epochs[0].TrainLoss));
@@ -103,13 +93,13 @@ public class TrainingTests
     {
         using var dir = new TempDir();
         var straight = new RunFolder(dir.File("straight"));
-        new Trainer(Tiny(epochs: 2), straight, new SilentProgress()).Run(resume: false);
+        new Trainer(Tiny(epochs: 2), straight, new RecordingProgress()).Run(resume: false);
 
         var split = new RunFolder(dir.File("split"));
         var perEpoch = Steps(straight).Count(s => s.Epoch == 1);
-        new Trainer(Tiny(epochs: 2) with { MaxSteps = perEpoch }, split, new SilentProgress()).Run(resume: false);
+        new Trainer(Tiny(epochs: 2) with { MaxSteps = perEpoch }, split, new RecordingProgress()).Run(resume: false);
         Assert.That(Steps(split).Max(s => s.Epoch), Is.EqualTo(1));
-        new Trainer(Tiny(epochs: 2), split, new SilentProgress()).Run(resume: true);
+        new Trainer(Tiny(epochs: 2), split, new RecordingProgress()).Run(resume: true);
 
         var a = Steps(straight).Where(s => s.Epoch == 2).ToList();
         var b = Steps(split).Where(s => s.Epoch == 2).ToList();
@@ -123,13 +113,13 @@ public class TrainingTests
     {
         using var dir = new TempDir();
         var run = new RunFolder(dir.File("run"));
-        new Trainer(Tiny(epochs: 1) with { MaxSteps = 2 }, run, new SilentProgress()).Run(resume: false);
-        Assert.That(() => new Trainer(Tiny("mobilenetv2", epochs: 2), run, new SilentProgress()).Run(resume: true),
+        new Trainer(Tiny(epochs: 1) with { MaxSteps = 2 }, run, new RecordingProgress()).Run(resume: false);
+        Assert.That(() => new Trainer(Tiny("mobilenetv2", epochs: 2), run, new RecordingProgress()).Run(resume: true),
             Throws.TypeOf<CheckpointException>().With.Message.Contains("holds a resnet20-0.25 16x16x1").And.Message.Contains("not the requested mobilenetv2-0.25"));
         using var other = Architectures.Create(Tiny().Arch with { Width = 0.5 });
         Assert.That(() => Checkpoint.LoadWeights(run.Last, other, Checkpoint.ReadState(run.Last)),
             Throws.TypeOf<CheckpointException>().With.Message.Contains("resnet20-0.5"));
-        Assert.That(() => new Trainer(Tiny(), new RunFolder(dir.File("nothing")), new SilentProgress()).Run(resume: true),
+        Assert.That(() => new Trainer(Tiny(), new RunFolder(dir.File("nothing")), new RecordingProgress()).Run(resume: true),
             Throws.TypeOf<CheckpointException>().With.Message.Contains("no checkpoint to resume"));
     }
 

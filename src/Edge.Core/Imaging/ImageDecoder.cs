@@ -59,31 +59,22 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
 
     /// <summary>Decodes <paramref name="encoded"/> into <paramref name="output"/>.</summary>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image; <see cref="ImageDecodeException.Kind"/> says why.</exception>
-    public DecodeInfo Decode(ReadOnlySpan<byte> encoded, PixelBuffer output, ScaleHint hint = default)
-    {
-        if (encoded.IsEmpty) throw new ImageDecodeException(ImageErrorKind.Empty, "the image is empty (0 bytes)");
-        fixed (byte* bytes = encoded)
-        {
-            var data = DataNewWithProc(bytes, (nuint)encoded.Length, IntPtr.Zero, IntPtr.Zero);
-            if (data == IntPtr.Zero) throw new ImageDecodeException(ImageErrorKind.Corrupt, "Skia could not wrap the image bytes");
-            var codec = IntPtr.Zero;
-            try
-            {
-                codec = CodecNewFromData(data);
-                if (codec == IntPtr.Zero) throw Unrecognised(encoded);
-                return DecodeWith(codec, encoded, output, hint);
-            }
-            finally
-            {
-                if (codec != IntPtr.Zero) CodecDestroy(codec);
-                DataUnref(data);
-            }
-        }
-    }
+    public DecodeInfo Decode(ReadOnlySpan<byte> encoded, PixelBuffer output, ScaleHint hint = default) =>
+        WithCodec(encoded, (Decoder: this, output, hint), static (codec, bytes, s) => s.Decoder.DecodeWith(codec, bytes, s.output, s.hint));
 
     /// <summary>An image's size as displayed (EXIF orientation applied), read from its header without decoding pixels.</summary>
     /// <exception cref="ImageDecodeException">Not an image Skia can read.</exception>
-    public static (int Width, int Height) ReadSize(ReadOnlySpan<byte> encoded)
+    public static (int Width, int Height) ReadSize(ReadOnlySpan<byte> encoded) =>
+        WithCodec(encoded, 0, static (codec, _, _) =>
+        {
+            CodecGetInfo(codec, out var info);
+            return CodecGetOrigin(codec) >= 5 ? (info.Height, info.Width) : (info.Width, info.Height);
+        });
+
+    private delegate TResult CodecUse<TState, TResult>(IntPtr codec, ReadOnlySpan<byte> encoded, TState state);
+
+    /// <summary>Opens a Skia codec over <paramref name="encoded"/> (no copy), runs <paramref name="use"/>, and frees it.</summary>
+    private static TResult WithCodec<TState, TResult>(ReadOnlySpan<byte> encoded, TState state, CodecUse<TState, TResult> use)
     {
         if (encoded.IsEmpty) throw new ImageDecodeException(ImageErrorKind.Empty, "the image is empty (0 bytes)");
         fixed (byte* bytes = encoded)
@@ -95,8 +86,7 @@ public sealed unsafe class ImageDecoder(ImageDecoderOptions? options = null) : I
             {
                 codec = CodecNewFromData(data);
                 if (codec == IntPtr.Zero) throw Unrecognised(encoded);
-                CodecGetInfo(codec, out var info);
-                return CodecGetOrigin(codec) >= 5 ? (info.Height, info.Width) : (info.Width, info.Height);
+                return use(codec, encoded, state);
             }
             finally
             {

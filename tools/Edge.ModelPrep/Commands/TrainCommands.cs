@@ -124,7 +124,10 @@ internal static class TrainCommands
                 var isFolder = Directory.Exists(dataSpec);
                 var set = ImageSets.Open(dataSpec, "train");
                 foreach (var w in set.Warnings) progress.Message($"warning: {w}");
-                if (set.Classes is null) throw new DatasetException($"'{dataSpec}' has no class folders: training needs an ImageFolder tree (root/<class>/*.jpg)");
+                var classes = TensorImageSet.RequireClasses(set);
+                // Test data is opened now, not after an hour of training, so a typo fails at once.
+                var testSpec = r.GetValue(testData);
+                var testSet = testSpec is not null && !r.GetValue(noEval) ? ImageSets.Open(testSpec, "test") : null;
                 var opt = r.GetValue(optimizer)!.ToLowerInvariant();
                 var archName = r.GetValue(arch)?.ToLowerInvariant();
                 // An ImageNet start for image folders, when the architecture is the one it exists for.
@@ -141,13 +144,13 @@ internal static class TrainCommands
                 if (weights is not null && r.GetValue(color) is { } givenColor && givenColor != "bgr")
                     throw new ArgumentException($"--color {givenColor}: the pretrained backbone was trained on BGR input; leave --color out (or pass --pretrained none)");
                 var inputSize = r.GetValue(size) ?? (isFolder ? InputSizeFor(set, weights is not null, progress) : 28);
-                var classes = set.Classes.Count;
-                var spec = weights?.Spec(inputSize, classes) ?? new ArchSpec
+                var classCount = classes.Count;
+                var spec = weights?.Spec(inputSize, classCount) ?? new ArchSpec
                 {
                     Arch = archName ?? "mobilenetv2", Width = r.GetValue(width),
                     InputSize = inputSize,
                     Channels = (r.GetValue(color) ?? (isFolder ? "rgb" : "gray")) is "gray" or "grey" ? 1 : 3,
-                    Classes = classes, Dropout = r.GetValue(dropout),
+                    Classes = classCount, Dropout = r.GetValue(dropout),
                 };
                 var trainImages = (int)Math.Round(set.Count * (1 - r.GetValue(valFraction)));
                 var batchSize = r.GetValue(batch) ?? (isFolder ? BatchFor(trainImages, progress) : 128);
@@ -203,7 +206,7 @@ internal static class TrainCommands
                 EvalReport? test = null;
                 if (!r.GetValue(noEval))
                 {
-                    var evalData = options.TestData is not null ? ImageSets.Open(options.TestData, "test") : null;
+                    var evalData = testSet ?? (options.TestData is not null ? ImageSets.Open(options.TestData, "test") : null);
                     if (evalData is not null)
                     {
                         progress.Message($"evaluating the best checkpoint (epoch {result.Best.Epoch}) on {options.TestData}");

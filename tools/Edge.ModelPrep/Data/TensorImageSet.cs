@@ -95,16 +95,23 @@ public sealed class TensorImageSet
         CropFraction = resize == ResizeMode.CenterCrop ? 0.875f : 1f, Scale = 1f / 255f, Mean = mean, Std = std,
     };
 
+    /// <summary>Refuses a set that cannot train a classifier: no class folders, or fewer than two classes.</summary>
+    public static IReadOnlyList<string> RequireClasses(ImageSet set)
+    {
+        if (set.Classes is null)
+            throw new DatasetException($"'{set.Name}' has no class folders: training needs an ImageFolder tree (root/<class>/*.jpg)");
+        if (set.Classes.Count < 2)
+            throw new DatasetException($"'{set.Name}' has {set.Classes.Count} class ({string.Join(", ", set.Classes)}): a classifier needs at least 2");
+        return set.Classes;
+    }
+
     /// <summary>
     /// Decodes and resizes every image of <paramref name="set"/> with <paramref name="spec"/>'s geometry and
     /// colour order (its mean/std are not applied here). Unreadable images are skipped and listed.
     /// </summary>
     public static TensorImageSet Build(ImageSet set, PreprocessingSpec spec, int workers = 0, Action<int, int>? progress = null, int[]? subset = null)
     {
-        if (set.Classes is null)
-            throw new DatasetException($"'{set.Name}' has no class folders: training needs an ImageFolder tree (root/<class>/*.jpg)");
-        if (set.Classes.Count < 2)
-            throw new DatasetException($"'{set.Name}' has {set.Classes.Count} class ({string.Join(", ", set.Classes)}): a classifier needs at least 2");
+        var classes = RequireClasses(set);
         var unit = spec with { Scale = 1f / 255f, Mean = new float[spec.Channels], Std = Enumerable.Repeat(1f, spec.Channels).ToArray() };
         var indices = subset ?? Enumerable.Range(0, set.Count).ToArray();
         var length = unit.Channels * unit.Width * unit.Height;
@@ -156,7 +163,7 @@ public sealed class TensorImageSet
             for (var j = 0; j < kept.Count; j++) data.AsSpan(kept[j] * length, length).CopyTo(compact.AsSpan(j * length, length));
         }
         var labels = kept.Select(j => set.Label(indices[j])).ToArray();
-        var result = new TensorImageSet(set.Name, set.Classes, unit.Channels, unit.Width, compact, labels, [.. kept.Select(j => indices[j])], skipped);
+        var result = new TensorImageSet(set.Name, classes, unit.Channels, unit.Width, compact, labels, [.. kept.Select(j => indices[j])], skipped);
         var present = result.ClassCounts().Count(c => c > 0);
         if (present < 2)
             throw new DatasetException($"only {present} class of '{set.Name}' has readable images: a classifier needs at least 2");
