@@ -57,6 +57,12 @@ public class TrainCliTests
         Assert.That(r.Code, Is.EqualTo(1));
         Assert.That(r.Err, Does.Contain("--arch 'vgg16': expected one of mobilenetv2"));
 
+        // NaN passes range checks unless refused by name; it must not reach the first step.
+        r = Run("train", "--data", "fashion-mnist", "--lr", "NaN", "--out", dir.File("run3"));
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: --lr NaN: expected a finite number"));
+        Assert.That(Directory.Exists(dir.File("run3")), Is.False);
+
         r = Run("export", dir.Path, "--out", dir.File("x.onnx"));
         Assert.That(r.Code, Is.EqualTo(1));
         Assert.That(r.Err, Does.Contain("neither a checkpoint folder"));

@@ -87,14 +87,21 @@ public sealed class UploadClassifier : IDisposable
         {
             while (reader.TryRead(out var job))
             {
+                // The place is given back before the client hears the answer: a client that sends its next
+                // upload as soon as it has one must find the place free, however late this thread runs.
+                UploadOutcome outcome;
                 try
                 {
-                    job.Done.TrySetResult(job.Token.IsCancellationRequested ? new UploadOutcome(null, 0, 499, "the client went away") : Run(job));
+                    outcome = job.Token.IsCancellationRequested ? new UploadOutcome(null, 0, 499, "the client went away") : Run(job);
                 }
-                finally
+                catch (Exception e)
                 {
                     Release();
+                    job.Done.TrySetException(e);
+                    continue;
                 }
+                Release();
+                job.Done.TrySetResult(outcome);
             }
         }
     }

@@ -60,7 +60,7 @@ internal static class TrainCommands
     }
 
     private static bool IsUserError(Exception e) =>
-        e is ArgumentException or DatasetException or CheckpointException or ExportException or ModelLoadException or PretrainedException or IOException or UnauthorizedAccessException;
+        e is ArgumentException or DatasetException or CheckpointException or ExportException or ModelLoadException or PretrainedException or TrainingDivergedException or IOException or UnauthorizedAccessException;
 
     public static Command Train() => Build(distill: false);
 
@@ -128,6 +128,14 @@ internal static class TrainCommands
                 // Test data is opened now, not after an hour of training, so a typo fails at once.
                 var testSpec = r.GetValue(testData);
                 var testSet = testSpec is not null && !r.GetValue(noEval) ? ImageSets.Open(testSpec, "test") : null;
+                if (testSet is not null)
+                {
+                    if (testSet.Classes is null) throw new DatasetException($"--test-data '{testSpec}' has no labels (class folders): it cannot be scored");
+                    try { LabelMatcher.Map(testSet.Classes, classes); }
+                    catch (DatasetException e) { throw new DatasetException($"--test-data '{testSpec}': {e.Message.Replace("the model's labels", "the training data's classes")}"); }
+                }
+                if (distill && r.GetValue(teacher) is { } teacherPath && !File.Exists(teacherPath) && !Directory.Exists(teacherPath))
+                    throw new ArgumentException($"--teacher '{teacherPath}': no such file or folder");
                 var opt = r.GetValue(optimizer)!.ToLowerInvariant();
                 var archName = r.GetValue(arch)?.ToLowerInvariant();
                 // An ImageNet start for image folders, when the architecture is the one it exists for.
@@ -141,9 +149,17 @@ internal static class TrainCommands
                 var weights = pretrainedPath is null ? null : PretrainedBackbone.Read(PretrainedBackbone.Resolve(pretrainedPath));
                 if (weights is not null && archName is not null && archName != weights.Spec(32, 2).Arch)
                     throw new ArgumentException($"--pretrained '{pretrainedPath}' is a {weights.Spec(32, 2).Arch} backbone; --arch {archName} cannot start from it (or pass --pretrained none)");
-                if (weights is not null && r.GetValue(color) is { } givenColor && givenColor != "bgr")
+                if (weights is not null && r.GetValue(color) is { } givenColor && !givenColor.Equals("bgr", StringComparison.OrdinalIgnoreCase))
                     throw new ArgumentException($"--color {givenColor}: the pretrained backbone was trained on BGR input; leave --color out (or pass --pretrained none)");
                 var inputSize = r.GetValue(size) ?? (isFolder ? InputSizeFor(set, weights is not null, progress) : 28);
+                if (weights is not null && inputSize < 32)
+                    throw new ArgumentException($"--input-size {inputSize}: a pretrained start needs at least 32 pixels (the backbone halves them 5 times); pass --input-size 64 or --pretrained none");
+                if (weights is not null)
+                    foreach (var (flag, given) in new[] { ("--width", r.GetResult(width) is { Implicit: false }), ("--dropout", r.GetResult(dropout) is { Implicit: false }) })
+                        if (given) progress.Message($"warning: {flag} is ignored with a pretrained start (the backbone is as it was trained)");
+                if (weights is null)
+                    foreach (var (flag, given) in new[] { ("--head-epochs", r.GetValue(headEpochs) is not null), ("--backbone-lr-factor", r.GetValue(backboneLr) is not null) })
+                        if (given) progress.Message($"warning: {flag} is ignored without a pretrained start");
                 var classCount = classes.Count;
                 var spec = weights?.Spec(inputSize, classCount) ?? new ArchSpec
                 {
@@ -194,7 +210,8 @@ internal static class TrainCommands
                 };
                 options.Validate();
                 var run = new RunFolder(r.GetValue(outDir)!);
-                if (!r.GetValue(resume) && File.Exists(run.Config))
+                // A folder counts as holding a run once it has a checkpoint: one that failed before its first can be reused.
+                if (!r.GetValue(resume) && Directory.Exists(run.Last))
                     throw new ArgumentException($"'{run.Root}' already holds a run: pass --resume to continue it, or choose another --out");
                 progress.Message($"training {options.Arch.Describe()} on {options.Data} for {options.Epochs} epochs into {run.Root}");
                 using var cancel = new CancellationTokenSource();

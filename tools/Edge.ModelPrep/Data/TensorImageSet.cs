@@ -102,6 +102,9 @@ public sealed class TensorImageSet
             throw new DatasetException($"'{set.Name}' has no class folders: training needs an ImageFolder tree (root/<class>/*.jpg)");
         if (set.Classes.Count < 2)
             throw new DatasetException($"'{set.Name}' has {set.Classes.Count} class ({string.Join(", ", set.Classes)}): a classifier needs at least 2");
+        // Class names become the model's labels, which may hold no control characters (a newline would split labels.txt).
+        if (set.Classes.FirstOrDefault(c => c.Any(char.IsControl)) is { } bad)
+            throw new DatasetException($"'{set.Name}': the class folder name '{string.Concat(bad.Select(ch => char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString()))}' holds a control character; rename the folder");
         return set.Classes;
     }
 

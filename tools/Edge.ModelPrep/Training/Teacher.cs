@@ -46,8 +46,10 @@ public sealed class Teacher : IDisposable
             using var _ = net;
             net.eval();
             var model = ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, Evaluator.Preprocessing(state), state.Data, state.ValAccuracy));
-            Directory.CreateDirectory(runFolder);
-            path = Path.Combine(runFolder, "teacher.onnx");
+            // Inside the run's own checkpoints folder: a file the user keeps beside the run is never overwritten.
+            var folder = Path.Combine(runFolder, "checkpoints");
+            Directory.CreateDirectory(folder);
+            path = Path.Combine(folder, "teacher.onnx");
             File.WriteAllBytes(path, model.ToByteArray());
         }
         var classifier = Classifier.Load(path, new ClassifierOptions { IntraOpThreads = threads, MaxBatch = 32 });

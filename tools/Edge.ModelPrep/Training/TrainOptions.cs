@@ -59,6 +59,16 @@ public sealed record TrainOptions
 
     public void Validate()
     {
+        // NaN passes every range check below (all comparisons with it are false): refused first, by name.
+        foreach (var (flag, value) in new[]
+        {
+            ("--lr", LearningRate), ("--momentum", Momentum), ("--weight-decay", WeightDecay), ("--warmup-epochs", WarmupEpochs),
+            ("--min-lr-fraction", MinLrFraction), ("--label-smoothing", LabelSmoothing), ("--focal-gamma", FocalGamma),
+            ("--clip-grad-norm", ClipGradNorm), ("--val-fraction", ValFraction), ("--head-epochs", HeadEpochs),
+            ("--backbone-lr-factor", BackboneLrFactor), ("--temperature", Temperature), ("--alpha", Alpha), ("--max-memory", MaxMemoryMiB),
+        })
+            if (!double.IsFinite(value)) throw new ArgumentException($"{flag} {value}: expected a finite number");
+        if (MaxMemoryMiB < 0) throw new ArgumentException($"--max-memory {MaxMemoryMiB}: expected MiB > 0 (or 0: what the machine has available)");
         Arch.Validate();
         if (Epochs < 1) throw new ArgumentException($"--epochs {Epochs}: expected at least 1");
         if (BatchSize is < 1 or > 4096) throw new ArgumentException($"--batch-size {BatchSize}: expected 1..4096");

@@ -28,6 +28,9 @@ public interface ITrainingProgress
 }
 
 /// <summary>The paths inside a run folder.</summary>
+/// <summary>Training diverged (the loss is not a number): the settings', not the program's, fault.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
 public sealed record RunFolder(string Root)
 {
     public string Config => Path.Combine(Root, "config.json");
@@ -72,7 +75,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             var fits = batch;
             while (fits > 1 && Estimate(fits) > limit) fits /= 2;
             throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"batch {batch} of {net.Spec.Describe()} needs about {estimate / 1024:0.0} GiB, more than the {limit / 1024:0.0} GiB there is{(Estimate(fits) <= limit ? $"; --batch-size {fits} fits ({Estimate(fits) / 1024:0.0} GiB)" : "; use a smaller --input-size or --width")} (or set --max-memory)"));
+                $"batch {batch} of {net.Spec.Describe()} needs about {estimate / 1024:0.0} GiB, more than {(options.MaxMemoryMiB > 0 ? $"--max-memory {options.MaxMemoryMiB} MiB" : $"the {limit / 1024:0.0} GiB there is")}{(Estimate(fits) <= limit ? $"; --batch-size {fits} fits ({Estimate(fits) / 1024:0.0} GiB)" : "; use a smaller --input-size or --width")}{(options.MaxMemoryMiB > 0 ? "" : " (or set --max-memory)")}"));
         }
         if (MemoryEstimate.IsSmallStep(probe, batch)) Interop.NativeMemory.SmallSteps(); // small steps: reuse is faster than returning memory
         else Interop.NativeMemory.LargeSteps();
@@ -260,7 +263,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                     right = logits.argmax(1).eq(y).sum().item<long>();
                 }
                 if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"the loss became {loss} at step {step} (epoch {epoch + 1}): lower --lr or keep --clip-grad-norm on");
+                    throw new TrainingDivergedException($"the loss became {loss} at step {step} (epoch {epoch + 1}): lower --lr or keep --clip-grad-norm on");
                 stepLog.Append(CultureInfo.InvariantCulture, $"{step},{epoch + 1},{lr:g6},{loss:g9},{sw.Elapsed.TotalSeconds:0.####}\n");
                 lossSum += loss * batch.Count;
                 correct += right;
