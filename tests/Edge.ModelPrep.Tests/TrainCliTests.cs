@@ -63,6 +63,10 @@ public class TrainCliTests
         Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: --lr NaN: expected a finite number"));
         Assert.That(Directory.Exists(dir.File("run3")), Is.False);
 
+        r = Run("train", "--data", "fashion-mnist:bogus", "--out", dir.File("run4"));
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: 'fashion-mnist:bogus': unknown split 'bogus'; expected fashion-mnist:train or fashion-mnist:test"));
+
         r = Run("export", dir.Path, "--out", dir.File("x.onnx"));
         Assert.That(r.Code, Is.EqualTo(1));
         Assert.That(r.Err, Does.Contain("neither a checkpoint folder"));

@@ -14,6 +14,10 @@ internal static class ImageSets
         if (spec.StartsWith("fashion-mnist", StringComparison.OrdinalIgnoreCase))
         {
             var split = spec.Contains(':') ? spec[(spec.IndexOf(':') + 1)..] : defaultSplit;
+            if (spec.Length > "fashion-mnist".Length && spec["fashion-mnist".Length] != ':')
+                throw new DatasetException($"'{spec}': expected fashion-mnist, fashion-mnist:train or fashion-mnist:test");
+            if (split is not ("train" or "test" or "t10k"))
+                throw new DatasetException($"'{spec}': unknown split '{split}'; expected fashion-mnist:train or fashion-mnist:test");
             return IdxImageSet.FashionMnist(split);
         }
         if (Directory.Exists(spec)) return new FolderImageSet(spec);
