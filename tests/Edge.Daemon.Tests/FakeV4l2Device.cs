@@ -20,6 +20,8 @@ internal sealed unsafe class FakeV4l2Device(IReadOnlyList<byte[]> frames, bool o
     public int Unmapped { get; private set; }
     /// <summary>After this many frames the device reports ENODEV (unplugged).</summary>
     public int VanishAfter { get; set; } = int.MaxValue;
+    /// <summary>How many dequeues answer EAGAIN although poll said a frame was ready (another reader took it, a driver's race).</summary>
+    public int SpuriousWakeups { get; set; }
     public List<string> Calls { get; } = [];
 
     public int Open(string path) => path == "/dev/video0" ? 3 : -2;
@@ -70,6 +72,7 @@ internal sealed unsafe class FakeV4l2Device(IReadOnlyList<byte[]> frames, bool o
         if (request == DequeueBuffer)
         {
             if (_next >= VanishAfter) return -19;
+            if (SpuriousWakeups > 0) { SpuriousWakeups--; return -11; }
             if (!Streaming || _queued.Count == 0 || _next >= frames.Count) return -11;
             var index = _queued.Dequeue();
             var frame = frames[_next++];

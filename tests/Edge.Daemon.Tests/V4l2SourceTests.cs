@@ -67,6 +67,26 @@ public class V4l2SourceTests
     }
 
     [Test]
+    public async Task AnEmptyDequeueAfterPollIsWaitedOutNotTakenForTheEnd()
+    {
+        // EAGAIN from VIDIOC_DQBUF after poll said "readable" means "not yet", not "the camera ended":
+        // the source waits for the frame instead of handing the supervisor a null that makes it reopen the camera.
+        byte[][] frames = [TestImages.SolidJpeg(32, 24, 10, 20, 30), TestImages.SolidJpeg(32, 24, 40, 50, 60)];
+        var device = new FakeV4l2Device(frames, offersMjpeg: true, 32, 24) { SpuriousWakeups = 3 };
+        var source = new V4l2Source("/dev/video0", 32, 24, device);
+        await source.OpenAsync(default);
+        for (var i = 0; i < 2; i++)
+        {
+            using var frame = await source.ReadAsync(default);
+            Assert.That(frame, Is.Not.Null, $"frame {i}");
+            Assert.That(frame!.ToArray(), Is.EqualTo(frames[i]));
+        }
+        Assert.That(device.SpuriousWakeups, Is.Zero);
+        Assert.That(device.Calls.Count(c => c == "STREAMON"), Is.EqualTo(1), "the camera was not reopened");
+        await source.DisposeAsync();
+    }
+
+    [Test]
     public async Task YuyvIsConvertedLikeFfmpegConvertsIt()
     {
         var yuyv = Ffmpeg("-f lavfi -i testsrc=size=64x48 -frames:v 1 -pix_fmt yuyv422 -f rawvideo -");

@@ -85,7 +85,10 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
                 await Task.Delay(5, ct).ConfigureAwait(false); // no frame yet; the supervisor's timeout covers a dead camera
                 continue;
             }
-            return Dequeue();
+            // EAGAIN after poll (the buffer went to another reader, or a driver's race) means "not yet": wait
+            // again. Returning null would say "the source ended" and make the supervisor reopen the camera.
+            if (Dequeue() is { } frame) return frame;
+            await Task.Delay(1, ct).ConfigureAwait(false); // rare; never a hot spin on a driver that keeps saying so
         }
     }
 
@@ -93,7 +96,7 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
     {
         var b = new V4l2Abi.Buffer { Type = BufTypeVideoCapture, Memory = MemoryMmap };
         var r = _sys.Ioctl(_fd, DequeueBuffer, &b);
-        if (r == -11) return null; // EAGAIN: raced with poll; caller retries via the supervisor
+        if (r == -11) return null; // EAGAIN: raced with poll; ReadAsync waits for the next one
         Check(r, "VIDIOC_DQBUF");
         try
         {
