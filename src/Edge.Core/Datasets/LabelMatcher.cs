@@ -9,7 +9,8 @@ public static class LabelMatcher
 {
     /// <summary>For each of the data's classes, the model's label index.</summary>
     /// <exception cref="DatasetException">A class matches no label; the message names it and the labels.</exception>
-    public static int[] Map(IReadOnlyList<string> dataClasses, IReadOnlyList<string> modelLabels)
+    /// <param name="labelsAre">What the labels are called in the message (the model's, or another data set's classes).</param>
+    public static int[] Map(IReadOnlyList<string> dataClasses, IReadOnlyList<string> modelLabels, string labelsAre = "the model's labels")
     {
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < modelLabels.Count; i++) byName.TryAdd(modelLabels[i], i);
@@ -23,7 +24,7 @@ public static class LabelMatcher
             else if (byNumber && int.TryParse(dataClasses[c], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k < modelLabels.Count) map[c] = k;
             else
                 throw new DatasetException(
-                    $"the data's class '{dataClasses[c]}' is not one of the model's labels ({string.Join(", ", modelLabels.Take(12))}{(modelLabels.Count > 12 ? ", ..." : "")}); names are compared exactly, case included");
+                    $"the data's class '{dataClasses[c]}' is not one of {labelsAre} ({string.Join(", ", modelLabels.Take(12))}{(modelLabels.Count > 12 ? ", ..." : "")}); names are compared exactly, case included");
         }
         return map;
     }

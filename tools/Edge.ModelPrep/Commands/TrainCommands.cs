@@ -131,8 +131,8 @@ internal static class TrainCommands
                 if (testSet is not null)
                 {
                     if (testSet.Classes is null) throw new DatasetException($"--test-data '{testSpec}' has no labels (class folders): it cannot be scored");
-                    try { LabelMatcher.Map(testSet.Classes, classes); }
-                    catch (DatasetException e) { throw new DatasetException($"--test-data '{testSpec}': {e.Message.Replace("the model's labels", "the training data's classes")}"); }
+                    try { LabelMatcher.Map(testSet.Classes, classes, "the training data's classes"); }
+                    catch (DatasetException e) { throw new DatasetException($"--test-data '{testSpec}': {e.Message}"); }
                 }
                 if (distill && r.GetValue(teacher) is { } teacherPath && !File.Exists(teacherPath) && !Directory.Exists(teacherPath))
                     throw new ArgumentException($"--teacher '{teacherPath}': no such file or folder");

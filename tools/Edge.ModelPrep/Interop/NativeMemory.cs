@@ -62,9 +62,6 @@ internal static partial class NativeMemory
         KeepFreed();
     }
 
-    /// <summary>Whether the tuning is in effect (glibc, and not overridden by GLIBC_TUNABLES).</summary>
-    public static bool Tuned => _tuned;
-
     /// <summary>Applies the tuning unless the user chose their own (GLIBC_TUNABLES) or this is not glibc.</summary>
     public static bool TuneForTraining()
     {

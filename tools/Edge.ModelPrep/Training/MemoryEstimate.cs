@@ -6,7 +6,10 @@ using static TorchSharp.torch;
 namespace Edge.ModelPrep.Training;
 
 /// <summary>What a training run will take in memory, and what there is.</summary>
-public sealed record MemoryPlan(int BatchSize, double EstimateMiB, double LimitMiB, double PerImageMiB);
+public sealed record MemoryPlan(int BatchSize, double EstimateMiB, double LimitMiB);
+
+/// <summary>What the probe steps measured: memory in use before them, a step's fixed part, and what one more image adds.</summary>
+public readonly record struct MemoryProbe(double BaseMiB, double FixedMiB, double PerImageMiB);
 
 /// <summary>
 /// Estimates training's peak memory before the first step, by measuring rather than modelling: probe
@@ -38,7 +41,7 @@ public static class MemoryEstimate
     }
 
     /// <summary>Measures what a training step costs at two batch sizes (see the class remarks); the network is left as it was.</summary>
-    public static (double BaseMiB, double FixedMiB, double PerImageMiB) Probe(ClassifierNet net, Device device)
+    public static MemoryProbe Probe(ClassifierNet net, Device device)
     {
         var spec = net.Spec;
         var batchNorms = net.named_modules().Select(m => m.module).OfType<BatchNorm2d>().ToList();
@@ -82,7 +85,7 @@ public static class MemoryEstimate
                 net.train();
             }
             Interop.NativeMemory.Exact();
-            return (ProcessMemory.ResidentMiB(), Math.Max(0, small - 4 * perImage), perImage);
+            return new MemoryProbe(ProcessMemory.ResidentMiB(), Math.Max(0, small - 4 * perImage), perImage);
         }
         finally
         {
@@ -104,7 +107,7 @@ public static class MemoryEstimate
     public const double ResidentFactor = 1.4;
 
     /// <summary>Whether a step at <paramref name="batch"/> counts as small (its buffers kept for reuse).</summary>
-    public static bool IsSmallStep((double BaseMiB, double FixedMiB, double PerImageMiB) probe, int batch) =>
+    public static bool IsSmallStep(MemoryProbe probe, int batch) =>
         probe.FixedMiB + probe.PerImageMiB * batch < SmallStepMiB;
 
     /// <summary>
@@ -112,7 +115,7 @@ public static class MemoryEstimate
     /// (memory in use before the probe + a step's fixed part and images + optimizer state, one or two copies
     /// of the parameters + prefetched batches). Measured peaks of real runs fell at 0.91x to 1.22x of it; a test holds it to 0.7x..1.35x.
     /// </summary>
-    public static double EstimateMiB((double BaseMiB, double FixedMiB, double PerImageMiB) probe, int batch, ClassifierNet net, string optimizer, int prefetch = 4)
+    public static double EstimateMiB(MemoryProbe probe, int batch, ClassifierNet net, string optimizer, int prefetch = 4)
     {
         var parameters = net.parameters().Sum(p => p.numel()) * 4.0 / (1024 * 1024);
         var optimizerState = parameters * (optimizer == "adamw" ? 2 : 1);

@@ -79,7 +79,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         }
         if (MemoryEstimate.IsSmallStep(probe, batch)) Interop.NativeMemory.SmallSteps(); // small steps: reuse is faster than returning memory
         else Interop.NativeMemory.LargeSteps();
-        Memory = new MemoryPlan(batch, estimate, limit, probe.PerImageMiB);
+        Memory = new MemoryPlan(batch, estimate, limit);
         progress.Message(string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"memory: about {estimate / 1024:0.00} GiB at batch {batch} ({probe.PerImageMiB:0.#} MiB per image) of {limit / 1024:0.0} GiB available{(batch != options.BatchSize ? $"; batch {options.BatchSize} would not fit" : "")}"));
         return batch;
