@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Edge.Cli;
 using Edge.Daemon.Cli;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -43,7 +44,7 @@ public static class Program
     /// </summary>
     private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
     {
-        public ILogger CreateLogger(string categoryName) => Debug ? factory.CreateLogger(categoryName) : new OneLine(factory.CreateLogger(categoryName));
+        public ILogger CreateLogger(string categoryName) => Errors.Debug ? factory.CreateLogger(categoryName) : new OneLine(factory.CreateLogger(categoryName));
         public void Dispose() { }
 
         private sealed class OneLine(ILogger inner) : ILogger
@@ -55,56 +56,10 @@ public static class Program
         }
     }
 
-    private static bool Debug => Environment.GetEnvironmentVariable("EDGED_DEBUG") == "1";
+    /// <summary>edged's side of the one error scheme both tools share (<see cref="CommandGuard"/>).</summary>
+    internal static CommandGuard Errors { get; } = new("edged");
 
-    /// <summary>Async form of <see cref="Guard"/>.</summary>
-    internal static async Task<int> GuardAsync(Func<Task<int>> body)
-    {
-        try
-        {
-            return await body();
-        }
-        catch (Exception e) when (e is CliError or IOException or UnauthorizedAccessException or Core.Inference.ModelLoadException)
-        {
-            Console.Error.WriteLine($"edged: error: {e.Message}");
-            return e is CliError c ? c.ExitCode : ExitCodes.Failure;
-        }
-        catch (Exception e) when (!Debug)
-        {
-            // A bug, not a user error: still one line, with the way to get the details.
-            Console.Error.WriteLine($"edged: error: unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (set EDGED_DEBUG=1 for the stack trace)");
-            return ExitCodes.Failure;
-        }
-    }
+    internal static Task<int> GuardAsync(Func<Task<int>> body) => Errors.RunAsync(body);
 
-    /// <summary>Runs a command body, turning expected failures into one line on stderr and an exit code.</summary>
-    internal static int Guard(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (CliError e)
-        {
-            Console.Error.WriteLine($"edged: error: {e.Message}");
-            return e.ExitCode;
-        }
-        catch (AggregateException e) when (e.InnerException is CliError c)
-        {
-            Console.Error.WriteLine($"edged: error: {c.Message}");
-            return c.ExitCode;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Core.Inference.ModelLoadException
-                                      or Core.Imaging.ImageDecodeException or Onnx.Model.OnnxFormatException)
-        {
-            Console.Error.WriteLine($"edged: error: {e.Message}");
-            return ExitCodes.Failure;
-        }
-        catch (Exception e) when (!Debug)
-        {
-            // A bug, not a user error: still one line, with the way to get the details.
-            Console.Error.WriteLine($"edged: error: unexpected {e.GetType().Name}: {e.Message} (set EDGED_DEBUG=1 for the stack trace)");
-            return ExitCodes.Failure;
-        }
-    }
+    internal static int Guard(Func<int> body) => Errors.Run(body);
 }

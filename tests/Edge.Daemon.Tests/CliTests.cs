@@ -124,6 +124,25 @@ public class CliTests
     }
 
     [Test]
+    public void AModelWithoutAFixedSizeIsToldWhichFlagGivesIt()
+    {
+        // The runtime names the missing setting; edged turns it into its own flag.
+        using var dir = new TempDir();
+        var g = new GraphBuilder();
+        var x = g.Input("x", Edge.Onnx.Protos.TensorProto.Types.DataType.Float, "n", 3, "h", "w");
+        g.Initializer("W", new float[6], 2, 3);
+        var p = g.Node("Flatten", [g.Node("GlobalAveragePool", [x])]);
+        g.Output(g.Node("Gemm", [p, "W"], "y", null, Attr.Int("transB", 1)), Edge.Onnx.Protos.TensorProto.Types.DataType.Float, "n", 2);
+        var path = TestModels.Save(g.Build(), dir.File("symbolic.onnx"));
+        var sample = Directory.GetFiles(Path.Combine(RepoPaths.Models, "samples"))[0];
+        var r = Edged.Run("classify", sample, "--model", path);
+        Assert.That(r.ExitCode, Is.EqualTo(1));
+        Assert.That(r.Stderr.Trim(), Does.StartWith("edged: error: ").And.Contain("input_size").And.EndWith("or pass --input-size WIDTHxHEIGHT").And.Not.Contain("\n"));
+        var sized = Edged.Run("classify", sample, "--model", path, "--input-size", "32x32", "--json");
+        Assert.That(sized.ExitCode, Is.Zero, sized.Stderr);
+    }
+
+    [Test]
     public void InspectTextShowsLayersAndSaysWhyAModelIsNotRunnable()
     {
         using var dir = new TempDir();

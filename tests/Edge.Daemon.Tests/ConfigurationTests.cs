@@ -1,3 +1,4 @@
+using Edge.Cli;
 using Edge.Daemon.Cli;
 using Edge.Daemon.Configuration;
 using Edge.Daemon.Http;

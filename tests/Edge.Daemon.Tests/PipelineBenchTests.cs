@@ -13,7 +13,7 @@ public class PipelineBenchTests
         Assert.That(root.GetProperty("frames").GetInt32(), Is.GreaterThanOrEqualTo(120));
         Assert.That(root.GetProperty("classified_per_second").GetDouble(), Is.GreaterThan(0));
         Assert.That(root.GetProperty("capture_to_result_p99_ms").GetDouble(), Is.GreaterThanOrEqualTo(root.GetProperty("capture_to_result_p50_ms").GetDouble()));
-        Assert.That(root.GetProperty("rss_end_mi_b").GetDouble(), Is.GreaterThan(10));
+        Assert.That(root.GetProperty("rss_end_mib").GetDouble(), Is.GreaterThan(10));
         Assert.That(root.GetProperty("cpu_percent_of_one_core").GetDouble(), Is.GreaterThan(0));
     }
 

@@ -21,7 +21,7 @@ public class ShippedTrainedModelTests
         Assert.That(report.Operators.Keys, Does.Contain("QuantizeLinear").And.Contain("DequantizeLinear"));
         Assert.That(report.Metadata[ModelMetadataKeys.Architecture], Does.StartWith("mobilenetv2-0.5"));
         var settings = ModelSettings.FromMetadata(report.Metadata);
-        Assert.That(settings.Labels, Is.EqualTo(Edge.Core.Datasets.IdxImageSet.FashionMnistClasses));
+        Assert.That(settings.Labels, Is.EqualTo(new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" }));
         Assert.That(settings.Color, Is.EqualTo(ColorOrder.Gray));
     }
 

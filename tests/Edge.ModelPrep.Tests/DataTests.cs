@@ -1,4 +1,4 @@
-using Edge.Core.Datasets;
+using Edge.Host.Datasets;
 using Edge.ModelPrep.Data;
 using Edge.Onnx.Metadata;
 

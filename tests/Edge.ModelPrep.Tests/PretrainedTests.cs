@@ -1,4 +1,4 @@
-using Edge.Core.Datasets;
+using Edge.Host.Datasets;
 using Edge.Core.Imaging;
 using Edge.ModelPrep.Models;
 using Edge.Onnx.Metadata;

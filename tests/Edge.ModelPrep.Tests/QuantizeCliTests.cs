@@ -53,6 +53,16 @@ public class QuantizeCliTests
         Assert.That(r.Err, Does.StartWith("edge-prep: error:").And.Contain(expected));
     }
 
+    [TestCase("--auto-exclude", "--auto-exclude needs an evaluation set (--eval)")]
+    [TestCase("--samples=0", "--samples 0: expected at least 1")]
+    public void RequestsTheQuantizerWouldRefuseAreSaidInTheToolsFlags(string flag, string expected)
+    {
+        using var dir = new TempDir();
+        var r = Run("quantize", Fixture, dir.File("q.onnx"), "-c", "fashion-mnist", flag);
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err.Trim(), Is.EqualTo($"edge-prep: error: {expected}"));
+    }
+
     [Test]
     public void AMissingModelEndsWithOneLine()
     {

@@ -51,7 +51,7 @@ public class TrainCliTests
         File.WriteAllBytes(Path.Combine(single, "a.png"), TestImages.Png(TestImages.Pattern(8, 8), 8, 8));
         var r = Run("train", "--data", Path.GetDirectoryName(single)!, "--out", dir.File("run1"));
         Assert.That(r.Code, Is.EqualTo(1));
-        Assert.That(r.Err.Trim(), Does.StartWith("edge-prep: ").And.Contain("at least 2").And.Not.Contain("\n"));
+        Assert.That(r.Err.Trim(), Does.StartWith("edge-prep: error: ").And.Contain("at least 2").And.Not.Contain("\n"));
 
         r = Run("train", "--data", "fashion-mnist", "--arch", "vgg16", "--out", dir.File("run2"));
         Assert.That(r.Code, Is.EqualTo(1));
@@ -60,12 +60,12 @@ public class TrainCliTests
         // NaN passes range checks unless refused by name; it must not reach the first step.
         r = Run("train", "--data", "fashion-mnist", "--lr", "NaN", "--out", dir.File("run3"));
         Assert.That(r.Code, Is.EqualTo(1));
-        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: --lr NaN: expected a finite number"));
+        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: --lr NaN: expected a finite number"));
         Assert.That(Directory.Exists(dir.File("run3")), Is.False);
 
         r = Run("train", "--data", "fashion-mnist:bogus", "--out", dir.File("run4"));
         Assert.That(r.Code, Is.EqualTo(1));
-        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: 'fashion-mnist:bogus': unknown split 'bogus'; expected fashion-mnist:train or fashion-mnist:test"));
+        Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: 'fashion-mnist:bogus': unknown split 'bogus'; expected fashion-mnist:train or fashion-mnist:test"));
 
         r = Run("export", dir.Path, "--out", dir.File("x.onnx"));
         Assert.That(r.Code, Is.EqualTo(1));

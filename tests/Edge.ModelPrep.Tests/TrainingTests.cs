@@ -1,5 +1,5 @@
 using System.Globalization;
-using Edge.Core.Datasets;
+using Edge.Host.Datasets;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Evaluation;
 using Edge.ModelPrep.Export;
@@ -39,7 +39,7 @@ public class TrainingTests
 
         // 500 test images the run never saw: chance is 10%.
         var test = IdxImageSet.FashionMnist("test");
-        var report = Evaluator.EvaluateCheckpoint(run.Best, test, test.Sample(500, 1), threads: 1, latencyRuns: 0);
+        var report = CheckpointEvaluator.Evaluate(run.Best, test, test.Sample(500, 1), threads: 1, latencyRuns: 0);
         TestContext.Out.WriteLine($"tiny run: test top-1 {report.Top1:0.0}%");
         Assert.That(report.Top1, Is.GreaterThan(50));
         Assert.That(report.Top5, Is.GreaterThan(report.Top1));
@@ -79,7 +79,7 @@ public class TrainingTests
         TestContext.Out.WriteLine(File.ReadAllText(run.Metrics));
         Assert.That(result.TrainImages, Is.EqualTo(90));
         Assert.That(result.Epochs[^1].TrainLoss, Is.LessThan(result.Epochs[0].TrainLoss));
-        var report = Evaluator.EvaluateCheckpoint(run.Best, new FolderImageSet(options.Data), [.. Enumerable.Range(0, 120)], 1, 0);
+        var report = CheckpointEvaluator.Evaluate(run.Best, new FolderImageSet(options.Data), [.. Enumerable.Range(0, 120)], 1, 0);
         TestContext.Out.WriteLine($"rgb folder: top-1 {report.Top1:0.0}%, blue recall {report.PerClass[0].Recall:0.00}");
         Assert.That(report.Labels, Is.EqualTo(new[] { "blue", "red" }));
         Assert.That(report.Top1, Is.GreaterThan(90));

@@ -1,10 +1,14 @@
 using System.CommandLine;
+using Edge.Cli;
 using Edge.ModelPrep.Commands;
 
 namespace Edge.ModelPrep;
 
 public static class Program
 {
+    /// <summary>edge-prep's side of the one error scheme both tools share (<see cref="CommandGuard"/>).</summary>
+    internal static CommandGuard Errors { get; } = new("edge-prep");
+
     public static int Main(string[] args)
     {
         Interop.NativeMemory.TuneForTraining();
@@ -20,18 +24,10 @@ public static class Program
         if (parsed.Errors.Count > 0)
         {
             foreach (var e in parsed.Errors) Console.Error.WriteLine($"edge-prep: {e.Message}");
-            return 2;
+            Console.Error.WriteLine("edge-prep: see 'edge-prep --help'");
+            return ExitCodes.Usage;
         }
-        try
-        {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-        }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("EDGE_PREP_DEBUG") != "1")
-        {
-            // Expected failures are reported by each command; anything else is still one line, with the way to the details.
-            var message = e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException ? Core.Inference.Classifier.OneLine(e.Message) : e.Message.ReplaceLineEndings(" ");
-            Console.Error.WriteLine($"edge-prep: error: {(e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException ? "ONNX Runtime: " : $"unexpected {e.GetType().Name}: ")}{message} (set EDGE_PREP_DEBUG=1 for the stack trace)");
-            return 1;
-        }
+        // Each command runs inside Errors.Run; what escapes here is a bug in the parser's own handling.
+        return Errors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
     }
 }

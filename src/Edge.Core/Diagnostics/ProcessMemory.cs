@@ -8,10 +8,10 @@ public static class ProcessMemory
     [ThreadStatic] private static byte[]? t_buffer;
 
     /// <summary>Resident memory now (VmRSS).</summary>
-    public static double ResidentMiB() => Read("VmRSS:"u8);
+    public static double ResidentMib() => Read("VmRSS:"u8);
 
     /// <summary>Peak resident memory (VmHWM).</summary>
-    public static double PeakMiB() => Read("VmHWM:"u8);
+    public static double PeakMib() => Read("VmHWM:"u8);
 
     /// <summary>Resets the peak to the current resident memory (Linux 4.0+: /proc/self/clear_refs), so a step's own peak can be measured; false where not possible.</summary>
     public static bool ResetPeak()

@@ -11,7 +11,7 @@ public enum ImageErrorKind
 }
 
 /// <summary>An image that cannot be used, with a reason a user can act on.</summary>
-public sealed class ImageDecodeException(ImageErrorKind kind, string message, Exception? inner = null) : Exception(message, inner)
+public sealed class ImageDecodeException(ImageErrorKind kind, string message, Exception? inner = null) : EdgeException(message, inner)
 {
     public ImageErrorKind Kind { get; } = kind;
 }

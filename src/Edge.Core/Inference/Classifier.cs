@@ -98,7 +98,7 @@ public sealed class Classifier : IDisposable
         // is a 600-byte model), at session creation (constant folding) or at run time: the peak memory of
         // loading plus one test run is measured, and a model over the limit refused.
         var measure = options.MaxInferenceBytes > 0 && Diagnostics.ProcessMemory.ResetPeak();
-        var before = measure ? Diagnostics.ProcessMemory.PeakMiB() : 0;
+        var before = measure ? Diagnostics.ProcessMemory.PeakMib() : 0;
         var sessionOptions = OrtSessions.Options(options.EffectiveIntraOpThreads, options.AllowSpinning, options.OptimizedModelPath);
         var providers = AppendProviders(sessionOptions, options.ExecutionProviders, logger);
 
@@ -120,7 +120,7 @@ public sealed class Classifier : IDisposable
         {
             classifier.SmokeTest();
             // The weights themselves (and ONNX Runtime's copies of them while it optimises) are allowed for.
-            var used = measure ? Diagnostics.ProcessMemory.PeakMiB() - before - 4.0 * checkedBytes.Length / (1024 * 1024) : 0;
+            var used = measure ? Diagnostics.ProcessMemory.PeakMib() - before - 4.0 * checkedBytes.Length / (1024 * 1024) : 0;
             if (used * 1024 * 1024 > options.MaxInferenceBytes)
                 throw new ModelLoadException(
                     $"'{path}' took {used:0} MiB beyond its weights to load and classify one test input (batch {classifier.MaxBatch}); the limit is {options.MaxInferenceBytes / (1024 * 1024)} MiB");

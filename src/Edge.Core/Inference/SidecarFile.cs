@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Edge.Onnx.Metadata;
@@ -62,30 +63,19 @@ public static class SidecarFile
             throw new FormatException($"sidecar '{path}' is not valid UTF-8 JSON", e);
         }
         if (json is null) throw new FormatException($"sidecar '{path}' is empty");
-        var where = $"sidecar '{path}'";
-        var settings = new ModelSettings
-        {
-            Labels = json.Labels is null ? null : ModelSettings.CheckLabels(json.Labels, $"{where} key 'labels'"),
-            CropFraction = json.CropFraction,
-            Scale = json.Scale,
-            Mean = json.Mean,
-            Std = json.Std,
-            LetterboxFill = json.LetterboxFill,
-        };
-        if (json.InputSize is not null)
-        {
-            var (w, h) = ModelSettings.ParseSize(json.InputSize, $"{where} key 'input_size'");
-            settings = settings with { Width = w, Height = h };
-        }
-        if (json.Color is not null)
-            settings = settings with { Color = PreprocessingNames.TryParseColor(json.Color, out var c) ? c
-                : throw new FormatException($"{where} key 'color' = '{json.Color}': expected rgb, bgr or gray") };
-        if (json.Resize is not null)
-            settings = settings with { Resize = PreprocessingNames.TryParseResize(json.Resize, out var r) ? r
-                : throw new FormatException($"{where} key 'resize' = '{json.Resize}': expected squash, center-crop or letterbox") };
-        if (json.Output is not null)
-            settings = settings with { Output = PreprocessingNames.TryParseOutput(json.Output, out var o) ? o
-                : throw new FormatException($"{where} key 'output' = '{json.Output}': expected logits or probabilities") };
-        return settings;
+        // JSON gave the values types; the one settings reader checks them (ranges, names) as for every other source.
+        static string Number(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var values = new Dictionary<string, string>();
+        void Put(string name, string? value) { if (value is not null) values[name] = value; }
+        Put(ModelSettings.Names.InputSize, json.InputSize);
+        Put(ModelSettings.Names.Color, json.Color);
+        Put(ModelSettings.Names.Resize, json.Resize);
+        Put(ModelSettings.Names.CropFraction, json.CropFraction is { } cf ? Number(cf) : null);
+        Put(ModelSettings.Names.Scale, json.Scale is { } sc ? Number(sc) : null);
+        Put(ModelSettings.Names.Mean, json.Mean is { } mean ? string.Join(",", mean.Select(Number)) : null);
+        Put(ModelSettings.Names.Std, json.Std is { } std ? string.Join(",", std.Select(Number)) : null);
+        Put(ModelSettings.Names.LetterboxFill, json.LetterboxFill?.ToString(CultureInfo.InvariantCulture));
+        Put(ModelSettings.Names.Output, json.Output);
+        return ModelSettings.Read(values, name => $"sidecar '{path}' key '{name}'", json.Labels);
     }
 }

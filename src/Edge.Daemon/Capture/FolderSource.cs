@@ -1,3 +1,4 @@
+using Edge.Core.Imaging;
 using Edge.Onnx.IO;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -53,7 +54,6 @@ public sealed record FolderSourceOptions
 /// </summary>
 public sealed class FolderSource(string path, FolderSourceOptions options, FolderCursor? cursor = null, ILogger? logger = null, TimeProvider? clock = null) : IFrameSource
 {
-    private static readonly HashSet<string> Extensions = new([".jpg", ".jpeg", ".png", ".bmp", ".webp"], StringComparer.OrdinalIgnoreCase);
     private readonly FolderCursor _cursor = cursor ?? new FolderCursor();
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
@@ -125,7 +125,7 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
 
     private IEnumerable<string> ImageFiles() =>
         Directory.Exists(path)
-            ? Directory.EnumerateFiles(path).Where(f => Extensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.'))
+            ? Directory.EnumerateFiles(path).Where(Edge.Core.Imaging.ImageFiles.IsImage)
             : throw new DirectoryNotFoundException($"'{path}' has gone");
 
     private void ListLooped()

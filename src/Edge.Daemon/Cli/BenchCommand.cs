@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -150,7 +151,7 @@ internal static class BenchCommand
         Console.Out.WriteLine($"{report.Frames} frames in {report.Seconds.ToString("0.0", inv)} s: captured {report.CapturedPerSecond.ToString("0.0", inv)}/s, " +
             $"classified {report.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {report.Dropped}, corrupt {report.Corrupt}");
         Console.Out.WriteLine($"capture-to-result latency p50 {report.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {report.CaptureToResultP99Ms.ToString("0.00", inv)} ms; inference p50 {report.InferP50Ms.ToString("0.00", inv)} ms");
-        Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMiB.ToString("0.0", inv)} -> {report.RssEndMiB.ToString("0.0", inv)} MiB (peak {report.RssPeakMiB.ToString("0.0", inv)}); after each tenth of the frames: {string.Join(" ", report.RssEveryTenthMiB.Select(v => v.ToString("0.0", inv)))}");
+        Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMib.ToString("0.0", inv)} -> {report.RssEndMib.ToString("0.0", inv)} MiB (peak {report.RssPeakMib.ToString("0.0", inv)}); after each tenth of the frames: {string.Join(" ", report.RssEveryTenthMib.Select(v => v.ToString("0.0", inv)))}");
         return ExitCodes.Ok;
     }
 
@@ -158,15 +159,8 @@ internal static class BenchCommand
     {
         var sorted = (double[])ms.Clone();
         Array.Sort(sorted);
-        return new JsonStage(name, Math.Round(Percentile(sorted, 0.5), 4), Math.Round(Percentile(sorted, 0.99), 4),
+        return new JsonStage(name, Math.Round(Core.Diagnostics.Percentile.OfSorted(sorted, 50), 4), Math.Round(Core.Diagnostics.Percentile.OfSorted(sorted, 99), 4),
             Math.Round(sorted.Average(), 4), Math.Round(bytesPerFrame, 1));
-    }
-
-    /// <summary>Nearest-rank percentile of sorted values.</summary>
-    internal static double Percentile(double[] sorted, double p)
-    {
-        var rank = (int)Math.Ceiling(p * sorted.Length);
-        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
     /// <summary>A camera-like test frame: smooth gradients plus fine texture, so the JPEG has realistic entropy.</summary>

@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -10,8 +11,6 @@ namespace Edge.Daemon.Cli;
 /// <summary><c>edged classify &lt;files|folders&gt;... [--model M] [--top K] [--json]</c></summary>
 internal static class ClassifyCommand
 {
-    private static readonly HashSet<string> ImageExtensions =
-        new([".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"], StringComparer.OrdinalIgnoreCase);
 
     public static Command Create(ILoggerFactory logs)
     {
@@ -131,7 +130,7 @@ internal static class ClassifyCommand
             if (Directory.Exists(p))
             {
                 var found = Directory.EnumerateFiles(p, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
-                    .Where(f => ImageExtensions.Contains(Path.GetExtension(f)) && !Path.GetFileName(f).StartsWith('.'))
+                    .Where(ImageFiles.IsImage)
                     .Order(StringComparer.Ordinal);
                 files.AddRange(found);
             }

@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.Text.Json.Serialization;
 
 namespace Edge.Daemon.Cli;
@@ -32,7 +33,7 @@ public sealed record JsonBenchReport(
     IReadOnlyList<JsonStage> Stages, JsonStage BareOnnxRuntime, double InferOverBare, double DecodePreprocessOverInfer,
     double TotalMedianMs, double FramesPerSecond, double BytesPerFrame);
 
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonNaming.Policy,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(JsonClassifyReport))]
 [JsonSerializable(typeof(JsonInspectReport))]

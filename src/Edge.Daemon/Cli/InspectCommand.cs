@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.CommandLine;
 using Edge.Core.Inference;
 using Edge.Onnx.Metadata;
@@ -43,34 +44,30 @@ internal sealed class ModelArguments
 
     public ModelSettings Overrides(ParseResult r)
     {
-        var s = new ModelSettings();
+        // Flags are one more source for the one settings reader, named by their flag in its messages.
+        var flags = new (string Name, Option<string?> Option)[]
+        {
+            (ModelSettings.Names.InputSize, InputSize), (ModelSettings.Names.Color, Color), (ModelSettings.Names.Resize, Resize),
+            (ModelSettings.Names.Mean, Mean), (ModelSettings.Names.Std, Std), (ModelSettings.Names.Scale, Scale),
+            (ModelSettings.Names.Output, OutputKind), (ModelSettings.Names.Labels, Labels),
+        };
+        var values = new Dictionary<string, string>();
+        foreach (var (name, option) in flags)
+            if (r.GetValue(option) is { } v) values[name] = v;
         try
         {
-            if (r.GetValue(Labels) is { } labels)
+            string[]? labels = null;
+            if (r.GetValue(Labels) is { } file)
             {
-                if (!File.Exists(labels)) throw new CliError($"labels file '{labels}' does not exist");
-                s = s with { Labels = ModelSettings.ParseLabelsText(System.Text.Encoding.UTF8.GetString(Onnx.IO.BoundedFile.ReadAll(labels, 16 << 20)), $"--labels '{labels}'") };
+                if (!File.Exists(file)) throw new CliError($"labels file '{file}' does not exist");
+                labels = ModelSettings.ParseLabelsText(System.Text.Encoding.UTF8.GetString(Onnx.IO.BoundedFile.ReadAll(file, 16 << 20)), $"--labels '{file}'");
             }
-            if (r.GetValue(InputSize) is { } size)
-            {
-                var (w, h) = ModelSettings.ParseSize(size, "--input-size");
-                s = s with { Width = w, Height = h };
-            }
-            if (r.GetValue(Color) is { } color)
-                s = s with { Color = PreprocessingNames.TryParseColor(color, out var c) ? c : throw new CliError($"--color '{color}': expected rgb, bgr or gray", ExitCodes.Usage) };
-            if (r.GetValue(Resize) is { } resize)
-                s = s with { Resize = PreprocessingNames.TryParseResize(resize, out var m) ? m : throw new CliError($"--resize '{resize}': expected squash, center-crop or letterbox", ExitCodes.Usage) };
-            if (r.GetValue(Mean) is { } mean) s = s with { Mean = ModelSettings.ParseFloats(mean, "--mean") };
-            if (r.GetValue(Std) is { } std) s = s with { Std = ModelSettings.ParseFloats(std, "--std") };
-            if (r.GetValue(Scale) is { } scale) s = s with { Scale = ModelSettings.ParseFloat(scale, "--scale") };
-            if (r.GetValue(OutputKind) is { } kind)
-                s = s with { Output = PreprocessingNames.TryParseOutput(kind, out var k) ? k : throw new CliError($"--output-kind '{kind}': expected logits or probabilities", ExitCodes.Usage) };
+            return ModelSettings.Read(values, name => flags.First(f => f.Name == name).Option.Name, labels);
         }
         catch (FormatException e)
         {
             throw new CliError(e.Message, ExitCodes.Usage);
         }
-        return s;
     }
 
     public Classifier Load(ParseResult r, ILogger logger, int maxBatch = 8)
@@ -89,9 +86,13 @@ internal sealed class ModelArguments
         {
             return Classifier.Load(ModelPath(r), options, Overrides(r), logger, "command-line flags");
         }
+        catch (ModelLoadException e) when (e.InnerException is MissingSettingException { Setting: ModelSettings.Names.InputSize })
+        {
+            throw new CliError($"{e.Message}, or pass {InputSize.Name} WIDTHxHEIGHT", ExitCodes.Failure, e);
+        }
         catch (ModelLoadException e)
         {
-            throw new CliError(e.Message);
+            throw new CliError(e.Message, ExitCodes.Failure, e);
         }
     }
 }

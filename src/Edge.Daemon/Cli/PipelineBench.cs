@@ -8,8 +8,8 @@ namespace Edge.Daemon.Cli;
 
 public sealed record PipelineBenchReport(string Source, string Trigger, int Threads, int Frames, double Seconds, double CapturedPerSecond,
     double ClassifiedPerSecond, long Dropped, long Corrupt, double CaptureToResultP50Ms, double CaptureToResultP99Ms, double InferP50Ms,
-    double CpuPercentOfOneCore, double RssStartMiB, double RssEndMiB, double RssPeakMiB, double ManagedHeapMiB, long Gen0Collections, double AllocatedBytesPerFrame,
-    double[] RssEveryTenthMiB);
+    double CpuPercentOfOneCore, double RssStartMib, double RssEndMib, double RssPeakMib, double ManagedHeapMib, long Gen0Collections, double AllocatedBytesPerFrame,
+    double[] RssEveryTenthMib);
 
 /// <summary>
 /// <c>edged bench --source ...</c>: the daemon's whole capture → classify path on a live source for
@@ -40,7 +40,7 @@ internal static class PipelineBench
         var wall = Stopwatch.StartNew();
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
-        var rssStart = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
+        var rssStart = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
         var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
         var rssPeak = rssStart;
         // RSS after each tenth of the frames: growth shows as a rising series, not as one end value.
@@ -48,7 +48,7 @@ internal static class PipelineBench
         while (pipeline.FramesCaptured - start.FramesCaptured < frames && !run.IsCompleted)
         {
             await Task.Delay(100, ct);
-            var rss = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
+            var rss = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
             rssPeak = Math.Max(rssPeak, rss);
             var done = pipeline.FramesCaptured - start.FramesCaptured;
             while (tenths.Count < 10 && done >= (tenths.Count + 1) * (long)frames / 10) tenths.Add(Math.Round(rss, 1));
@@ -57,7 +57,7 @@ internal static class PipelineBench
         var seconds = wall.Elapsed.TotalSeconds;
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
-        var rssEnd = Edge.Core.Diagnostics.ProcessMemory.ResidentMiB();
+        var rssEnd = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
         var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
         var (p50, _, p99, _) = pipeline.CaptureToResult.Percentiles();
         stop.Cancel();

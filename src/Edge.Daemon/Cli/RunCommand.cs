@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Edge.Core.Inference;

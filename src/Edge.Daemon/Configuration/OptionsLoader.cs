@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Data.Sqlite;
@@ -12,7 +13,7 @@ public sealed record ResultRecord(DateTimeOffset Time, string Source, string Tri
 
 public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
 internal sealed partial class StoreJson : JsonSerializerContext;
 

@@ -44,40 +44,75 @@ public sealed record ModelSettings
         Output = over.Output ?? Output,
     };
 
+    /// <summary>
+    /// The names of the settings, as a sidecar file spells them; every source (model metadata, a
+    /// sidecar, command-line flags) hands its values to <see cref="Read"/> under these names.
+    /// </summary>
+    public static class Names
+    {
+        public const string InputSize = "input_size";
+        public const string Color = "color";
+        public const string Resize = "resize";
+        public const string CropFraction = "crop_fraction";
+        public const string Scale = "scale";
+        public const string Mean = "mean";
+        public const string Std = "std";
+        public const string LetterboxFill = "letterbox_fill";
+        public const string Output = "output";
+        public const string Labels = "labels";
+    }
+
+    /// <summary>
+    /// The one reader of model settings: <paramref name="values"/> holds text values under
+    /// <see cref="Names"/> (labels already split by the source's own format), <paramref name="where"/>
+    /// says how a source names a setting in messages ("model metadata key 'edge.preprocess.color'",
+    /// "sidecar 'm.json' key 'color'", "--color").
+    /// </summary>
+    /// <exception cref="FormatException">A value does not parse; the message names it through <paramref name="where"/>.</exception>
+    public static ModelSettings Read(IReadOnlyDictionary<string, string> values, Func<string, string> where, IReadOnlyList<string?>? labels = null)
+    {
+        string? Get(string name) => values.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v : null;
+        var settings = new ModelSettings();
+        if (labels is not null) settings = settings with { Labels = CheckLabels(labels, where(Names.Labels)) };
+        if (Get(Names.InputSize) is { } size)
+        {
+            var (w, h) = ParseSize(size, where(Names.InputSize));
+            settings = settings with { Width = w, Height = h };
+        }
+        if (Get(Names.Color) is { } color)
+            settings = settings with { Color = PreprocessingNames.TryParseColor(color, out var c) ? c : throw Bad(where(Names.Color), color, "rgb, bgr or gray") };
+        if (Get(Names.Resize) is { } resize)
+            settings = settings with { Resize = PreprocessingNames.TryParseResize(resize, out var r) ? r : throw Bad(where(Names.Resize), resize, "squash, center-crop or letterbox") };
+        if (Get(Names.CropFraction) is { } crop) settings = settings with { CropFraction = ParseFloat(crop, where(Names.CropFraction)) };
+        if (Get(Names.Scale) is { } scale) settings = settings with { Scale = ParseFloat(scale, where(Names.Scale)) };
+        if (Get(Names.Mean) is { } mean) settings = settings with { Mean = ParseFloats(mean, where(Names.Mean)) };
+        if (Get(Names.Std) is { } std) settings = settings with { Std = ParseFloats(std, where(Names.Std)) };
+        if (Get(Names.LetterboxFill) is { } fill)
+            settings = settings with { LetterboxFill = byte.TryParse(fill, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) ? b : throw Bad(where(Names.LetterboxFill), fill, "an integer 0..255") };
+        if (Get(Names.Output) is { } output)
+            settings = settings with { Output = PreprocessingNames.TryParseOutput(output, out var o) ? o : throw Bad(where(Names.Output), output, "logits or probabilities") };
+        return settings;
+    }
+
+    /// <summary>Each setting's <see cref="ModelMetadataKeys"/> key.</summary>
+    private static readonly (string Name, string Key)[] MetadataKeys =
+    [
+        (Names.InputSize, ModelMetadataKeys.InputSize), (Names.Color, ModelMetadataKeys.Color), (Names.Resize, ModelMetadataKeys.Resize),
+        (Names.CropFraction, ModelMetadataKeys.CropFraction), (Names.Scale, ModelMetadataKeys.Scale), (Names.Mean, ModelMetadataKeys.Mean),
+        (Names.Std, ModelMetadataKeys.Std), (Names.LetterboxFill, ModelMetadataKeys.LetterboxFill), (Names.Output, ModelMetadataKeys.Output),
+        (Names.Labels, ModelMetadataKeys.Labels),
+    ];
+
     /// <summary>Reads the <see cref="ModelMetadataKeys"/> entries of a model's metadata_props.</summary>
     /// <exception cref="FormatException">A value does not parse; the message names the key.</exception>
     public static ModelSettings FromMetadata(IReadOnlyDictionary<string, string> props, string source = "model metadata")
     {
-        string? Get(string key) => props.TryGetValue(key, out var v) && !string.IsNullOrWhiteSpace(v) ? v : null;
-        var settings = new ModelSettings();
-        if (Get(ModelMetadataKeys.Labels) is { } labels)
-            settings = settings with { Labels = ParseLabelsJson(labels, $"{source} key '{ModelMetadataKeys.Labels}'") };
-        if (Get(ModelMetadataKeys.InputSize) is { } size)
-        {
-            var (w, h) = ParseSize(size, $"{source} key '{ModelMetadataKeys.InputSize}'");
-            settings = settings with { Width = w, Height = h };
-        }
-        if (Get(ModelMetadataKeys.Color) is { } color)
-            settings = settings with { Color = PreprocessingNames.TryParseColor(color, out var c) ? c
-                : throw Bad(source, ModelMetadataKeys.Color, color, "rgb, bgr or gray") };
-        if (Get(ModelMetadataKeys.Resize) is { } resize)
-            settings = settings with { Resize = PreprocessingNames.TryParseResize(resize, out var r) ? r
-                : throw Bad(source, ModelMetadataKeys.Resize, resize, "squash, center-crop or letterbox") };
-        if (Get(ModelMetadataKeys.CropFraction) is { } crop)
-            settings = settings with { CropFraction = ParseFloat(crop, $"{source} key '{ModelMetadataKeys.CropFraction}'") };
-        if (Get(ModelMetadataKeys.Scale) is { } scale)
-            settings = settings with { Scale = ParseFloat(scale, $"{source} key '{ModelMetadataKeys.Scale}'") };
-        if (Get(ModelMetadataKeys.Mean) is { } mean)
-            settings = settings with { Mean = ParseFloats(mean, $"{source} key '{ModelMetadataKeys.Mean}'") };
-        if (Get(ModelMetadataKeys.Std) is { } std)
-            settings = settings with { Std = ParseFloats(std, $"{source} key '{ModelMetadataKeys.Std}'") };
-        if (Get(ModelMetadataKeys.LetterboxFill) is { } fill)
-            settings = settings with { LetterboxFill = byte.TryParse(fill, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) ? b
-                : throw Bad(source, ModelMetadataKeys.LetterboxFill, fill, "an integer 0..255") };
-        if (Get(ModelMetadataKeys.Output) is { } output)
-            settings = settings with { Output = PreprocessingNames.TryParseOutput(output, out var o) ? o
-                : throw Bad(source, ModelMetadataKeys.Output, output, "logits or probabilities") };
-        return settings;
+        var values = new Dictionary<string, string>();
+        foreach (var (name, key) in MetadataKeys)
+            if (props.TryGetValue(key, out var v)) values[name] = v;
+        string Where(string name) => $"{source} key '{MetadataKeys.First(k => k.Name == name).Key}'";
+        var labels = values.TryGetValue(Names.Labels, out var json) && !string.IsNullOrWhiteSpace(json) ? ParseLabelsJson(json, Where(Names.Labels)) : null;
+        return Read(values, Where, labels);
     }
 
     /// <summary>The metadata_props entries that state these settings (only the fields that are set).</summary>
@@ -195,8 +230,8 @@ public sealed record ModelSettings
 
     private static string Format(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    private static FormatException Bad(string source, string key, string value, string expected) =>
-        new($"{source} key '{key}' = '{Clip(value)}' is not valid; expected {expected}");
+    private static FormatException Bad(string where, string value, string expected) =>
+        new($"{where} = '{Clip(value)}' is not valid; expected {expected}");
 
     /// <summary>A value from a model as it may appear in a message: short, control characters escaped.</summary>
     public static string Clip(string value)

@@ -47,8 +47,8 @@ public sealed record PreprocessingSpec
         else if (settings.Width is { } sw && settings.Height is { } sh)
             (width, height) = (sw, sh);
         else
-            throw new FormatException(
-                $"the model's input height/width are not fixed; give the size in metadata '{ModelMetadataKeys.InputSize}', a sidecar 'input_size' or --input-size");
+            throw new MissingSettingException(ModelSettings.Names.InputSize,
+                $"the model's input height/width are not fixed; give the size in metadata '{ModelMetadataKeys.InputSize}' or a sidecar's 'input_size'");
 
         var mean = settings.Mean ?? (channels == 1 ? ImageNetGrayMean : ImageNetMean);
         var std = settings.Std ?? (channels == 1 ? ImageNetGrayStd : ImageNetStd);

@@ -61,7 +61,7 @@ public static class ModelInspector
         var unknown = 0;
         foreach (var node in graph.Node)
         {
-            var key = string.IsNullOrEmpty(node.Domain) || node.Domain == "ai.onnx" ? node.OpType : $"{node.Domain}.{node.OpType}";
+            var key = Opsets.OperatorKey(node);
             operators[key] = operators.GetValueOrDefault(key) + 1;
             if (!ComputeOps.Contains(node.OpType)) continue;
 
@@ -80,8 +80,7 @@ public static class ModelInspector
         {
             Producer = $"{model.ProducerName} {model.ProducerVersion}".Trim(),
             IrVersion = model.IrVersion,
-            Opsets = model.OpsetImport.GroupBy(o => o.Domain is "" or "ai.onnx" ? "ai.onnx" : o.Domain)
-                .ToDictionary(g => g.Key, g => g.Max(o => o.Version)),
+            Opsets = Opsets.All(model),
             Inputs = [.. RealInputs(graph).Select(Signature)],
             Outputs = [.. graph.Output.Select(Signature)],
             Metadata = model.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value),

@@ -54,15 +54,8 @@ public static class OnnxModelFile
         return model;
     }
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically (temp file then rename).</summary>
-    public static void Save(ModelProto model, string path)
-    {
-        var full = Path.GetFullPath(path);
-        var tmp = full + ".tmp-" + Environment.ProcessId;
-        using (var stream = File.Create(tmp))
-            model.WriteTo(stream);
-        File.Move(tmp, full, overwrite: true);
-    }
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically (<see cref="IO.AtomicFile"/>).</summary>
+    public static void Save(ModelProto model, string path) => IO.AtomicFile.Write(path, model.WriteTo);
 
     private static string Describe(InvalidProtocolBufferException e) =>
         e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase)

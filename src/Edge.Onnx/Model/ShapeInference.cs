@@ -16,7 +16,7 @@ internal sealed class ShapeInference
 
     public ShapeInference(ModelProto model)
     {
-        _opset = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? GraphBuilder.DefaultOpset;
+        _opset = Opsets.Default(model) ?? GraphBuilder.DefaultOpset;
         var graph = model.Graph;
         foreach (var init in graph.Initializer)
         {

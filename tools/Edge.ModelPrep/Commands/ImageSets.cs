@@ -1,4 +1,4 @@
-using Edge.Core.Datasets;
+using Edge.Host.Datasets;
 
 namespace Edge.ModelPrep.Commands;
 

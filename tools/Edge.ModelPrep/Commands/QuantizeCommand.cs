@@ -1,15 +1,16 @@
+using Edge.Cli;
+using Edge.Core.Diagnostics;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Edge.Core.Datasets;
-using Edge.Core.Quantization;
-using Edge.Onnx.Quantization;
+using Edge.Host.Datasets;
+using Edge.Host.Quantization;
 using Spectre.Console;
 
 namespace Edge.ModelPrep.Commands;
 
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonNaming.Policy,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(QuantizationReport))]
 internal sealed partial class ReportJson : JsonSerializerContext;
@@ -40,27 +41,29 @@ internal static class QuantizeCommand
         command.Arguments.Add(output);
         foreach (var o in new Option[] { calibration, method, percentile, samples, activations, exclude, autoExclude, maxLoss, eval, evalSamples, threads, noLatency, optimized, json })
             command.Options.Add(o);
-        command.SetAction(r =>
+        command.SetAction(r => Program.Errors.Run(() =>
         {
-            try
             {
                 var m = r.GetValue(method)!.ToLowerInvariant() switch
                 {
                     "minmax" or "min-max" => CalibrationMethod.MinMax,
                     "percentile" => CalibrationMethod.Percentile,
                     "entropy" or "kl" => CalibrationMethod.Entropy,
-                    var other => throw new QuantizationException($"--method '{other}': expected minmax, percentile or entropy"),
+                    var other => throw new CliError($"--method '{other}': expected minmax, percentile or entropy"),
                 };
                 var a = r.GetValue(activations)!.ToLowerInvariant() switch
                 {
                     "int8" or "s8" => ActivationType.Int8,
                     "uint8" or "u8" => ActivationType.UInt8,
-                    var other => throw new QuantizationException($"--activations '{other}': expected int8 or uint8"),
+                    var other => throw new CliError($"--activations '{other}': expected int8 or uint8"),
                 };
                 var p = r.GetValue(percentile);
-                if (p is <= 50 or > 100) throw new QuantizationException($"--percentile {p}: expected a value in (50, 100]");
+                if (p is <= 50 or > 100) throw new CliError($"--percentile {p}: expected a value in (50, 100]");
+                if (r.GetValue(samples) < 1) throw new CliError($"--samples {r.GetValue(samples)}: expected at least 1");
+                if (r.GetValue(autoExclude) && r.GetValue(eval) is null)
+                    throw new CliError("--auto-exclude needs an evaluation set (--eval) to measure the loss on");
                 var inputPath = r.GetValue(input)!;
-                if (!File.Exists(inputPath)) throw new QuantizationException($"model '{inputPath}' does not exist");
+                if (!File.Exists(inputPath)) throw new CliError($"model '{inputPath}' does not exist");
                 var request = new QuantizeRequest
                 {
                     InputPath = inputPath,
@@ -81,12 +84,7 @@ internal static class QuantizeCommand
                 };
                 return Run(request, r.GetValue(json));
             }
-            catch (Exception e) when (e is QuantizationException or DatasetException or IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"edge-prep: error: {e.Message}");
-                return 1;
-            }
-        });
+        }));
         return command;
     }
 
@@ -148,7 +146,7 @@ internal static class QuantizeCommand
                 (e.Fp32Accuracy is { } fa && e.Int8Accuracy is { } ia ? $", accuracy FP32 {fa:0.00}% INT8 {ia:0.00}% (loss {fa - ia:0.00} points)" : ""));
         if (r.Fp32LatencyMs is { } f && r.Int8LatencyMs is { } i)
             Row("latency", $"FP32 {f.ToString("0.000", inv)} ms, INT8 {i.ToString("0.000", inv)} ms (1 thread, batch 1, median): ratio {(i / f).ToString("0.00", inv)}");
-        Row("peak memory", $"{r.PeakRssMiB:0} MiB RSS");
+        Row("peak memory", $"{r.PeakRssMib:0} MiB RSS");
         AnsiConsole.Write(summary);
 
         var layers = new Table().Border(TableBorder.Simple).Title("largest quantization error (FP32 vs INT8 on calibration images)")

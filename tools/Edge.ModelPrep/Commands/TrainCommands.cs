@@ -1,8 +1,11 @@
+using Edge.Onnx.IO;
+using Edge.Host.Evaluation;
+using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Edge.Core.Datasets;
+using Edge.Host.Datasets;
 using Edge.Core.Inference;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Evaluation;
@@ -15,36 +18,36 @@ using Spectre.Console;
 namespace Edge.ModelPrep.Commands;
 
 public sealed record TrainSummary(
-    [property: JsonPropertyName("run")] string Run,
-    [property: JsonPropertyName("epochs")] int Epochs,
-    [property: JsonPropertyName("best_epoch")] int BestEpoch,
-    [property: JsonPropertyName("best_val_accuracy")] double BestValAccuracy,
-    [property: JsonPropertyName("stopped_early")] bool StoppedEarly,
-    [property: JsonPropertyName("images_per_second")] double ImagesPerSecond,
-    [property: JsonPropertyName("data_wait_fraction")] double DataWaitFraction,
-    [property: JsonPropertyName("train_images")] int TrainImages,
-    [property: JsonPropertyName("val_images")] int ValImages,
-    [property: JsonPropertyName("skipped_images")] int SkippedImages,
-    [property: JsonPropertyName("test")] EvalReport? Test,
+    string Run,
+    int Epochs,
+    int BestEpoch,
+    double BestValAccuracy,
+    bool StoppedEarly,
+    double ImagesPerSecond,
+    double DataWaitFraction,
+    int TrainImages,
+    int ValImages,
+    int SkippedImages,
+    EvalReport? Test,
     [property: JsonPropertyName("memory")] MemorySummary? Memory = null);
 
 /// <summary>Training's memory: the estimate made before the first step, and the peak it reached (resident set).</summary>
 public sealed record MemorySummary(
-    [property: JsonPropertyName("batch_size")] int BatchSize,
-    [property: JsonPropertyName("estimate_mib")] double EstimateMiB,
-    [property: JsonPropertyName("limit_mib")] double LimitMiB,
-    [property: JsonPropertyName("peak_rss_mib")] double PeakRssMiB);
+    int BatchSize,
+    double EstimateMib,
+    double LimitMib,
+    double PeakRssMib);
 
 public sealed record ExportSummary(
-    [property: JsonPropertyName("output")] string Output,
-    [property: JsonPropertyName("architecture")] string Architecture,
-    [property: JsonPropertyName("macs")] long Macs,
-    [property: JsonPropertyName("parity_max_abs_diff")] double ParityMaxAbsDiff,
-    [property: JsonPropertyName("parity_random_scaled_diff")] double ParityRandomScaledDiff,
-    [property: JsonPropertyName("parity_images")] int ParityImages,
-    [property: JsonPropertyName("bytes")] long Bytes);
+    string Output,
+    string Architecture,
+    long Macs,
+    double ParityMaxAbsDiff,
+    double ParityRandomScaledDiff,
+    int ParityImages,
+    long Bytes);
 
-[JsonSourceGenerationOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TrainSummary))]
 [JsonSerializable(typeof(ExportSummary))]
@@ -53,15 +56,6 @@ internal sealed partial class CommandJson : JsonSerializerContext;
 /// <summary><c>edge-prep train</c>, <c>export</c> and <c>eval</c>.</summary>
 internal static class TrainCommands
 {
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine($"edge-prep: {message}");
-        return 1;
-    }
-
-    private static bool IsUserError(Exception e) =>
-        e is ArgumentException or DatasetException or CheckpointException or ExportException or ModelLoadException or PretrainedException or TrainingDivergedException or IOException or UnauthorizedAccessException;
-
     public static Command Train() => Build(distill: false);
 
     /// <summary><c>edge-prep distill --teacher T</c>: <c>train</c> with a teacher's soft targets (Hinton's loss).</summary>
@@ -115,10 +109,9 @@ internal static class TrainCommands
         if (distill) foreach (var o in new Option[] { teacher, temperature, alpha }) command.Options.Add(o);
         foreach (var o in new Option[] { data, testData, outDir, arch, pretrained, headEpochs, backboneLr, width, size, color, resize, epochs, batch, optimizer, lr, momentum, wd, warmup, smoothing, loss, gamma, balance, clip, patience, valFraction, maxImages, augment, dropout, seed, threads, workers, device, maxSteps, maxMemory, resume, noEval, json })
             command.Options.Add(o);
-        command.SetAction(r =>
+        command.SetAction(r => Program.Errors.Run(() =>
         {
             using var progress = new ConsoleProgress(quiet: false);
-            try
             {
                 var dataSpec = r.GetValue(data)!;
                 var isFolder = Directory.Exists(dataSpec);
@@ -135,7 +128,7 @@ internal static class TrainCommands
                     catch (DatasetException e) { throw new DatasetException($"--test-data '{testSpec}': {e.Message}"); }
                 }
                 if (distill && r.GetValue(teacher) is { } teacherPath && !File.Exists(teacherPath) && !Directory.Exists(teacherPath))
-                    throw new ArgumentException($"--teacher '{teacherPath}': no such file or folder");
+                    throw new CliError($"--teacher '{teacherPath}': no such file or folder");
                 var opt = r.GetValue(optimizer)!.ToLowerInvariant();
                 var archName = r.GetValue(arch)?.ToLowerInvariant();
                 // An ImageNet start for image folders, when the architecture is the one it exists for.
@@ -148,12 +141,12 @@ internal static class TrainCommands
                 };
                 var weights = pretrainedPath is null ? null : PretrainedBackbone.Read(PretrainedBackbone.Resolve(pretrainedPath));
                 if (weights is not null && archName is not null && archName != weights.Spec(32, 2).Arch)
-                    throw new ArgumentException($"--pretrained '{pretrainedPath}' is a {weights.Spec(32, 2).Arch} backbone; --arch {archName} cannot start from it (or pass --pretrained none)");
+                    throw new CliError($"--pretrained '{pretrainedPath}' is a {weights.Spec(32, 2).Arch} backbone; --arch {archName} cannot start from it (or pass --pretrained none)");
                 if (weights is not null && r.GetValue(color) is { } givenColor && !givenColor.Equals("bgr", StringComparison.OrdinalIgnoreCase))
-                    throw new ArgumentException($"--color {givenColor}: the pretrained backbone was trained on BGR input; leave --color out (or pass --pretrained none)");
+                    throw new CliError($"--color {givenColor}: the pretrained backbone was trained on BGR input; leave --color out (or pass --pretrained none)");
                 var inputSize = r.GetValue(size) ?? (isFolder ? InputSizeFor(set, weights is not null, progress) : 28);
                 if (weights is not null && inputSize < 32)
-                    throw new ArgumentException($"--input-size {inputSize}: a pretrained start needs at least 32 pixels (the backbone halves them 5 times); pass --input-size 64 or --pretrained none");
+                    throw new CliError($"--input-size {inputSize}: a pretrained start needs at least 32 pixels (the backbone halves them 5 times); pass --input-size 64 or --pretrained none");
                 if (weights is not null)
                     foreach (var (flag, given) in new[] { ("--width", r.GetResult(width) is { Implicit: false }), ("--dropout", r.GetResult(dropout) is { Implicit: false }) })
                         if (given) progress.Message($"warning: {flag} is ignored with a pretrained start (the backbone is as it was trained)");
@@ -189,7 +182,7 @@ internal static class TrainCommands
                     BackboneLrFactor = weights is null ? 1 : r.GetValue(backboneLr) ?? 1,
                     FreezeBatchNorm = batchSize < 16,
                     AutoBatch = r.GetValue(batch) is null && isFolder,
-                    MaxMemoryMiB = r.GetValue(maxMemory),
+                    MaxMemoryMib = r.GetValue(maxMemory),
                     Resize = r.GetValue(resize)!,
                     Epochs = epochCount, BatchSize = batchSize, Optimizer = opt,
                     LearningRate = r.GetValue(lr) ?? (weights is not null ? 0.02 : opt == "adamw" ? 0.002 : 0.1),
@@ -200,7 +193,7 @@ internal static class TrainCommands
                     Balance = r.GetValue(balance)!.ToLowerInvariant() switch
                     {
                         "none" => Balancing.None, "sampler" => Balancing.Sampler, "weights" => Balancing.Weights,
-                        var b => throw new ArgumentException($"--balance '{b}': expected none, sampler or weights"),
+                        var b => throw new CliError($"--balance '{b}': expected none, sampler or weights"),
                     },
                     ClipGradNorm = r.GetValue(clip), Patience = r.GetValue(patience), ValFraction = r.GetValue(valFraction),
                     MaxImages = r.GetValue(maxImages),
@@ -212,14 +205,14 @@ internal static class TrainCommands
                 var run = new RunFolder(r.GetValue(outDir)!);
                 // A folder counts as holding a run once it has a checkpoint: one that failed before its first can be reused.
                 if (!r.GetValue(resume) && Directory.Exists(run.Last))
-                    throw new ArgumentException($"'{run.Root}' already holds a run: pass --resume to continue it, or choose another --out");
+                    throw new CliError($"'{run.Root}' already holds a run: pass --resume to continue it, or choose another --out");
                 progress.Message($"training {options.Arch.Describe()} on {options.Data} for {options.Epochs} epochs into {run.Root}");
                 using var cancel = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); progress.Message("stopping after this step (the last checkpoint is kept)"); };
                 var trainer = new Trainer(options, run, progress, set);
                 var result = trainer.Run(r.GetValue(resume), cancel.Token);
-                var peak = Edge.Core.Diagnostics.ProcessMemory.PeakMiB(); // training's, before the test evaluation
-                var memory = trainer.Memory is { } plan ? new MemorySummary(plan.BatchSize, Math.Round(plan.EstimateMiB), Math.Round(plan.LimitMiB), Math.Round(peak)) : null;
+                var peak = Edge.Core.Diagnostics.ProcessMemory.PeakMib(); // training's, before the test evaluation
+                var memory = trainer.Memory is { } plan ? new MemorySummary(plan.BatchSize, Math.Round(plan.EstimateMib), Math.Round(plan.LimitMib), Math.Round(peak)) : null;
                 EvalReport? test = null;
                 if (!r.GetValue(noEval))
                 {
@@ -227,7 +220,7 @@ internal static class TrainCommands
                     if (evalData is not null)
                     {
                         progress.Message($"evaluating the best checkpoint (epoch {result.Best.Epoch}) on {options.TestData}");
-                        test = Evaluator.EvaluateCheckpoint(run.Best is var b && Directory.Exists(b) ? b : run.Last, evalData,
+                        test = CheckpointEvaluator.Evaluate(run.Best is var b && Directory.Exists(b) ? b : run.Last, evalData,
                             [.. Enumerable.Range(0, evalData.Count)], options.Threads > 0 ? options.Threads : 1, 100);
                         ReportWriter.Write(run.Report, test, ReadHistory(run.Metrics));
                         progress.Message(string.Create(CultureInfo.InvariantCulture, $"test: top-1 {test.Top1:0.00}%, top-5 {test.Top5:0.00}% on {test.Images} images; report in {run.Report}"));
@@ -241,17 +234,12 @@ internal static class TrainCommands
                 progress.Message(string.Create(CultureInfo.InvariantCulture,
                     $"done: best epoch {result.Best.BestEpoch} of {result.Last.Epoch}: validation {result.Best.BestValAccuracy:0.00}% ({result.ValImages} images){(test is null ? "" : $", test {test.Top1:0.00}% ({test.Images} images)")}{(result.StoppedEarly ? ", stopped early" : "")}"));
                 if (memory is not null)
-                    progress.Message(string.Create(CultureInfo.InvariantCulture, $"memory: peak {memory.PeakRssMiB / 1024:0.00} GiB (estimated {memory.EstimateMiB / 1024:0.00} GiB before the first step)"));
+                    progress.Message(string.Create(CultureInfo.InvariantCulture, $"memory: peak {memory.PeakRssMib / 1024:0.00} GiB (estimated {memory.EstimateMib / 1024:0.00} GiB before the first step)"));
                 progress.Message($"files: {best} (best checkpoint), {run.Metrics}, {run.TensorBoard}{(test is null ? "" : $", {run.Report}")}");
                 progress.Message($"next: edge-prep export {run.Root} --out model.onnx && edge-prep quantize model.onnx model.int8.onnx --calibration {options.Data}");
                 return 0;
             }
-            catch (Exception e) when (IsUserError(e))
-            {
-                progress.Dispose();
-                return Fail(e.Message);
-            }
-        });
+        }));
         return command;
     }
 
@@ -306,13 +294,12 @@ internal static class TrainCommands
         var command = new Command("export", "Write a checkpoint as ONNX (opset 17, BatchNorm folded, labels and preprocessing inside) after checking ONNX Runtime against TorchSharp");
         command.Arguments.Add(input);
         foreach (var o in new Option[] { output, parityImages, json }) command.Options.Add(o);
-        command.SetAction(r =>
+        command.SetAction(r => Program.Errors.Run(() =>
         {
-            try
             {
                 var (net, state) = Checkpoint.Load(r.GetValue(input)!);
                 using var _ = net;
-                var preprocessing = Evaluator.Preprocessing(state);
+                var preprocessing = CheckpointEvaluator.Preprocessing(state);
                 var model = ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, preprocessing, state.Data, state.ValAccuracy));
                 // Parity on real images: the run's own data, preprocessed by Edge.Core as the daemon will.
                 var set = ImageSets.Open(state.Data, "test");
@@ -322,13 +309,13 @@ internal static class TrainCommands
                 var inputs = loader.Epoch(0).First().Images.AsSpan(0, images.Count * images.ImageLength).ToArray();
                 var parity = ModelExporter.CheckParity(net, model, inputs, images.Count);
                 if (!parity.Passed)
-                    return Fail(string.Create(CultureInfo.InvariantCulture,
+                    throw new ExportException(string.Create(CultureInfo.InvariantCulture,
                         $"refusing to write '{r.GetValue(output)}': ONNX Runtime differs from TorchSharp by {parity.MaxAbsDiff:g3} on real images (random inputs: {parity.MaxScaledDiffRandom:g3}), over the {ParityResult.Tolerance:g} tolerance"));
                 var path = r.GetValue(output)!;
                 var dir = Path.GetDirectoryName(Path.GetFullPath(path));
                 if (dir is not null) Directory.CreateDirectory(dir);
                 var bytes = model.ToByteArray();
-                File.WriteAllBytes(path, bytes);
+                AtomicFile.Write(path, bytes);
                 var macs = ModelExporter.CountMacs(net);
                 var summary = new ExportSummary(path, state.Arch.Describe(), macs, parity.MaxAbsDiff, parity.MaxScaledDiffRandom, parity.Images, bytes.Length);
                 if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(summary, CommandJson.Default.ExportSummary));
@@ -336,11 +323,7 @@ internal static class TrainCommands
                     $"wrote {path} ({bytes.Length / 1024.0:0} KiB, {state.Arch.Describe()}, {macs / 1e6:0.##} M MACs); parity on {parity.Images} images: max |onnx - torch| {parity.MaxAbsDiff:g3}"));
                 return 0;
             }
-            catch (Exception e) when (IsUserError(e))
-            {
-                return Fail(e.Message);
-            }
-        });
+        }));
         return command;
     }
 
@@ -356,9 +339,8 @@ internal static class TrainCommands
         var command = new Command("eval", "Evaluate a checkpoint or an ONNX model: top-1/top-5, per-class precision/recall/F1, confusion matrix, latency");
         command.Arguments.Add(input);
         foreach (var o in new Option[] { data, outDir, max, threads, latency, json }) command.Options.Add(o);
-        command.SetAction(r =>
+        command.SetAction(r => Program.Errors.Run(() =>
         {
-            try
             {
                 var path = r.GetValue(input)!;
                 var isOnnx = File.Exists(path);
@@ -374,12 +356,12 @@ internal static class TrainCommands
                         dataSpec = state.Data.StartsWith("fashion-mnist", StringComparison.OrdinalIgnoreCase) ? "fashion-mnist:test" : state.Data;
                     }
                 }
-                if (dataSpec is null) throw new ArgumentException("--data is required to evaluate an ONNX file");
+                if (dataSpec is null) throw new CliError("--data is required to evaluate an ONNX file");
                 var set = ImageSets.Open(dataSpec, "test");
                 var indices = r.GetValue(max) is > 0 and var m && m < set.Count ? set.Sample(m, 0) : [.. Enumerable.Range(0, set.Count)];
                 var report = isOnnx
-                    ? Evaluator.EvaluateOnnx(path, set, indices, r.GetValue(threads), r.GetValue(latency))
-                    : Evaluator.EvaluateCheckpoint(path, set, indices, r.GetValue(threads), r.GetValue(latency));
+                    ? OnnxEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency))
+                    : CheckpointEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency));
                 var folder = r.GetValue(outDir);
                 if (folder is not null) ReportWriter.Write(folder, report, history);
                 if (r.GetValue(json)) Console.WriteLine(ReportWriter.ToJson(report));
@@ -397,11 +379,7 @@ internal static class TrainCommands
                 }
                 return 0;
             }
-            catch (Exception e) when (IsUserError(e))
-            {
-                return Fail(e.Message);
-            }
-        });
+        }));
         return command;
     }
 }

@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.Text.Json.Serialization;
 
 namespace Edge.ModelPrep.Data;
@@ -10,17 +11,17 @@ namespace Edge.ModelPrep.Data;
 public sealed record AugmentationOptions
 {
     /// <summary>Random resized crop: the kept area fraction is drawn from [CropScaleMin, 1], aspect from [3/4, 4/3].</summary>
-    [JsonPropertyName("crop_scale_min")] public double CropScaleMin { get; init; } = 0.6;
-    [JsonPropertyName("horizontal_flip")] public bool HorizontalFlip { get; init; } = true;
-    [JsonPropertyName("rotation_degrees")] public double RotationDegrees { get; init; } = 10;
+    public double CropScaleMin { get; init; } = 0.6;
+    public bool HorizontalFlip { get; init; } = true;
+    public double RotationDegrees { get; init; } = 10;
     /// <summary>Translation, a fraction of the image size in each direction.</summary>
-    [JsonPropertyName("translate")] public double Translate { get; init; } = 0.1;
-    [JsonPropertyName("brightness")] public double Brightness { get; init; } = 0.2;
-    [JsonPropertyName("contrast")] public double Contrast { get; init; } = 0.2;
+    public double Translate { get; init; } = 0.1;
+    public double Brightness { get; init; } = 0.2;
+    public double Contrast { get; init; } = 0.2;
     /// <summary>Saturation jitter (RGB models only).</summary>
-    [JsonPropertyName("saturation")] public double Saturation { get; init; } = 0.2;
+    public double Saturation { get; init; } = 0.2;
     /// <summary>Probability of random erasing (a rectangle of 2–33% of the image set to the mean).</summary>
-    [JsonPropertyName("erasing")] public double Erasing { get; init; } = 0.25;
+    public double Erasing { get; init; } = 0.25;
 
     public static AugmentationOptions None { get; } = new()
     {
@@ -37,7 +38,7 @@ public sealed record AugmentationOptions
         "none" => None,
         "light" => Light,
         "default" or "standard" => Default,
-        _ => throw new ArgumentException($"--augment '{name}': expected none, light or default"),
+        _ => throw new CliError($"--augment '{name}': expected none, light or default"),
     };
 
     [JsonIgnore]

@@ -1,3 +1,6 @@
+using Edge.Onnx.IO;
+using Edge.Host.Evaluation;
+using Edge.Cli;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +10,7 @@ using SkiaSharp;
 
 namespace Edge.ModelPrep.Evaluation;
 
-[JsonSourceGenerationOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(EvalReport))]
 internal sealed partial class EvalJson : JsonSerializerContext;
@@ -28,20 +31,20 @@ public static class ReportWriter
         Directory.CreateDirectory(folder);
         var written = new List<string>();
         var json = Path.Combine(folder, "metrics.json");
-        File.WriteAllText(json, ToJson(report));
+        AtomicFile.WriteText(json, ToJson(report));
         written.Add(json);
         var confusion = Path.Combine(folder, "confusion.png");
-        File.WriteAllBytes(confusion, ConfusionPng(report));
+        AtomicFile.Write(confusion, ConfusionPng(report));
         written.Add(confusion);
         string? curves = null;
         if (history is { Count: > 0 })
         {
             curves = Path.Combine(folder, "curves.png");
-            File.WriteAllBytes(curves, CurvesPng(history));
+            AtomicFile.Write(curves, CurvesPng(history));
             written.Add(curves);
         }
         var md = Path.Combine(folder, "report.md");
-        File.WriteAllText(md, Markdown(report, curves is not null));
+        AtomicFile.WriteText(md, Markdown(report, curves is not null));
         written.Add(md);
         return written;
     }

@@ -27,7 +27,7 @@ public sealed record ParityResult(double MaxAbsDiff, double MaxScaledDiffRandom,
     public bool Passed => MaxAbsDiff <= Tolerance && MaxScaledDiffRandom <= Tolerance;
 }
 
-public sealed class ExportException(string message) : Exception(message);
+public sealed class ExportException(string message) : EdgeException(message);
 
 /// <summary>
 /// Writes a trained network as ONNX (opset 17, dynamic batch, BatchNorm folded) with Edge metadata,

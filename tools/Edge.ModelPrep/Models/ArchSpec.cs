@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.Text.Json.Serialization;
 
 namespace Edge.ModelPrep.Models;
@@ -7,19 +8,19 @@ public sealed record ArchSpec
 {
     public static readonly string[] Names = ["mobilenetv2", "mobilenetv3-small", "resnet18", "resnet34", "resnet20"];
 
-    [JsonPropertyName("arch")] public required string Arch { get; init; }
-    [JsonPropertyName("width")] public double Width { get; init; } = 1.0;
-    [JsonPropertyName("input_size")] public required int InputSize { get; init; }
-    [JsonPropertyName("channels")] public required int Channels { get; init; }
-    [JsonPropertyName("classes")] public required int Classes { get; init; }
-    [JsonPropertyName("dropout")] public double Dropout { get; init; } = 0.2;
+    public required string Arch { get; init; }
+    public double Width { get; init; } = 1.0;
+    public required int InputSize { get; init; }
+    public required int Channels { get; init; }
+    public required int Classes { get; init; }
+    public double Dropout { get; init; } = 0.2;
     /// <summary>
     /// ResNet: blocks per stage, comma-separated, when not the architecture's usual ones (an imported
     /// backbone's, e.g. ML.NET's ImageNet "ResNet-18" has 2,2,2,3). A string so that specs compare by value.
     /// </summary>
-    [JsonPropertyName("blocks")] public string? Blocks { get; init; }
+    public string? Blocks { get; init; }
     /// <summary>ResNet-18/34: ImageNet's 7x7 stride-2 stem and max-pool whatever the input size (a pretrained start needs it); null = only from 128 pixels.</summary>
-    [JsonPropertyName("imagenet_stem")] public bool? ImagenetStem { get; init; }
+    public bool? ImagenetStem { get; init; }
 
     public string Describe() =>
         $"{Arch}{(Width == 1.0 ? "" : FormattableString.Invariant($"-{Width:0.###}"))}{(Blocks is null ? "" : $" [{Blocks}]")} {InputSize}x{InputSize}x{Channels} → {Classes} classes";
@@ -30,18 +31,18 @@ public sealed record ArchSpec
         if (Blocks is null) return usual;
         var parts = Blocks.Split(',', StringSplitOptions.TrimEntries);
         if (parts.Length != usual.Length || !parts.All(p => int.TryParse(p, out var n) && n is >= 1 and <= 16))
-            throw new ArgumentException($"blocks '{Blocks}': expected {usual.Length} counts of 1..16 separated by commas");
+            throw new CliError($"blocks '{Blocks}': expected {usual.Length} counts of 1..16 separated by commas");
         return [.. parts.Select(int.Parse)];
     }
 
     public void Validate()
     {
-        if (!Names.Contains(Arch)) throw new ArgumentException($"--arch '{Arch}': expected one of {string.Join(", ", Names)}");
-        if (Width is <= 0 or > 4) throw new ArgumentException($"--width {Width}: expected a multiplier in (0, 4]");
-        if (InputSize is < 8 or > 1024) throw new ArgumentException($"--input-size {InputSize}: expected 8..1024 pixels");
-        if (Channels is not (1 or 3)) throw new ArgumentException($"channels {Channels}: expected 1 (gray) or 3 (RGB)");
-        if (Classes < 2) throw new ArgumentException($"{Classes} class(es): a classifier needs at least 2");
-        if (Dropout is < 0 or >= 1) throw new ArgumentException($"--dropout {Dropout}: expected 0 <= p < 1");
+        if (!Names.Contains(Arch)) throw new CliError($"--arch '{Arch}': expected one of {string.Join(", ", Names)}");
+        if (Width is <= 0 or > 4) throw new CliError($"--width {Width}: expected a multiplier in (0, 4]");
+        if (InputSize is < 8 or > 1024) throw new CliError($"--input-size {InputSize}: expected 8..1024 pixels");
+        if (Channels is not (1 or 3)) throw new CliError($"channels {Channels}: expected 1 (gray) or 3 (RGB)");
+        if (Classes < 2) throw new CliError($"{Classes} class(es): a classifier needs at least 2");
+        if (Dropout is < 0 or >= 1) throw new CliError($"--dropout {Dropout}: expected 0 <= p < 1");
     }
 
     /// <summary>torchvision's rounding of scaled channel counts: a multiple of 8, never more than 10% below.</summary>

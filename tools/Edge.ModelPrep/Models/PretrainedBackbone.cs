@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Edge.ModelPrep.Models;
 
 /// <summary>A pretrained backbone that cannot be used, with the node or file that says why.</summary>
-public sealed class PretrainedException(string message) : Exception(message);
+public sealed class PretrainedException(string message) : EdgeException(message);
 
 /// <summary>One convolution and the BatchNorm after it, as read from an ONNX graph.</summary>
 public sealed record ConvBnWeights(string Node, float[] Weight, long[] Shape, int Stride, float[] Gamma, float[] Beta, float[] Mean, float[] Var);

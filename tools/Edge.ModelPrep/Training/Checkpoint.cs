@@ -1,3 +1,5 @@
+using Edge.Onnx.IO;
+using Edge.Cli;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Edge.ModelPrep.Models;
@@ -9,29 +11,29 @@ namespace Edge.ModelPrep.Training;
 /// <summary>What a checkpoint holds besides weights: enough to resume, export or evaluate without the original command line.</summary>
 public sealed record CheckpointState
 {
-    [JsonPropertyName("arch")] public required ArchSpec Arch { get; init; }
-    [JsonPropertyName("classes")] public required IReadOnlyList<string> Classes { get; init; }
-    [JsonPropertyName("color")] public required string Color { get; init; }
-    [JsonPropertyName("resize")] public required string Resize { get; init; }
-    [JsonPropertyName("mean")] public required float[] Mean { get; init; }
-    [JsonPropertyName("std")] public required float[] Std { get; init; }
-    [JsonPropertyName("data")] public required string Data { get; init; }
+    public required ArchSpec Arch { get; init; }
+    public required IReadOnlyList<string> Classes { get; init; }
+    public required string Color { get; init; }
+    public required string Resize { get; init; }
+    public required float[] Mean { get; init; }
+    public required float[] Std { get; init; }
+    public required string Data { get; init; }
     /// <summary>Epochs completed (1-based count).</summary>
-    [JsonPropertyName("epoch")] public required int Epoch { get; init; }
-    [JsonPropertyName("step")] public required int Step { get; init; }
-    [JsonPropertyName("val_accuracy")] public double? ValAccuracy { get; init; }
-    [JsonPropertyName("best_val_accuracy")] public double BestValAccuracy { get; init; }
-    [JsonPropertyName("best_epoch")] public int BestEpoch { get; init; }
-    [JsonPropertyName("epochs_without_improvement")] public int EpochsWithoutImprovement { get; init; }
+    public required int Epoch { get; init; }
+    public required int Step { get; init; }
+    public double? ValAccuracy { get; init; }
+    public double BestValAccuracy { get; init; }
+    public int BestEpoch { get; init; }
+    public int EpochsWithoutImprovement { get; init; }
 }
 
-[JsonSourceGenerationOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(CheckpointState))]
 [JsonSerializable(typeof(TrainOptions))]
 internal sealed partial class TrainingJson : JsonSerializerContext;
 
-public sealed class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class CheckpointException(string message, Exception? inner = null) : EdgeException(message, inner);
 
 /// <summary>
 /// A checkpoint folder: <c>model.bin</c> (TorchSharp weights), <c>optimizer.bin</c> (momentum/Adam
@@ -48,7 +50,7 @@ public static class Checkpoint
         Directory.CreateDirectory(tmp);
         net.save(Path.Combine(tmp, ModelFile));
         if (optimizer is TorchSharp.Modules.OptimizerHelper helper) helper.save_state_dict(Path.Combine(tmp, OptimizerFile));
-        File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainingJson.Default.CheckpointState));
+        AtomicFile.WriteText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainingJson.Default.CheckpointState));
         var old = folder.TrimEnd('/') + ".old";
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(folder)) Directory.Move(folder, old);

@@ -6,10 +6,10 @@ using static TorchSharp.torch;
 namespace Edge.ModelPrep.Training;
 
 /// <summary>What a training run will take in memory, and what there is.</summary>
-public sealed record MemoryPlan(int BatchSize, double EstimateMiB, double LimitMiB);
+public sealed record MemoryPlan(int BatchSize, double EstimateMib, double LimitMib);
 
 /// <summary>What the probe steps measured: memory in use before them, a step's fixed part, and what one more image adds.</summary>
-public readonly record struct MemoryProbe(double BaseMiB, double FixedMiB, double PerImageMiB);
+public readonly record struct MemoryProbe(double BaseMib, double FixedMib, double PerImageMib);
 
 /// <summary>
 /// Estimates training's peak memory before the first step, by measuring rather than modelling: probe
@@ -23,7 +23,7 @@ public readonly record struct MemoryProbe(double BaseMiB, double FixedMiB, doubl
 public static class MemoryEstimate
 {
     /// <summary>Memory that can be had: MemAvailable, or less when a cgroup (systemd, a container) limits this process.</summary>
-    public static double AvailableMiB()
+    public static double AvailableMib()
     {
         double available = double.PositiveInfinity;
         try
@@ -34,7 +34,7 @@ public static class MemoryEstimate
             var max = "/sys/fs/cgroup/memory.max";
             var current = "/sys/fs/cgroup/memory.current";
             if (File.Exists(max) && File.ReadAllText(max).Trim() is var m && m != "max" && long.TryParse(m, out var limit) && File.Exists(current))
-                available = Math.Min(available, (limit - long.Parse(File.ReadAllText(current).Trim())) / (1024.0 * 1024) + ProcessMemory.ResidentMiB());
+                available = Math.Min(available, (limit - long.Parse(File.ReadAllText(current).Trim())) / (1024.0 * 1024) + ProcessMemory.ResidentMib());
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { }
         return available;
@@ -54,7 +54,7 @@ public static class MemoryEstimate
         double Step(int batch)
         {
             Interop.NativeMemory.Exact();
-            var before = ProcessMemory.ResidentMiB();
+            var before = ProcessMemory.ResidentMib();
             ProcessMemory.ResetPeak();
             using (var scope = NewDisposeScope())
             {
@@ -64,7 +64,7 @@ public static class MemoryEstimate
                 loss.backward();
             }
             foreach (var p in net.parameters()) p.grad = null;
-            return ProcessMemory.PeakMiB() - before;
+            return ProcessMemory.PeakMib() - before;
         }
         try
         {
@@ -85,7 +85,7 @@ public static class MemoryEstimate
                 net.train();
             }
             Interop.NativeMemory.Exact();
-            return new MemoryProbe(ProcessMemory.ResidentMiB(), Math.Max(0, small - 4 * perImage), perImage);
+            return new MemoryProbe(ProcessMemory.ResidentMib(), Math.Max(0, small - 4 * perImage), perImage);
         }
         finally
         {
@@ -94,7 +94,7 @@ public static class MemoryEstimate
     }
 
     /// <summary>A step whose buffers take less than this keeps them in the heap for reuse (<see cref="Interop.NativeMemory.SmallSteps"/>).</summary>
-    public const double SmallStepMiB = 256;
+    public const double SmallStepMib = 256;
 
     /// <summary>
     /// What the live figure (below) turns into as resident memory over a run of epochs with validation:
@@ -108,19 +108,19 @@ public static class MemoryEstimate
 
     /// <summary>Whether a step at <paramref name="batch"/> counts as small (its buffers kept for reuse).</summary>
     public static bool IsSmallStep(MemoryProbe probe, int batch) =>
-        probe.FixedMiB + probe.PerImageMiB * batch < SmallStepMiB;
+        probe.FixedMib + probe.PerImageMib * batch < SmallStepMib;
 
     /// <summary>
     /// The expected peak RSS at <paramref name="batch"/>: <see cref="ResidentFactor"/> times what is live
     /// (memory in use before the probe + a step's fixed part and images + optimizer state, one or two copies
     /// of the parameters + prefetched batches). Measured peaks of real runs fell at 0.91x to 1.22x of it; a test holds it to 0.7x..1.35x.
     /// </summary>
-    public static double EstimateMiB(MemoryProbe probe, int batch, ClassifierNet net, string optimizer, int prefetch = 4)
+    public static double EstimateMib(MemoryProbe probe, int batch, ClassifierNet net, string optimizer, int prefetch = 4)
     {
         var parameters = net.parameters().Sum(p => p.numel()) * 4.0 / (1024 * 1024);
         var optimizerState = parameters * (optimizer == "adamw" ? 2 : 1);
         var spec = net.Spec;
         var batchBytes = (double)batch * spec.Channels * spec.InputSize * spec.InputSize * 4 * prefetch / (1024 * 1024);
-        return ResidentFactor * (probe.BaseMiB + probe.FixedMiB + probe.PerImageMiB * batch + optimizerState + batchBytes);
+        return ResidentFactor * (probe.BaseMib + probe.FixedMib + probe.PerImageMib * batch + optimizerState + batchBytes);
     }
 }

@@ -1,4 +1,5 @@
-using Edge.Core.Datasets;
+using Edge.Onnx.Model;
+using Edge.Host.Datasets;
 using Edge.Core.Imaging;
 using Edge.Core.Inference;
 using Edge.ModelPrep.Data;
@@ -45,12 +46,12 @@ public sealed class Teacher : IDisposable
             var (net, state) = Checkpoint.Load(spec);
             using var _ = net;
             net.eval();
-            var model = ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, Evaluator.Preprocessing(state), state.Data, state.ValAccuracy));
+            var model = ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, CheckpointEvaluator.Preprocessing(state), state.Data, state.ValAccuracy));
             // Inside the run's own checkpoints folder: a file the user keeps beside the run is never overwritten.
             var folder = Path.Combine(runFolder, "checkpoints");
             Directory.CreateDirectory(folder);
             path = Path.Combine(folder, "teacher.onnx");
-            File.WriteAllBytes(path, model.ToByteArray());
+            OnnxModelFile.Save(model, path);
         }
         var classifier = Classifier.Load(path, new ClassifierOptions { IntraOpThreads = threads, MaxBatch = 32 });
         try

@@ -1,3 +1,4 @@
+using Edge.Cli;
 using System.Text.Json.Serialization;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Models;
@@ -7,55 +8,55 @@ namespace Edge.ModelPrep.Training;
 /// <summary>Everything a training run was given; written to the run folder as config.json.</summary>
 public sealed record TrainOptions
 {
-    [JsonPropertyName("data")] public required string Data { get; init; }
-    [JsonPropertyName("test_data")] public string? TestData { get; init; }
-    [JsonPropertyName("arch")] public required ArchSpec Arch { get; init; }
-    [JsonPropertyName("color")] public required string Color { get; init; }
-    [JsonPropertyName("resize")] public string Resize { get; init; } = "squash";
-    [JsonPropertyName("mean")] public float[]? Mean { get; init; }
-    [JsonPropertyName("std")] public float[]? Std { get; init; }
-    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 20;
-    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
-    [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "sgd";
+    public required string Data { get; init; }
+    public string? TestData { get; init; }
+    public required ArchSpec Arch { get; init; }
+    public required string Color { get; init; }
+    public string Resize { get; init; } = "squash";
+    public float[]? Mean { get; init; }
+    public float[]? Std { get; init; }
+    public int Epochs { get; init; } = 20;
+    public int BatchSize { get; init; } = 128;
+    public string Optimizer { get; init; } = "sgd";
     [JsonPropertyName("lr")] public double LearningRate { get; init; } = 0.1;
-    [JsonPropertyName("momentum")] public double Momentum { get; init; } = 0.9;
-    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 5e-4;
-    [JsonPropertyName("warmup_epochs")] public double WarmupEpochs { get; init; } = 0.5;
-    [JsonPropertyName("min_lr_fraction")] public double MinLrFraction { get; init; } = 0.0;
-    [JsonPropertyName("label_smoothing")] public double LabelSmoothing { get; init; } = 0.1;
-    [JsonPropertyName("loss")] public string Loss { get; init; } = "cross-entropy";
-    [JsonPropertyName("focal_gamma")] public double FocalGamma { get; init; } = 2.0;
-    [JsonPropertyName("balance")] public Balancing Balance { get; init; } = Balancing.None;
-    [JsonPropertyName("clip_grad_norm")] public double ClipGradNorm { get; init; } = 5.0;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 5e-4;
+    public double WarmupEpochs { get; init; } = 0.5;
+    public double MinLrFraction { get; init; } = 0.0;
+    public double LabelSmoothing { get; init; } = 0.1;
+    public string Loss { get; init; } = "cross-entropy";
+    public double FocalGamma { get; init; } = 2.0;
+    public Balancing Balance { get; init; } = Balancing.None;
+    public double ClipGradNorm { get; init; } = 5.0;
     [JsonPropertyName("early_stopping_patience")] public int Patience { get; init; } = 0;
-    [JsonPropertyName("val_fraction")] public double ValFraction { get; init; } = 0.1;
-    [JsonPropertyName("max_images")] public int MaxImages { get; init; }
-    [JsonPropertyName("augmentation")] public required AugmentationOptions Augmentation { get; init; }
+    public double ValFraction { get; init; } = 0.1;
+    public int MaxImages { get; init; }
+    public required AugmentationOptions Augmentation { get; init; }
     [JsonPropertyName("augmentation_list")] public IReadOnlyList<string> AugmentationList => [.. Augmentation.Describe()];
-    [JsonPropertyName("seed")] public int Seed { get; init; } = 1;
-    [JsonPropertyName("threads")] public int Threads { get; init; }
-    [JsonPropertyName("workers")] public int Workers { get; init; } = 1;
-    [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    public int Seed { get; init; } = 1;
+    public int Threads { get; init; }
+    public int Workers { get; init; } = 1;
+    public string Device { get; init; } = "cpu";
     /// <summary>A pretrained backbone (an ONNX file: the ImageNet one or a user's) to start from, or null (random initialisation).</summary>
-    [JsonPropertyName("pretrained")] public string? Pretrained { get; init; }
+    public string? Pretrained { get; init; }
     /// <summary>With a pretrained start: epochs that train only the new classifier, the backbone frozen, before all layers train.</summary>
-    [JsonPropertyName("head_epochs")] public double HeadEpochs { get; init; }
+    public double HeadEpochs { get; init; }
     /// <summary>With a pretrained start: the backbone's learning rate as a fraction of the classifier's.</summary>
-    [JsonPropertyName("backbone_lr_factor")] public double BackboneLrFactor { get; init; } = 1.0;
+    public double BackboneLrFactor { get; init; } = 1.0;
     /// <summary>Keep BatchNorm statistics fixed while training (right for tiny batches, whose statistics are noise).</summary>
     [JsonPropertyName("freeze_batchnorm")] public bool FreezeBatchNorm { get; init; }
     /// <summary>Distillation: the teacher (a run folder, a checkpoint or an ONNX classifier), or null.</summary>
-    [JsonPropertyName("teacher")] public string? Teacher { get; init; }
+    public string? Teacher { get; init; }
     /// <summary>Distillation: softmax temperature of the soft targets.</summary>
-    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 4;
+    public double Temperature { get; init; } = 4;
     /// <summary>Distillation: weight of the teacher's soft targets against the labels (0 = labels only, 1 = teacher only).</summary>
-    [JsonPropertyName("alpha")] public double Alpha { get; init; } = 0.7;
+    public double Alpha { get; init; } = 0.7;
     /// <summary>The batch size was chosen for the data, not given: it may be made smaller to fit in memory.</summary>
-    [JsonPropertyName("auto_batch")] public bool AutoBatch { get; init; }
+    public bool AutoBatch { get; init; }
     /// <summary>Most memory training may take, in MiB (0 = what the machine has available, less 10%).</summary>
-    [JsonPropertyName("max_memory_mib")] public double MaxMemoryMiB { get; init; }
+    public double MaxMemoryMib { get; init; }
     /// <summary>Stop after this many optimizer steps (0 = no limit): for quick checks and benchmarks.</summary>
-    [JsonPropertyName("max_steps")] public int MaxSteps { get; init; }
+    public int MaxSteps { get; init; }
 
     public void Validate()
     {
@@ -65,23 +66,23 @@ public sealed record TrainOptions
             ("--lr", LearningRate), ("--momentum", Momentum), ("--weight-decay", WeightDecay), ("--warmup-epochs", WarmupEpochs),
             ("--min-lr-fraction", MinLrFraction), ("--label-smoothing", LabelSmoothing), ("--focal-gamma", FocalGamma),
             ("--clip-grad-norm", ClipGradNorm), ("--val-fraction", ValFraction), ("--head-epochs", HeadEpochs),
-            ("--backbone-lr-factor", BackboneLrFactor), ("--temperature", Temperature), ("--alpha", Alpha), ("--max-memory", MaxMemoryMiB),
+            ("--backbone-lr-factor", BackboneLrFactor), ("--temperature", Temperature), ("--alpha", Alpha), ("--max-memory", MaxMemoryMib),
         })
-            if (!double.IsFinite(value)) throw new ArgumentException($"{flag} {value}: expected a finite number");
-        if (MaxMemoryMiB < 0) throw new ArgumentException($"--max-memory {MaxMemoryMiB}: expected MiB > 0 (or 0: what the machine has available)");
+            if (!double.IsFinite(value)) throw new CliError($"{flag} {value}: expected a finite number");
+        if (MaxMemoryMib < 0) throw new CliError($"--max-memory {MaxMemoryMib}: expected MiB > 0 (or 0: what the machine has available)");
         Arch.Validate();
-        if (Epochs < 1) throw new ArgumentException($"--epochs {Epochs}: expected at least 1");
-        if (BatchSize is < 1 or > 4096) throw new ArgumentException($"--batch-size {BatchSize}: expected 1..4096");
-        if (Optimizer is not ("sgd" or "adamw")) throw new ArgumentException($"--optimizer '{Optimizer}': expected sgd or adamw");
-        if (LearningRate <= 0) throw new ArgumentException($"--lr {LearningRate}: expected > 0");
-        if (Loss is not ("cross-entropy" or "focal")) throw new ArgumentException($"--loss '{Loss}': expected cross-entropy or focal");
-        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"--label-smoothing {LabelSmoothing}: expected 0 <= s < 1");
-        if (WarmupEpochs < 0) throw new ArgumentException($"--warmup-epochs {WarmupEpochs}: expected >= 0");
-        if (ClipGradNorm < 0) throw new ArgumentException($"--clip-grad-norm {ClipGradNorm}: expected >= 0 (0 = off)");
-        if (Device is not ("cpu" or "cuda")) throw new ArgumentException($"--device '{Device}': expected cpu or cuda");
-        if (Temperature is < 0.1 or > 100) throw new ArgumentException($"--temperature {Temperature}: expected 0.1..100");
-        if (Alpha is < 0 or > 1) throw new ArgumentException($"--alpha {Alpha}: expected 0..1");
-        if (HeadEpochs < 0 || HeadEpochs > Epochs) throw new ArgumentException($"--head-epochs {HeadEpochs}: expected 0..{Epochs} (the epochs)");
-        if (BackboneLrFactor is <= 0 or > 10) throw new ArgumentException($"--backbone-lr-factor {BackboneLrFactor}: expected (0, 10]");
+        if (Epochs < 1) throw new CliError($"--epochs {Epochs}: expected at least 1");
+        if (BatchSize is < 1 or > 4096) throw new CliError($"--batch-size {BatchSize}: expected 1..4096");
+        if (Optimizer is not ("sgd" or "adamw")) throw new CliError($"--optimizer '{Optimizer}': expected sgd or adamw");
+        if (LearningRate <= 0) throw new CliError($"--lr {LearningRate}: expected > 0");
+        if (Loss is not ("cross-entropy" or "focal")) throw new CliError($"--loss '{Loss}': expected cross-entropy or focal");
+        if (LabelSmoothing is < 0 or >= 1) throw new CliError($"--label-smoothing {LabelSmoothing}: expected 0 <= s < 1");
+        if (WarmupEpochs < 0) throw new CliError($"--warmup-epochs {WarmupEpochs}: expected >= 0");
+        if (ClipGradNorm < 0) throw new CliError($"--clip-grad-norm {ClipGradNorm}: expected >= 0 (0 = off)");
+        if (Device is not ("cpu" or "cuda")) throw new CliError($"--device '{Device}': expected cpu or cuda");
+        if (Temperature is < 0.1 or > 100) throw new CliError($"--temperature {Temperature}: expected 0.1..100");
+        if (Alpha is < 0 or > 1) throw new CliError($"--alpha {Alpha}: expected 0..1");
+        if (HeadEpochs < 0 || HeadEpochs > Epochs) throw new CliError($"--head-epochs {HeadEpochs}: expected 0..{Epochs} (the epochs)");
+        if (BackboneLrFactor is <= 0 or > 10) throw new CliError($"--backbone-lr-factor {BackboneLrFactor}: expected (0, 10]");
     }
 }

@@ -1,8 +1,10 @@
+using Edge.Onnx.IO;
+using Edge.Cli;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Edge.Core.Datasets;
+using Edge.Host.Datasets;
 using Edge.ModelPrep.Commands;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Models;
@@ -29,7 +31,7 @@ public interface ITrainingProgress
 
 /// <summary>The paths inside a run folder.</summary>
 /// <summary>Training diverged (the loss is not a number): the settings', not the program's, fault.</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : EdgeException(message);
 
 public sealed record RunFolder(string Root)
 {
@@ -65,23 +67,23 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
     private int PlanMemory(ClassifierNet net, Device device)
     {
         var probe = MemoryEstimate.Probe(net, device);
-        var limit = options.MaxMemoryMiB > 0 ? options.MaxMemoryMiB : 0.9 * MemoryEstimate.AvailableMiB();
+        var limit = options.MaxMemoryMib > 0 ? options.MaxMemoryMib : 0.9 * MemoryEstimate.AvailableMib();
         var batch = options.BatchSize;
-        double Estimate(int b) => MemoryEstimate.EstimateMiB(probe, b, net, options.Optimizer);
+        double Estimate(int b) => MemoryEstimate.EstimateMib(probe, b, net, options.Optimizer);
         while (Estimate(batch) > limit && options.AutoBatch && batch > 4) batch /= 2;
         var estimate = Estimate(batch);
         if (estimate > limit)
         {
             var fits = batch;
             while (fits > 1 && Estimate(fits) > limit) fits /= 2;
-            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"batch {batch} of {net.Spec.Describe()} needs about {estimate / 1024:0.0} GiB, more than {(options.MaxMemoryMiB > 0 ? $"--max-memory {options.MaxMemoryMiB} MiB" : $"the {limit / 1024:0.0} GiB there is")}{(Estimate(fits) <= limit ? $"; --batch-size {fits} fits ({Estimate(fits) / 1024:0.0} GiB)" : "; use a smaller --input-size or --width")}{(options.MaxMemoryMiB > 0 ? "" : " (or set --max-memory)")}"));
+            throw new CliError(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"batch {batch} of {net.Spec.Describe()} needs about {estimate / 1024:0.0} GiB, more than {(options.MaxMemoryMib > 0 ? $"--max-memory {options.MaxMemoryMib} MiB" : $"the {limit / 1024:0.0} GiB there is")}{(Estimate(fits) <= limit ? $"; --batch-size {fits} fits ({Estimate(fits) / 1024:0.0} GiB)" : "; use a smaller --input-size or --width")}{(options.MaxMemoryMib > 0 ? "" : " (or set --max-memory)")}"));
         }
         if (MemoryEstimate.IsSmallStep(probe, batch)) Interop.NativeMemory.SmallSteps(); // small steps: reuse is faster than returning memory
         else Interop.NativeMemory.LargeSteps();
         Memory = new MemoryPlan(batch, estimate, limit);
         progress.Message(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"memory: about {estimate / 1024:0.00} GiB at batch {batch} ({probe.PerImageMiB:0.#} MiB per image) of {limit / 1024:0.0} GiB available{(batch != options.BatchSize ? $"; batch {options.BatchSize} would not fit" : "")}"));
+            $"memory: about {estimate / 1024:0.00} GiB at batch {batch} ({probe.PerImageMib:0.#} MiB per image) of {limit / 1024:0.0} GiB available{(batch != options.BatchSize ? $"; batch {options.BatchSize} would not fit" : "")}"));
         return batch;
     }
 
@@ -103,22 +105,22 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         }
 
         // Data: decoded and resized once by the daemon's own code.
-        var color = PreprocessingNames.TryParseColor(options.Color, out var c) ? c : throw new ArgumentException($"--color '{options.Color}': expected rgb, bgr or gray");
-        var resize = PreprocessingNames.TryParseResize(options.Resize, out var r) ? r : throw new ArgumentException($"--resize '{options.Resize}': expected squash, center-crop or letterbox");
-        if (color.Channels() != options.Arch.Channels) throw new ArgumentException($"--color {options.Color} gives {color.Channels()} channel(s) but the network takes {options.Arch.Channels}");
+        var color = PreprocessingNames.TryParseColor(options.Color, out var c) ? c : throw new CliError($"--color '{options.Color}': expected rgb, bgr or gray");
+        var resize = PreprocessingNames.TryParseResize(options.Resize, out var r) ? r : throw new CliError($"--resize '{options.Resize}': expected squash, center-crop or letterbox");
+        if (color.Channels() != options.Arch.Channels) throw new CliError($"--color {options.Color} gives {color.Channels()} channel(s) but the network takes {options.Arch.Channels}");
         var geometry = TensorImageSet.Preprocessing(options.Arch.InputSize, color, resize, new float[color.Channels()], [.. Enumerable.Repeat(1f, color.Channels())]);
         progress.Message($"loading {options.Data}");
         var source = preloaded ?? ImageSets.Open(options.Data, "train");
         var subset = options.MaxImages > 0 && options.MaxImages < source.Count ? source.Sample(options.MaxImages, options.Seed) : null;
         var data = TensorImageSet.Build(source, geometry, progress: progress.Loading, subset: subset);
         if (data.Classes.Count != options.Arch.Classes)
-            throw new ArgumentException($"the data has {data.Classes.Count} classes but the network was asked for {options.Arch.Classes}");
+            throw new CliError($"the data has {data.Classes.Count} classes but the network was asked for {options.Arch.Classes}");
         foreach (var s in data.Skipped.Take(5)) progress.Message($"skipped {s.Image}: {s.Reason}");
         if (data.Skipped.Count > 5) progress.Message($"... and {data.Skipped.Count - 5} more unreadable images skipped");
         var (trainIdx, valIdx) = data.Split(options.ValFraction, options.Seed);
         var (mean, std) = resumed is not null ? (resumed.Mean, resumed.Std)
             : options.Mean is not null && options.Std is not null ? (options.Mean, options.Std) : data.ChannelStatistics();
-        if (mean.Length != data.Channels || std.Length != data.Channels) throw new ArgumentException($"--mean/--std need {data.Channels} value(s)");
+        if (mean.Length != data.Channels || std.Length != data.Channels) throw new CliError($"--mean/--std need {data.Channels} value(s)");
 
         var counts = new int[data.Classes.Count];
         foreach (var i in trainIdx) counts[data.Label(i)]++;
@@ -184,8 +186,8 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         }
         else
         {
-            File.WriteAllText(run.Config, JsonSerializer.Serialize(options, TrainingJson.Default.TrainOptions));
-            File.WriteAllLines(run.Labels, data.Classes);
+            AtomicFile.WriteText(run.Config, JsonSerializer.Serialize(options, TrainingJson.Default.TrainOptions));
+            AtomicFile.WriteText(run.Labels, string.Join("\n", data.Classes) + "\n");
             File.WriteAllText(run.Metrics, "epoch,step,lr,train_loss,train_accuracy,val_loss,val_accuracy,images_per_second,data_wait_fraction,seconds\n");
             File.WriteAllText(run.Steps, "step,epoch,lr,loss,seconds\n");
         }
@@ -399,7 +401,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         if (name == "cuda")
         {
             if (!cuda.is_available())
-                throw new ArgumentException("--device cuda: no CUDA build of libtorch is loaded (this build ships libtorch-cpu); use --device cpu");
+                throw new CliError("--device cuda: no CUDA build of libtorch is loaded (this build ships libtorch-cpu); use --device cpu");
             return CUDA;
         }
         return CPU;

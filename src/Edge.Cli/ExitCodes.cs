@@ -1,0 +1,13 @@
+namespace Edge.Cli;
+
+/// <summary>The exit codes of both tools.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    /// <summary>The command could not do its job (bad model, bad data, missing file).</summary>
+    public const int Failure = 1;
+    /// <summary>The command line is wrong (unknown option, bad value).</summary>
+    public const int Usage = 2;
+    /// <summary>The command ran, but some inputs failed (each one reported).</summary>
+    public const int SomeInputsFailed = 3;
+}

@@ -1,4 +1,0 @@
-namespace Edge.Onnx.Quantization;
-
-/// <summary>A model or an input that the quantizer will not take, with the reason.</summary>
-public sealed class QuantizationException(string message, Exception? inner = null) : Exception(message, inner);
