@@ -188,13 +188,26 @@ public class FailureAccountingTests
     {
         NeverAnsweringSource.Opened = 0;
         var logs = new ListLogger();
-        var supervisor = new SourceSupervisor(() => new NeverAnsweringSource(), TimeSpan.FromMilliseconds(100), logs)
+        var clock = new RecordingClock();
+        var supervisor = new SourceSupervisor(() => new NeverAnsweringSource(), TimeSpan.FromMilliseconds(100), logs, clock: clock)
         {
-            InitialBackoff = TimeSpan.FromMilliseconds(1), MaxBackoff = TimeSpan.FromMilliseconds(2),
+            InitialBackoff = TimeSpan.FromMilliseconds(1), MaxBackoff = TimeSpan.FromMilliseconds(1),
         };
         using var cts = new CancellationTokenSource();
         var run = supervisor.RunAsync(f => { f.Dispose(); return ValueTask.CompletedTask; }, cts.Token);
-        await Until(() => Volatile.Read(ref NeverAnsweringSource.Opened) >= 3, "three attempts, each given up after twice the no-frame timeout");
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            await Until(() => Volatile.Read(ref NeverAnsweringSource.Opened) == attempt, $"attempt {attempt}");
+            clock.Fake.Advance(TimeSpan.FromMilliseconds(199));
+            Assert.That(supervisor.Status.Reconnects, Is.EqualTo(attempt - 1), "still opening at 199 ms");
+            clock.Fake.Advance(TimeSpan.FromMilliseconds(1)); // twice the no-frame timeout: given up
+            await Until(() => supervisor.Status.Reconnects == attempt, $"attempt {attempt} given up");
+            if (attempt < 3)
+            {
+                await Until(() => clock.Delays.Count == attempt, "the backoff to be armed");
+                clock.Fake.Advance(TimeSpan.FromMilliseconds(1));
+            }
+        }
         Assert.That(supervisor.Status.State, Is.EqualTo(SourceState.Reconnecting));
         Assert.That(supervisor.Status.LastError, Is.EqualTo("no answer within 0.2 s while opening"));
         Assert.That(logs.Lines.Count(l => l.Contains("no answer within")), Is.EqualTo(1));

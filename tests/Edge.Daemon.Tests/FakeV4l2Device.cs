@@ -16,19 +16,28 @@ internal sealed unsafe class FakeV4l2Device(IReadOnlyList<byte[]> frames, bool o
     private int _next;
     private uint _format;
     public bool Streaming { get; private set; }
-    public bool Closed { get; private set; }
-    public int Unmapped { get; private set; }
+    /// <summary>The descriptor Open hands out (0 is a valid descriptor, as for a daemon started with stdin closed).</summary>
+    public int Fd { get; init; } = 3;
+    /// <summary>close(2) calls, by descriptor: each open descriptor must be closed exactly once.</summary>
+    public List<int> ClosedFds { get; } = [];
+    public bool Closed => ClosedFds.Count > 0;
+    /// <summary>munmap(2) calls with the length given: each mapping must be released exactly once, with its own length.</summary>
+    public List<(IntPtr Address, int Length)> Unmaps { get; } = [];
+    public int Unmapped => Unmaps.Count;
+    /// <summary>mmap of this buffer index fails (ENOMEM), after the ones before it succeeded.</summary>
+    public int FailMapAt { get; set; } = -1;
     /// <summary>After this many frames the device reports ENODEV (unplugged).</summary>
     public int VanishAfter { get; set; } = int.MaxValue;
     /// <summary>How many dequeues answer EAGAIN although poll said a frame was ready (another reader took it, a driver's race).</summary>
     public int SpuriousWakeups { get; set; }
     public List<string> Calls { get; } = [];
 
-    public int Open(string path) => path == "/dev/video0" ? 3 : -2;
-    public int Close(int fd) { Closed = true; return 0; }
+    public int Open(string path) => path == "/dev/video0" ? Fd : -2;
+    public int Close(int fd) { ClosedFds.Add(fd); return fd == Fd ? 0 : -9; }
 
     public int Ioctl(int fd, uint request, void* arg)
     {
+        if (fd != Fd) return -9; // EBADF: the source must pass the descriptor it was given
         if (request == QueryCap)
         {
             Calls.Add("QUERYCAP");
@@ -90,14 +99,22 @@ internal sealed unsafe class FakeV4l2Device(IReadOnlyList<byte[]> frames, bool o
     public IntPtr Map(int fd, int length, long offset)
     {
         var index = (int)(offset / 0x100000);
+        if (fd != Fd || index == FailMapAt) return IntPtr.Zero;
         var p = Marshal.AllocHGlobal(length);
         _buffers[index] = (p, length);
         return p;
     }
 
-    public void Unmap(IntPtr address, int length) { Marshal.FreeHGlobal(address); Unmapped++; }
+    public void Unmap(IntPtr address, int length)
+    {
+        Unmaps.Add((address, length));
+        Marshal.FreeHGlobal(address);
+    }
 
-    public int WaitReadable(int fd, int timeoutMs) => _next >= VanishAfter ? -19 : Streaming && _next < frames.Count ? 1 : 0;
+    /// <summary>Every mapping handed out, with its length (to check what was unmapped against).</summary>
+    public IEnumerable<(IntPtr Address, int Length)> Mapped => _buffers.Where(b => b.Address != IntPtr.Zero);
+
+    public int WaitReadable(int fd, int timeoutMs) => fd != Fd ? -9 : _next >= VanishAfter ? -19 : Streaming && _next < frames.Count ? 1 : 0;
 
     private static string Name(uint fourcc) => new([(char)(fourcc & 0xFF), (char)(fourcc >> 8 & 0xFF), (char)(fourcc >> 16 & 0xFF), (char)(fourcc >> 24)]);
 

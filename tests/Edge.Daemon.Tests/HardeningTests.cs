@@ -441,4 +441,23 @@ public class HardeningTests
         Assert.That(s.GetProperty("frames_captured").GetInt64(), Is.EqualTo(20));
         Assert.That(s.GetProperty("frames_dropped").GetInt64(), Is.Zero);
     }
+
+    [Test]
+    public async Task SigtermStopsThroughTheHostAndFlushesEveryResultToTheStore()
+    {
+        // The host's lifetime owns shutdown: SIGTERM stops capture, the writer flushes what is queued, and edged exits 0.
+        using var dir = new TempDir();
+        var db = dir.File("results.db");
+        Directory.CreateDirectory(dir.File("in"));
+        await using var d = new DaemonProcess([$"--Source:Path={dir.File("in")}", "--Source:Loop=false", "--Source:Fps=100", "--Trigger:MaxRate=100",
+            "--Source:StableMs=50", $"--Store:Path={db}"]);
+        await d.WaitListeningAsync();
+        var sky = File.ReadAllBytes(Samples("sky.jpg"));
+        for (var i = 0; i < 20; i++) File.WriteAllBytes(dir.File($"in/{i:00}.jpg"), sky);
+        await d.WaitUntilAsync(async () => (await Status(d)).GetProperty("frames_classified").GetInt64() == 20, "all twenty files classified");
+        Assert.That(await d.StopAsync(), Is.Zero);
+        Assert.That(d.Log, Does.Contain("edged stopping: 20 frames classified"));
+        using var store = new Storage.ResultStore(db);
+        Assert.That(store.Query(0, null, 100), Has.Count.EqualTo(20), "every classified frame is in the store after SIGTERM");
+    }
 }

@@ -4,6 +4,7 @@ using Edge.Daemon.Actions;
 using Edge.Daemon.Storage;
 using Edge.Daemon.Triggers;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Edge.Daemon.Tests;
 
@@ -14,8 +15,9 @@ public class TriggerAndActionTests
     {
         var driver = new FakeGpioDriver();
         using var gpio = new GpioController(driver);
+        var clock = new FakeTimeProvider();
         var fired = 0;
-        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => fired++, NullLogger.Instance);
+        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => fired++, NullLogger.Instance, clock);
         Assert.That(driver.Value(17), Is.EqualTo(PinValue.High), "pull-up idles high");
         // A contact that closes with bounce: low, high, low within a few ms.
         driver.Set(17, PinValue.Low);
@@ -24,9 +26,15 @@ public class TriggerAndActionTests
         Assert.That(fired, Is.EqualTo(1));
         Assert.That(trigger.Ignored, Is.EqualTo(1));
         driver.Set(17, PinValue.High); // rising: not watched
-        Thread.Sleep(250);
+        clock.Advance(TimeSpan.FromMilliseconds(199));
         driver.Set(17, PinValue.Low);
-        Assert.That(fired, Is.EqualTo(2));
+        Assert.That(fired, Is.EqualTo(1), "199 ms after the accepted edge: still bounce");
+        Assert.That(trigger.Ignored, Is.EqualTo(2));
+        driver.Set(17, PinValue.High);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        driver.Set(17, PinValue.Low);
+        Assert.That(fired, Is.EqualTo(2), "200 ms after the accepted edge: a new press");
+        Assert.That(trigger.Accepted, Is.EqualTo(2));
     }
 
     [Test]
@@ -34,22 +42,31 @@ public class TriggerAndActionTests
     {
         var driver = new FakeGpioDriver();
         using var gpio = new GpioController(driver);
-        using var rule = new GpioOutputRule(gpio, "defect", 0.8f, 23, TimeSpan.FromMilliseconds(300), NullLogger.Instance);
+        var clock = new FakeTimeProvider();
+        using var rule = new GpioOutputRule(gpio, "defect", 0.8f, 23, TimeSpan.FromMilliseconds(300), NullLogger.Instance, clock);
         Assert.That(rule.Apply([new StoredPrediction("ok", 0, 0.9f)]), Is.False);
         Assert.That(rule.Apply([new StoredPrediction("defect", 1, 0.5f)]), Is.False, "below the score");
         Assert.That(driver.Value(23), Is.EqualTo(PinValue.Low));
-        var start = Environment.TickCount64;
         Assert.That(rule.Apply([new StoredPrediction("defect", 1, 0.95f)]), Is.True);
         Assert.That(driver.Value(23), Is.EqualTo(PinValue.High));
-        var until = Environment.TickCount64 + 2000;
-        while (driver.Value(23) == PinValue.High && Environment.TickCount64 < until) Thread.Sleep(10);
+        clock.Advance(TimeSpan.FromMilliseconds(299));
+        Assert.That(driver.Value(23), Is.EqualTo(PinValue.High), "299 ms of 300");
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.That(driver.Value(23), Is.EqualTo(PinValue.Low), "released at 300 ms");
+
+        // A match while high extends the pulse to 300 ms after the latest match, without a second rising edge.
+        Assert.That(rule.Apply([new StoredPrediction("defect", 1, 0.95f)]), Is.True);
+        clock.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.That(rule.Apply([new StoredPrediction("defect", 1, 0.9f)]), Is.True);
+        clock.Advance(TimeSpan.FromMilliseconds(299));
+        Assert.That(driver.Value(23), Is.EqualTo(PinValue.High), "499 ms after the first match, 299 after the second");
+        clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.That(driver.Value(23), Is.EqualTo(PinValue.Low));
         List<(int Pin, PinValue Value, long Ticks)> writes;
         lock (driver.Writes) writes = [.. driver.Writes.Where(w => w.Pin == 23)];
-        var high = writes.Single(w => w.Value == PinValue.High);
-        var low = writes.Last(w => w.Value == PinValue.Low);
-        Assert.That(low.Ticks - high.Ticks, Is.InRange(280, 1000), "about 300 ms high");
-        Assert.That(high.Ticks - start, Is.LessThan(100));
+        Assert.That(writes.Select(w => w.Value), Is.EqualTo(new[] { PinValue.Low, PinValue.High, PinValue.Low, PinValue.High, PinValue.Low }),
+            "opened low, then two pulses; the extension wrote nothing");
+        Assert.That(rule.Fired, Is.EqualTo(3));
     }
 
     [Test]

@@ -128,4 +128,40 @@ public class V4l2SourceTests
         await source.DisposeAsync();
         Assert.That(device.Closed, Is.True);
     }
+
+    [Test]
+    public async Task DisposingReleasesTheDescriptorAndEveryMappingExactlyOnce()
+    {
+        // fd 0 is a real descriptor (a daemon started with stdin closed gets it): it must be used and closed, not taken for "none".
+        var frame = TestImages.SolidJpeg(32, 24, 10, 20, 30);
+        var device = new FakeV4l2Device([frame], offersMjpeg: true, 32, 24) { Fd = 0 };
+        var source = new V4l2Source("/dev/video0", 32, 24, device);
+        await source.OpenAsync(default);
+        (await source.ReadAsync(default))!.Dispose();
+        var mapped = device.Mapped.ToList();
+        Assert.That(mapped, Has.Count.EqualTo(4));
+        Assert.That(device.Unmaps, Is.Empty, "nothing released while open");
+
+        await source.DisposeAsync();
+        Assert.That(device.ClosedFds, Is.EqualTo(new[] { 0 }));
+        Assert.That(device.Unmaps, Is.EquivalentTo(mapped), "each buffer unmapped once, with the length it was mapped with");
+        await source.DisposeAsync();
+        Assert.That(device.ClosedFds, Has.Count.EqualTo(1), "a second dispose releases nothing again");
+        Assert.That(device.Unmaps, Has.Count.EqualTo(4));
+        Assert.That(async () => await source.ReadAsync(default), Throws.TypeOf<ObjectDisposedException>(), "no call on a closed (maybe reused) descriptor");
+    }
+
+    [Test]
+    public async Task AnOpenThatFailsHalfwayReleasesWhatItHadTaken()
+    {
+        var device = new FakeV4l2Device([], offersMjpeg: true, 32, 24) { FailMapAt = 2 };
+        var source = new V4l2Source("/dev/video0", 32, 24, device);
+        Assert.That(async () => await source.OpenAsync(default), Throws.TypeOf<IOException>().With.Message.Contains("mmap of buffer 2 failed"));
+        var mapped = device.Mapped.ToList();
+        Assert.That(mapped, Has.Count.EqualTo(2));
+        // The supervisor disposes a source whose open failed: the two mappings and the descriptor go.
+        await source.DisposeAsync();
+        Assert.That(device.Unmaps, Is.EquivalentTo(mapped));
+        Assert.That(device.ClosedFds, Is.EqualTo(new[] { 3 }));
+    }
 }

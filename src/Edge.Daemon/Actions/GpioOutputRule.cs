@@ -7,17 +7,17 @@ namespace Edge.Daemon.Actions;
 /// <summary>
 /// "Label L with score ≥ t → pin P high for D ms": drives an output (a reject gate, a lamp, a relay)
 /// on results. A new match while the pin is high extends the pulse. The pin starts low and is left
-/// low on dispose. The controller belongs to the caller.
+/// low on dispose. The pulse is timed on the injected clock. The controller belongs to the caller.
 /// </summary>
 public sealed class GpioOutputRule : IDisposable
 {
     private readonly GpioController _gpio;
-    private readonly Timer _timer;
+    private readonly ITimer _timer;
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
     private bool _high;
 
-    public GpioOutputRule(GpioController gpio, string label, float minScore, int pin, TimeSpan duration, ILogger logger)
+    public GpioOutputRule(GpioController gpio, string label, float minScore, int pin, TimeSpan duration, ILogger logger, TimeProvider? clock = null)
     {
         _gpio = gpio;
         Label = label;
@@ -26,7 +26,7 @@ public sealed class GpioOutputRule : IDisposable
         Duration = duration;
         _logger = logger;
         _gpio.OpenPin(pin, PinMode.Output, PinValue.Low);
-        _timer = new Timer(_ => Release(), null, Timeout.Infinite, Timeout.Infinite);
+        _timer = (clock ?? TimeProvider.System).CreateTimer(static r => ((GpioOutputRule)r!).Release(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public string Label { get; }

@@ -13,17 +13,39 @@ public sealed record SourceStatus(string Description, SourceState State, string?
 /// nothing for <c>noFrameTimeout</c> (live sources only: a watched folder may be quiet for hours),
 /// closes and reopens it with exponential backoff. Any failure of a source, expected or not, ends in a
 /// reopen: capture never dies silently. Each distinct problem is logged once until frames flow again.
+/// The supervisor owns every source it creates: each is disposed when it is replaced, when the run stops,
+/// and (the one made up front for its description, if never opened) on <see cref="DisposeAsync"/>.
+/// Backoff and the no-frame watchdog run on <paramref name="clock"/> (tests use a fake one).
 /// </summary>
-public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFrameTimeout, ILogger logger, bool restartWhenEnded = true)
+public sealed class SourceSupervisor : IAsyncDisposable
 {
+    private readonly Func<IFrameSource> _factory;
+    private readonly TimeSpan _noFrameTimeout;
+    private readonly ILogger _logger;
+    private readonly bool _restartWhenEnded;
     private readonly Lock _gate = new();
+    private readonly TimeProvider _clock;
     private SourceState _state = SourceState.Starting;
     private string? _lastError;
     private long _frames, _reconnects, _garbage;
     private DateTimeOffset? _lastFrameAt;
-    private DateTimeOffset _stateSince = DateTimeOffset.UtcNow;
+    private DateTimeOffset _stateSince;
     private readonly Lifecycle.SaidOnce _said = new();
-    private string _description = factory().Description;
+    // Made up front so the status has a description before the first open; RunAsync opens this one first.
+    private IFrameSource? _first;
+    private string _description;
+
+    public SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFrameTimeout, ILogger logger, bool restartWhenEnded = true, TimeProvider? clock = null)
+    {
+        _factory = factory;
+        _noFrameTimeout = noFrameTimeout;
+        _logger = logger;
+        _restartWhenEnded = restartWhenEnded;
+        _clock = clock ?? TimeProvider.System;
+        _stateSince = _clock.GetUtcNow();
+        _first = factory();
+        _description = _first.Description;
+    }
 
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(10);
@@ -33,6 +55,9 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
     {
         get { lock (_gate) return _description; }
     }
+
+    /// <summary>The clock the supervisor (and whoever reads its <see cref="SourceStatus.StateSince"/>) goes by.</summary>
+    public TimeProvider Clock => _clock;
 
     public SourceStatus Status
     {
@@ -48,39 +73,42 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
         DateTimeOffset? recoveredAt = null;
         while (!ct.IsCancellationRequested)
         {
-            var source = factory();
+            var source = Interlocked.Exchange(ref _first, null) ?? _factory();
             lock (_gate) _description = source.Description;
             long garbageBase;
             lock (_gate) garbageBase = _garbage;
             CancellationTokenSource? sessionTimeout = null;
+            CancellationTokenRegistration sessionLink = default;
             try
             {
-                var timeLimit = source.IsLive ? noFrameTimeout : Timeout.InfiniteTimeSpan;
+                var timeLimit = source.IsLive ? _noFrameTimeout : Timeout.InfiniteTimeSpan;
                 // Opening is bounded too: a camera that accepts the connection and never answers is a failure, not a wait.
-                using (var opening = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                using (var opening = NewTimeout(ct, out var openingLink))
+                using (openingLink)
                 {
-                    opening.CancelAfter(source.IsLive ? noFrameTimeout + noFrameTimeout : Timeout.InfiniteTimeSpan);
+                    opening.CancelAfter(source.IsLive ? _noFrameTimeout + _noFrameTimeout : Timeout.InfiniteTimeSpan);
                     try
                     {
                         await source.OpenAsync(opening.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                     {
-                        throw new TimeoutException($"no answer within {2 * noFrameTimeout.TotalSeconds:0.#} s while opening");
+                        throw new TimeoutException($"no answer within {2 * _noFrameTimeout.TotalSeconds:0.#} s while opening");
                     }
                 }
                 // A folder that opened is working even before it has a file to give (a camera is working once frames come).
                 if (!source.IsLive)
                     lock (_gate)
-                        if (_state != SourceState.Running) (_state, _stateSince, _lastError) = (SourceState.Running, DateTimeOffset.UtcNow, null);
+                        if (_state != SourceState.Running) (_state, _stateSince, _lastError) = (SourceState.Running, _clock.GetUtcNow(), null);
                 // One timeout source per session, re-armed per frame (TryReset), so waiting allocates nothing.
-                var timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var timeout = sessionTimeout = NewTimeout(ct, out sessionLink);
                 while (!ct.IsCancellationRequested)
                 {
                     if (!timeout.TryReset())
                     {
+                        sessionLink.Dispose();
                         timeout.Dispose();
-                        timeout = sessionTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                        timeout = sessionTimeout = NewTimeout(ct, out sessionLink);
                     }
                     timeout.CancelAfter(timeLimit);
                     Frame? frame;
@@ -90,14 +118,14 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                     }
                     catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                     {
-                        throw new TimeoutException($"no frame for {noFrameTimeout.TotalSeconds:0.#} s");
+                        throw new TimeoutException($"no frame for {_noFrameTimeout.TotalSeconds:0.#} s");
                     }
                     if (frame is null)
                     {
-                        if (!restartWhenEnded)
+                        if (!_restartWhenEnded)
                         {
                             Set(SourceState.Ended, null);
-                            logger.LogInformation("Source {Source} ended", source.Description);
+                            _logger.LogInformation("Source {Source} ended", source.Description);
                             return;
                         }
                         throw new EndOfStreamException("the source ended");
@@ -110,7 +138,7 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                         if (_state != SourceState.Running)
                         {
                             _state = SourceState.Running;
-                            _stateSince = DateTimeOffset.UtcNow;
+                            _stateSince = _clock.GetUtcNow();
                             _lastError = null;
                         }
                     }
@@ -119,12 +147,12 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                         // Said once per recovery that followed a problem that was said; a camera that flaps
                         // (one frame, exit, again) is not a line per cycle: problems become news again only
                         // after frames have flowed for a minute.
-                        if (saidSinceRecovery) logger.LogInformation("Source {Source} is delivering frames again", source.Description);
+                        if (saidSinceRecovery) _logger.LogInformation("Source {Source} is delivering frames again", source.Description);
                         saidSinceRecovery = false;
                         troubled = false;
-                        recoveredAt = DateTimeOffset.UtcNow;
+                        recoveredAt = _clock.GetUtcNow();
                     }
-                    else if (recoveredAt is { } at && DateTimeOffset.UtcNow - at > TimeSpan.FromMinutes(1))
+                    else if (recoveredAt is { } at && _clock.GetUtcNow() - at > TimeSpan.FromMinutes(1))
                     {
                         _said.Reset();
                         recoveredAt = null;
@@ -155,28 +183,47 @@ public sealed class SourceSupervisor(Func<IFrameSource> factory, TimeSpan noFram
                 recoveredAt = null;
                 if (_said.First(reason))
                 {
-                    logger.LogWarning("Source {Source}: {Reason}; reopening (retrying with backoff up to {Max} s)", source.Description, reason, MaxBackoff.TotalSeconds);
+                    _logger.LogWarning("Source {Source}: {Reason}; reopening (retrying with backoff up to {Max} s)", source.Description, reason, MaxBackoff.TotalSeconds);
                     saidSinceRecovery = true;
                 }
             }
             finally
             {
+                sessionLink.Dispose(); // before the source it cancels
                 sessionTimeout?.Dispose();
                 try { await source.DisposeAsync().ConfigureAwait(false); }
                 catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException) { }
             }
-            try { await Task.Delay(backoff, ct).ConfigureAwait(false); }
+            try { await Task.Delay(backoff, _clock, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
             backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
         }
         Set(SourceState.Stopped, null);
     }
 
+    /// <summary>
+    /// A cancellation source whose CancelAfter runs on the supervisor's clock, cancelled with <paramref name="ct"/> too
+    /// (a linked source would time out on the system clock). Dispose the link before the source.
+    /// </summary>
+    private CancellationTokenSource NewTimeout(CancellationToken ct, out CancellationTokenRegistration link)
+    {
+        var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _clock);
+        link = ct.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
+        return timeout;
+    }
+
+    /// <summary>Disposes the source made up front if no run opened it (a run disposes each source it used).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _first, null) is { } unused)
+            await unused.DisposeAsync().ConfigureAwait(false);
+    }
+
     private void Set(SourceState state, string? error)
     {
         lock (_gate)
         {
-            if (_state != state) _stateSince = DateTimeOffset.UtcNow;
+            if (_state != state) _stateSince = _clock.GetUtcNow();
             _state = state;
             if (error is not null) _lastError = error;
         }

@@ -1,6 +1,5 @@
 using Edge.Cli;
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Edge.Core.Inference;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Configuration;
@@ -107,7 +106,8 @@ internal static class RunCommand
             : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
                 string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
         var m = o.Trigger.Motion;
-        var pipeline = new ClassificationPipeline(classifier, supervisor, store, logger, new PipelineSettings
+        // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
+        await using var pipeline = new ClassificationPipeline(classifier, supervisor, store, logger, new PipelineSettings
         {
             Mode = mode,
             MaxRate = o.Trigger.MaxRate,
@@ -133,14 +133,32 @@ internal static class RunCommand
                 TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), () => pipeline.Trigger(), logger)
             : null;
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-
-        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider);
         try
         {
-            await app.StartAsync(stop.Token);
+            return await ServeAsync(pipeline, supervisor, classifier, o, endpoints, uploads, provider, notifier, logger, ct);
+        }
+        finally
+        {
+            foreach (var rule in rules) rule.Dispose(); // pins back low, before the controller they use goes
+        }
+    }
+
+    /// <summary>
+    /// Serves until the host stops. The host's lifetime is the one owner of shutdown: its console lifetime turns
+    /// SIGTERM/SIGINT into StopApplication, the caller's cancellation is routed there too, and ApplicationStopping
+    /// stops capture; the pipeline's run then ends with the result writer flushed, and the host is stopped.
+    /// </summary>
+    private static async Task<int> ServeAsync(ClassificationPipeline pipeline, SourceSupervisor supervisor, Classifier classifier, EdgedOptions o,
+        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, ILoggerProvider provider, SystemdNotifier notifier, ILogger logger,
+        CancellationToken ct)
+    {
+        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider);
+        var lifetime = app.Lifetime;
+        using var fromCaller = ct.UnsafeRegister(static l => ((Microsoft.Extensions.Hosting.IHostApplicationLifetime)l!).StopApplication(), lifetime);
+        var stopping = lifetime.ApplicationStopping;
+        try
+        {
+            await app.StartAsync(stopping);
         }
         catch (IOException e)
         {
@@ -148,9 +166,9 @@ internal static class RunCommand
         }
         logger.LogInformation("edged running: model {Model}, source {Source}, status on {Url}", classifier.Model.Path, supervisor.Status.Description,
             string.Join(", ", endpoints));
-        var work = pipeline.RunAsync(stop.Token);
+        var work = pipeline.RunAsync(stopping);
         notifier.Ready($"classifying {supervisor.Status.Description}");
-        var reporting = ReportHealthAsync(pipeline, notifier, logger, stop.Token);
+        var reporting = ReportHealthAsync(pipeline, notifier, logger, stopping);
         var exit = ExitCodes.Ok;
         try
         {
@@ -161,12 +179,11 @@ internal static class RunCommand
             logger.LogError("edged stopping: classification stopped: {Reason}", $"{e.GetType().Name}: {e.Message}");
             exit = ExitCodes.Failure;
         }
-        stop.Cancel();
+        lifetime.StopApplication(); // a pipeline that ended by itself stops the host the same way a signal does
         await reporting;
         notifier.Stopping();
         logger.LogInformation("edged stopping: {Classified} frames classified", pipeline.Counters.FramesClassified);
         await app.StopAsync(CancellationToken.None);
-        foreach (var rule in rules) rule.Dispose();
         return exit;
     }
 

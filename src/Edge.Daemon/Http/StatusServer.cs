@@ -238,7 +238,7 @@ public static class StatusServer
     {
         var c = p.Counters;
         var s = p.Source;
-        var (p50, p90, p99, n) = p.Latency.Percentiles();
+        var (p50, p90, p99, _) = p.Latency.Percentiles();
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         void Metric(string name, string type, string help, FormattableString value)
@@ -263,13 +263,14 @@ public static class StatusServer
         Metric("edged_uploads_rejected_total", "counter", "Uploads refused because the queue was full.", $"edged_uploads_rejected_total {uploads?.Rejected ?? 0}");
         Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds:0.###}");
         // Prometheus wants base units: seconds.
-        sb.Append("# HELP edged_inference_latency_seconds Decode to top-k latency over the last classifications.\n");
+        var (sumMs, count) = p.Latency.Cumulative;
+        sb.Append("# HELP edged_inference_latency_seconds Decode to top-k latency: quantiles over the last classifications, sum and count since start.\n");
         sb.Append("# TYPE edged_inference_latency_seconds summary\n");
         sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.5\"}} {p50 / 1000:0.######}\n");
         sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.9\"}} {p90 / 1000:0.######}\n");
         sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.99\"}} {p99 / 1000:0.######}\n");
-        sb.Append(inv, $"edged_inference_latency_seconds_sum {p.Latency.Recent(n).Sum() / 1000:0.######}\n");
-        sb.Append(inv, $"edged_inference_latency_seconds_count {n}\n");
+        sb.Append(inv, $"edged_inference_latency_seconds_sum {sumMs / 1000:0.######}\n");
+        sb.Append(inv, $"edged_inference_latency_seconds_count {count}\n");
         return sb.ToString();
     }
 

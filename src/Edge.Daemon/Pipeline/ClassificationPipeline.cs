@@ -50,9 +50,14 @@ public sealed record PipelineCounters(long FramesCaptured, long FramesDropped, l
 /// nothing. Results go to the <see cref="ResultWriter"/>, which survives the store pausing (disk full).
 /// A frame that fails (corrupt image, inference error, NaN scores, a bug in an action) is counted,
 /// said once per kind, and the next frame goes on; <see cref="Health"/> says when failures persist.
+/// The pipeline owns its <see cref="SourceSupervisor"/> (and through it the sources) and its motion detector:
+/// disposing the pipeline disposes them. The classifier, the store writer and the rules belong to the caller.
+/// Rate limit and motion cooldown run on the injected clock (tests use a fake one); stage latencies are
+/// measured with the real one.
 /// </summary>
-public sealed class ClassificationPipeline
+public sealed class ClassificationPipeline : IAsyncDisposable
 {
+    private readonly TimeProvider _clock;
     private readonly Classifier _classifier;
     private readonly SourceSupervisor _source;
     private readonly ResultWriter? _store;
@@ -88,16 +93,17 @@ public sealed class ClassificationPipeline
     public const int CorruptFramesBeforeUnhealthy = 20;
 
     public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultWriter? store, ILogger logger, PipelineSettings settings,
-        InferenceHealth? health = null)
+        InferenceHealth? health = null, TimeProvider? clock = null)
     {
+        _clock = clock ?? source.Clock;
         _classifier = classifier;
         _source = source;
         _store = store;
         _logger = logger;
         _settings = settings;
         _health = health ?? new InferenceHealth();
-        _minIntervalTicks = (long)(Stopwatch.Frequency / settings.MaxRate);
-        _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * Stopwatch.Frequency);
+        _minIntervalTicks = (long)(_clock.TimestampFrequency / settings.MaxRate);
+        _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * _clock.TimestampFrequency);
         _motion = settings.Mode == TriggerMode.Motion ? new MotionDetector(settings.Motion) : null;
         _top = new Prediction[Math.Min(settings.TopK, classifier.ClassCount)];
         _topStored = new StoredPrediction[_top.Length];
@@ -159,8 +165,9 @@ public sealed class ClassificationPipeline
         var problems = new List<string>();
         if (_health.Problem() is { } p) problems.Add(p);
         var s = _source.Status;
-        if (s.State is SourceState.Reconnecting or SourceState.Starting && DateTimeOffset.UtcNow - s.StateSince > _settings.SourceGrace)
-            problems.Add($"source: {(s.State == SourceState.Starting ? "no frame yet" : "reconnecting")} for {(DateTimeOffset.UtcNow - s.StateSince).TotalSeconds:0} s{(s.LastError is { } e ? ": " + e : "")}");
+        var down = _source.Clock.GetUtcNow() - s.StateSince; // the clock the supervisor stamped StateSince with
+        if (s.State is SourceState.Reconnecting or SourceState.Starting && down > _settings.SourceGrace)
+            problems.Add($"source: {(s.State == SourceState.Starting ? "no frame yet" : "reconnecting")} for {down.TotalSeconds:0} s{(s.LastError is { } e ? ": " + e : "")}");
         if (Volatile.Read(ref _consecutiveCorrupt) is var corrupt and >= CorruptFramesBeforeUnhealthy)
             problems.Add($"source: the last {corrupt} frames did not decode: {Volatile.Read(ref _lastCorrupt)}");
         if (_store?.Error is { } storeError) problems.Add($"store: {storeError} ({_store.Pending} results waiting, {_store.Lost} lost)");
@@ -222,6 +229,15 @@ public sealed class ClassificationPipeline
         }
     }
 
+    /// <summary>Disposes what the pipeline owns: the supervisor (its unopened source), the motion detector, frames left queued. Call after <see cref="RunAsync"/> ended.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _frames.Writer.TryComplete();
+        while (_frames.Reader.TryRead(out var left)) left.Dispose();
+        _motion?.Dispose();
+        await _source.DisposeAsync().ConfigureAwait(false);
+    }
+
     private static ValueTask Release(Frame f)
     {
         f.Dispose();
@@ -244,7 +260,7 @@ public sealed class ClassificationPipeline
             _latestFrameLength = frame.Length;
         }
         string trigger;
-        var now = Stopwatch.GetTimestamp();
+        var now = _clock.GetTimestamp();
         if (Volatile.Read(ref _pendingTriggers) > 0)
         {
             Interlocked.Decrement(ref _pendingTriggers);

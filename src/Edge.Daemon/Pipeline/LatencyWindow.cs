@@ -7,16 +7,29 @@ public sealed class LatencyWindow(int capacity = 1024)
     private readonly long[] _times = new long[capacity];
     private readonly Lock _gate = new();
     private int _next, _count;
+    private long _total;
+    private double _sumMs;
 
     public void Add(double ms)
     {
         lock (_gate)
         {
+            _total++;
+            _sumMs += ms;
             _values[_next] = ms;
             _times[_next] = Environment.TickCount64;
             _next = (_next + 1) % capacity;
             if (_count < capacity) _count++;
         }
+    }
+
+    /// <summary>
+    /// Every value added since start, counted and summed (not only the window's): a Prometheus summary's _sum and
+    /// _count must only grow, or rate() reads a window sliding past its capacity as a counter reset.
+    /// </summary>
+    public (double SumMs, long Count) Cumulative
+    {
+        get { lock (_gate) return (_sumMs, _total); }
     }
 
     /// <summary>p50, p90, p99 (nearest rank) of the window, or zeros when empty.</summary>

@@ -6,22 +6,25 @@ namespace Edge.Daemon.Triggers;
 /// <summary>
 /// A GPIO input that triggers classification on an edge (a door contact, a light barrier, a button):
 /// rising, falling or both, with pull-up/down and debouncing (edges within <c>debounce</c> of the last
-/// accepted one are ignored). The controller, and so the driver, belongs to the caller.
+/// accepted one are ignored, on the injected clock). The controller, and so the driver, belongs to the caller.
 /// </summary>
 public sealed class GpioEdgeTrigger : IDisposable
 {
     private readonly GpioController _gpio;
     private readonly int _pin;
+    private readonly TimeProvider _clock;
     private readonly long _debounceTicks;
     private readonly Action _fire;
     private readonly PinChangeEventHandler _handler;
     private long _lastAccepted = long.MinValue;
 
-    public GpioEdgeTrigger(GpioController gpio, int pin, PinMode mode, PinEventTypes edges, TimeSpan debounce, Action fire, ILogger logger)
+    public GpioEdgeTrigger(GpioController gpio, int pin, PinMode mode, PinEventTypes edges, TimeSpan debounce, Action fire, ILogger logger,
+        TimeProvider? clock = null)
     {
+        _clock = clock ?? TimeProvider.System;
         _gpio = gpio;
         _pin = pin;
-        _debounceTicks = (long)(debounce.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _debounceTicks = (long)(debounce.TotalSeconds * _clock.TimestampFrequency);
         _fire = fire;
         _gpio.OpenPin(pin, mode);
         _handler = OnChange;
@@ -34,7 +37,7 @@ public sealed class GpioEdgeTrigger : IDisposable
 
     private void OnChange(object sender, PinValueChangedEventArgs e)
     {
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = _clock.GetTimestamp();
         if (_lastAccepted != long.MinValue && now - _lastAccepted < _debounceTicks)
         {
             Ignored++;

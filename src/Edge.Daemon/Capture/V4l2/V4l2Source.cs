@@ -12,9 +12,10 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
 {
     private const int BufferCount = 4;
     private readonly IV4l2Syscalls _sys = syscalls ?? new LinuxV4l2Syscalls();
-    private int _fd = -1;
-    private readonly (IntPtr Address, int Length)[] _buffers = new (IntPtr, int)[BufferCount];
-    private int _mapped;
+    // Owned native resources: the descriptor and the mapped buffers release themselves exactly once (DisposeAsync,
+    // or the finalizer of a source nobody disposed); calls hold a reference so a concurrent dispose cannot close mid-call.
+    private V4l2FileHandle? _fd;
+    private readonly V4l2BufferHandle?[] _buffers = new V4l2BufferHandle?[BufferCount];
     private bool _streaming;
     private long _sequence;
     private byte[] _rgba = [];
@@ -27,11 +28,12 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
 
     public unsafe ValueTask OpenAsync(CancellationToken ct)
     {
-        _fd = _sys.Open(device);
-        if (_fd < 0) throw new IOException($"cannot open {device}: {Errno(-_fd)}");
+        var fd = _sys.Open(device);
+        if (fd < 0) throw new IOException($"cannot open {device}: {Errno(-fd)}");
+        _fd = new V4l2FileHandle(_sys, fd);
 
         Capability cap;
-        Check(_sys.Ioctl(_fd, QueryCap, &cap), "VIDIOC_QUERYCAP");
+        Check(Ioctl(QueryCap, &cap), "VIDIOC_QUERYCAP");
         Card = Text(cap.Card, 32);
         var caps = (cap.Capabilities & CapDeviceCaps) != 0 ? cap.DeviceCaps : cap.Capabilities;
         if ((caps & CapVideoCapture) == 0 || (caps & CapStreaming) == 0)
@@ -41,20 +43,23 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
             throw new IOException($"{device} ({Card}) offers neither MJPEG nor YUYV");
 
         var req = new RequestBuffersArgs { Count = BufferCount, Type = BufTypeVideoCapture, Memory = MemoryMmap };
-        Check(_sys.Ioctl(_fd, RequestBuffers, &req), "VIDIOC_REQBUFS");
+        Check(Ioctl(RequestBuffers, &req), "VIDIOC_REQBUFS");
         if (req.Count < 2) throw new IOException($"{device} granted only {req.Count} buffer(s)");
         for (var i = 0; i < Math.Min(req.Count, (uint)BufferCount); i++)
         {
             var b = new V4l2Abi.Buffer { Index = (uint)i, Type = BufTypeVideoCapture, Memory = MemoryMmap };
-            Check(_sys.Ioctl(_fd, QueryBuffer, &b), "VIDIOC_QUERYBUF");
-            var address = _sys.Map(_fd, (int)b.Length, b.Offset);
-            if (address == IntPtr.Zero) throw new IOException($"{device}: mmap of buffer {i} failed");
-            _buffers[i] = (address, (int)b.Length);
-            _mapped = i + 1;
-            Check(_sys.Ioctl(_fd, QueueBuffer, &b), "VIDIOC_QBUF");
+            Check(Ioctl(QueryBuffer, &b), "VIDIOC_QUERYBUF");
+            var buffer = new V4l2BufferHandle(_sys, MapBuffer((int)b.Length, b.Offset), (int)b.Length);
+            if (buffer.IsInvalid)
+            {
+                buffer.Dispose();
+                throw new IOException($"{device}: mmap of buffer {i} failed");
+            }
+            _buffers[i] = buffer;
+            Check(Ioctl(QueueBuffer, &b), "VIDIOC_QBUF");
         }
         var type = (int)BufTypeVideoCapture;
-        Check(_sys.Ioctl(_fd, StreamOn, &type), "VIDIOC_STREAMON");
+        Check(Ioctl(StreamOn, &type), "VIDIOC_STREAMON");
         _streaming = true;
         return ValueTask.CompletedTask;
     }
@@ -66,7 +71,7 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
         f.Pix.Height = (uint)height;
         f.Pix.PixelFormat = fourcc;
         f.Pix.Field = FieldNone;
-        Check(_sys.Ioctl(_fd, SetFormat, &f), "VIDIOC_S_FMT");
+        Check(Ioctl(SetFormat, &f), "VIDIOC_S_FMT");
         if (f.Pix.PixelFormat != fourcc) return false; // the driver substituted its own format
         PixelFormat = fourcc;
         (Width, Height) = ((int)f.Pix.Width, (int)f.Pix.Height);
@@ -78,7 +83,7 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var ready = _sys.WaitReadable(_fd, 0);
+            var ready = WaitReadable();
             if (ready < 0) throw new IOException($"{device}: poll failed: {Errno(-ready)}");
             if (ready == 0)
             {
@@ -95,18 +100,22 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
     private unsafe Frame? Dequeue()
     {
         var b = new V4l2Abi.Buffer { Type = BufTypeVideoCapture, Memory = MemoryMmap };
-        var r = _sys.Ioctl(_fd, DequeueBuffer, &b);
+        var r = Ioctl(DequeueBuffer, &b);
         if (r == -11) return null; // EAGAIN: raced with poll; ReadAsync waits for the next one
         Check(r, "VIDIOC_DQBUF");
+        var buffer = _buffers[b.Index] ?? throw new IOException($"{device}: the driver dequeued buffer {b.Index}, which was not mapped");
+        var added = false;
         try
         {
-            var data = new ReadOnlySpan<byte>((void*)_buffers[b.Index].Address, (int)Math.Min(b.BytesUsed, (uint)_buffers[b.Index].Length));
+            buffer.DangerousAddRef(ref added);
+            var data = new ReadOnlySpan<byte>((void*)buffer.DangerousGetHandle(), (int)Math.Min(b.BytesUsed, (uint)buffer.Length));
             if (PixelFormat == Mjpeg) return Frame.Copy(data, ++_sequence, DateTimeOffset.UtcNow);
             return Frame.Copy(YuyvToJpeg(data), ++_sequence, DateTimeOffset.UtcNow);
         }
         finally
         {
-            Check(_sys.Ioctl(_fd, QueueBuffer, &b), "VIDIOC_QBUF");
+            if (added) buffer.DangerousRelease();
+            Check(Ioctl(QueueBuffer, &b), "VIDIOC_QBUF");
         }
     }
 
@@ -147,6 +156,52 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
         static byte Clamp(int x) => (byte)Math.Clamp(x, 0, 255);
     }
 
+    // Each call on the descriptor holds a reference to its handle (no allocation), so it is never made on a closed or reused fd.
+    private unsafe int Ioctl(uint request, void* argument)
+    {
+        var fd = _fd ?? throw new ObjectDisposedException(nameof(V4l2Source));
+        var added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            return _sys.Ioctl(fd.Fd, request, argument);
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+    }
+
+    private IntPtr MapBuffer(int length, long offset)
+    {
+        var fd = _fd ?? throw new ObjectDisposedException(nameof(V4l2Source));
+        var added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            return _sys.Map(fd.Fd, length, offset);
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+    }
+
+    private int WaitReadable()
+    {
+        var fd = _fd ?? throw new ObjectDisposedException(nameof(V4l2Source));
+        var added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            return _sys.WaitReadable(fd.Fd, 0);
+        }
+        finally
+        {
+            if (added) fd.DangerousRelease();
+        }
+    }
+
     private void Check(int result, string what)
     {
         if (result < 0) throw new IOException($"{device}: {what} failed: {Errno(-result)}");
@@ -164,18 +219,21 @@ public sealed class V4l2Source(string device, int width, int height, IV4l2Syscal
 
     public unsafe ValueTask DisposeAsync()
     {
-        if (_fd >= 0)
+        if (_fd is { IsClosed: false })
         {
             if (_streaming)
             {
                 var type = (int)BufTypeVideoCapture;
-                _sys.Ioctl(_fd, StreamOff, &type);
+                Ioctl(StreamOff, &type);
                 _streaming = false;
             }
-            for (var i = 0; i < _mapped; i++) _sys.Unmap(_buffers[i].Address, _buffers[i].Length);
-            _mapped = 0;
-            _sys.Close(_fd);
-            _fd = -1;
+            // Buffers before the descriptor: the mappings belong to the open device.
+            for (var i = 0; i < _buffers.Length; i++)
+            {
+                _buffers[i]?.Dispose();
+                _buffers[i] = null;
+            }
+            _fd.Dispose();
         }
         return ValueTask.CompletedTask;
     }
