@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
   # Reference implementations the tests check against (never used by the product).
   python3-onnx python3-numpy python3-pil python3-torch python3-torchvision
+  # A JSON Schema validator: every --json output is checked against its documented schema (docs/json).
+  python3-jsonschema
   # A camera for the daemon tests (ffmpeg -f lavfi -i testsrc ... -f mjpeg -) and Fashion-MNIST for quantization.
   ffmpeg dataset-fashion-mnist
   # An independent JPEG encoder (cjpeg: restart intervals, optimised tables) for the JPEG scan check's tests.

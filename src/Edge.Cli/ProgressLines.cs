@@ -5,16 +5,17 @@ namespace Edge.Cli;
 
 /// <summary>
 /// Progress for logs and pipes: "TOOL: STEP DONE/TOTAL (P%)" on standard error, at most one line per
-/// <see cref="Interval"/> for a step, plus its first and last (standard output stays for --json).
-/// Terminals may draw bars instead; the producer does not know which.
+/// <see cref="Interval"/>, and the end of a step whose progress was shown (standard output stays for
+/// --json). Work shorter than an interval says nothing. Terminals may draw bars instead; the
+/// producer does not know which.
 /// </summary>
 public sealed class ProgressLines(string tool, TextWriter? output = null, TimeProvider? clock = null) : IProgress<StepProgress>
 {
     private readonly TextWriter _output = output ?? Console.Error;
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Lock _gate = new();
-    private string? _step;
-    private long _lastLine;
+    private string? _shown;
+    private long? _lastLine;
 
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -23,10 +24,11 @@ public sealed class ProgressLines(string tool, TextWriter? output = null, TimePr
         lock (_gate)
         {
             var now = _clock.GetTimestamp();
-            var first = value.Step != _step;
+            _lastLine ??= now; // the interval counts from the first report
             var last = value.Total > 0 && value.Done >= value.Total;
-            if (!first && !last && _clock.GetElapsedTime(_lastLine, now) < Interval) return;
-            _step = value.Step;
+            var due = _clock.GetElapsedTime(_lastLine.Value, now) >= Interval;
+            if (!due && !(last && value.Step == _shown)) return;
+            _shown = last ? null : value.Step;
             _lastLine = now;
             _output.WriteLine(value.Total > 0
                 ? string.Create(CultureInfo.InvariantCulture, $"{tool}: {value.Step} {value.Done}/{value.Total} ({100.0 * value.Done / value.Total:0}%)")

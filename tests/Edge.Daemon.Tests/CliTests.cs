@@ -34,6 +34,7 @@ public class CliTests
 
         var r = Edged.Run("classify", dir.Path, "--json");
         Assert.That(r.ExitCode, Is.EqualTo(3), "some inputs failed");
+        JsonSchemas.AssertValid(r.Stdout, "edged-classify"); // failed images too: "error" instead of "top"
         using var doc = JsonDocument.Parse(r.Stdout);
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         Assert.That(results.Select(e => Path.GetFileName(e.GetProperty("path").GetString())),
@@ -112,6 +113,7 @@ public class CliTests
     {
         var r = Edged.Run("inspect", Path.Combine(RepoPaths.Models, "colors.onnx"), "--json");
         Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+        JsonSchemas.AssertValid(r.Stdout, "edged-inspect");
         using var doc = JsonDocument.Parse(r.Stdout);
         var root = doc.RootElement;
         Assert.That(root.GetProperty("total_macs").GetInt64(), Is.EqualTo(12 * 3), "one Gemm: 12 classes x 3 channel means");
@@ -163,6 +165,7 @@ public class CliTests
     {
         var r = Edged.Run("bench", "-n", "30", "--warmup", "10", "--threads", "1", "--json");
         Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+        JsonSchemas.AssertValid(r.Stdout, "edged-bench");
         using var doc = JsonDocument.Parse(r.Stdout);
         var root = doc.RootElement;
         var stages = root.GetProperty("stages").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);

@@ -9,6 +9,10 @@ public class PipelineBenchTests
     {
         var r = Edged.Run("bench", "--source", "ffmpeg-testsrc", "--frames", "120", "--threads", "1", "--json");
         Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+        JsonSchemas.AssertValid(r.Stdout, "edged-bench-source"); // the names, as documented (memory in MiB: *_mib)
+        // The check would see a name nobody documented (the old snake-case accident) and a missing one.
+        Assert.That(JsonSchemas.Errors(r.Stdout.Replace("\"rss_end_mib\"", "\"rss_end_mi_b\""), "edged-bench-source"),
+            Has.Some.Contains("rss_end_mi_b").And.Some.Contains("'rss_end_mib' is a required property"));
         var root = JsonDocument.Parse(r.Stdout).RootElement;
         Assert.That(root.GetProperty("frames").GetInt32(), Is.GreaterThanOrEqualTo(120));
         Assert.That(root.GetProperty("classified_per_second").GetDouble(), Is.GreaterThan(0));

@@ -17,6 +17,7 @@ public class QuantizeCliTests
         var r = Run("quantize", Fixture, output, "--calibration", "fashion-mnist", "--samples", "128", "--method", "percentile",
             "--eval", "fashion-mnist", "--eval-samples", "500", "--json");
         Assert.That(r.Code, Is.Zero, r.Err);
+        JsonSchemas.AssertValid(r.Out, "edge-prep-quantize");
         using var doc = JsonDocument.Parse(r.Out);
         var root = doc.RootElement;
         Assert.That(root.GetProperty("method").GetString(), Is.EqualTo("percentile 99.999"));

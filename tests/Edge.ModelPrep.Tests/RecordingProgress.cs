@@ -1,3 +1,4 @@
+using Edge.Core.Diagnostics;
 using Edge.ModelPrep.Training;
 
 namespace Edge.ModelPrep.Tests;
@@ -7,7 +8,7 @@ internal sealed class RecordingProgress : ITrainingProgress
 {
     public List<string> Lines { get; } = [];
     public void Message(string text) => Lines.Add(text);
-    public void Loading(int done, int total) { }
+    public void Report(StepProgress value) { }
     public void EpochStarted(int epoch, int epochs, int batches) { }
     public void Step(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond, TimeSpan eta) { }
     public void EpochEnded(EpochMetrics metrics) { }

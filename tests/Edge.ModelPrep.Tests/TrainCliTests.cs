@@ -15,6 +15,7 @@ public class TrainCliTests
         var t = Run("train", "--data", "fashion-mnist", "--arch", "resnet20", "--width", "0.25", "--input-size", "16", "--lr", "0.05",
             "--epochs", "3", "--batch-size", "32", "--max-images", "1000", "--threads", "2", "--out", run, "--json");
         Assert.That(t.Code, Is.Zero, t.Err);
+        JsonSchemas.AssertValid(t.Out, "edge-prep-train");
         using var summary = JsonDocument.Parse(t.Out);
         var test = summary.RootElement.GetProperty("test");
         Assert.That(test.GetProperty("images").GetInt32(), Is.EqualTo(10000));
@@ -25,6 +26,7 @@ public class TrainCliTests
         var onnx = dir.File("model.onnx");
         var x = Run("export", run, "--out", onnx, "--json");
         Assert.That(x.Code, Is.Zero, x.Err);
+        JsonSchemas.AssertValid(x.Out, "edge-prep-export");
         using var exported = JsonDocument.Parse(x.Out);
         Assert.That(exported.RootElement.GetProperty("parity_max_abs_diff").GetDouble(), Is.LessThanOrEqualTo(1e-4));
         Python.CheckModel(onnx);
@@ -34,6 +36,9 @@ public class TrainCliTests
         Assert.That(e.Code, Is.Zero, e.Err);
         var c = Run("eval", run, "--max-images", "2000", "--json", "--latency-runs", "0");
         Assert.That(c.Code, Is.Zero, c.Err);
+        JsonSchemas.AssertValid(e.Out, "edge-prep-eval");
+        JsonSchemas.AssertValid(c.Out, "edge-prep-eval");
+        JsonSchemas.AssertValid(File.ReadAllText(Path.Combine(dir.File("onnx-report"), "metrics.json")), "edge-prep-eval");
         using var onnxReport = JsonDocument.Parse(e.Out);
         using var ckptReport = JsonDocument.Parse(c.Out);
         Assert.That(onnxReport.RootElement.GetProperty("top1").GetDouble(), Is.EqualTo(ckptReport.RootElement.GetProperty("top1").GetDouble()).Within(0.051),

@@ -1,3 +1,4 @@
+using Edge.Core.Diagnostics;
 using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
@@ -42,6 +43,7 @@ internal static class ClassifyCommand
         var results = new JsonClassifyResult?[files.Count];
         var pending = new List<(int Index, DecodeInfo Info)>(classifier.MaxBatch);
         var predictions = new Prediction[k];
+        var progress = new ProgressLines("edged"); // a folder of thousands says where it is; a few files say nothing
 
         void Flush()
         {
@@ -90,6 +92,7 @@ internal static class ClassifyCommand
                 if (!json) Console.Error.WriteLine($"edged: {files[i]}: {e.Message}");
             }
             if (pending.Count == classifier.MaxBatch) Flush();
+            progress.Report(new StepProgress("classified", i + 1, files.Count));
         }
         Flush();
 

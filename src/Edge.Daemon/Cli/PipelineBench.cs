@@ -29,7 +29,7 @@ internal static class PipelineBench
             : () => new PipeMjpegSource(command);
         var supervisor = new SourceSupervisor(factory, TimeSpan.FromSeconds(5), logger);
         var mode = Enum.Parse<TriggerMode>(trigger, ignoreCase: true);
-        var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings { Mode = mode, MaxRate = maxRate });
+        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings { Mode = mode, MaxRate = maxRate });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = pipeline.RunAsync(stop.Token);
 

@@ -1,3 +1,5 @@
+using Edge.Core.Diagnostics;
+
 namespace Edge.Daemon.Pipeline;
 
 /// <summary>The last N latencies and their times, for percentiles and rates on the status page. Thread-safe.</summary>
@@ -32,15 +34,14 @@ public sealed class LatencyWindow(int capacity = 1024)
         get { lock (_gate) return (_sumMs, _total); }
     }
 
-    /// <summary>p50, p90, p99 (nearest rank) of the window, or zeros when empty.</summary>
+    /// <summary>p50, p90, p99 of the window (<see cref="Percentile"/>), or zeros when empty.</summary>
     public (double P50, double P90, double P99, int Count) Percentiles()
     {
         double[] copy;
         lock (_gate) copy = _values[.._count];
         if (copy.Length == 0) return (0, 0, 0, 0);
         Array.Sort(copy);
-        double P(double p) => copy[Math.Clamp((int)Math.Ceiling(p * copy.Length) - 1, 0, copy.Length - 1)];
-        return (P(0.5), P(0.9), P(0.99), copy.Length);
+        return (Percentile.OfSorted(copy, 50), Percentile.OfSorted(copy, 90), Percentile.OfSorted(copy, 99), copy.Length);
     }
 
     /// <summary>Events per second over the last <paramref name="seconds"/>.</summary>

@@ -9,7 +9,7 @@ namespace Edge.Host.Evaluation;
 /// <summary>Measures an ONNX classifier on a labelled set through <see cref="Classifier"/>: exactly what the daemon runs.</summary>
 public static class OnnxEvaluator
 {
-    public static EvalReport Evaluate(string path, ImageSet set, int[] indices, int threads, int latencyRuns, Action<int, int>? progress = null)
+    public static EvalReport Evaluate(string path, ImageSet set, int[] indices, int threads, int latencyRuns, IProgress<StepProgress>? progress = null)
     {
         using var classifier = Classifier.Load(path, new ClassifierOptions { IntraOpThreads = threads, MaxBatch = 32 });
         var labels = classifier.Model.Labels;
@@ -31,7 +31,7 @@ public static class OnnxEvaluator
                 truth.Add(map[slotLabels[s]]);
                 ranked.Add(ClassificationMetrics.Rank(classifier.Scores(s), 5));
             }
-            progress?.Invoke(next, indices.Length);
+            progress?.Report(new StepProgress("evaluating", next, indices.Length));
         }
         var report = ClassificationMetrics.Summarize(path, "onnx", set.Name, labels, [.. truth], [.. ranked], feeder.Skipped);
         var meta = classifier.Session.ModelMetadata.CustomMetadataMap;

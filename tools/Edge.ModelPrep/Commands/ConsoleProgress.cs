@@ -1,3 +1,5 @@
+using Edge.Cli;
+using Edge.Core.Diagnostics;
 using System.Globalization;
 using Edge.ModelPrep.Training;
 using Spectre.Console;
@@ -6,7 +8,8 @@ namespace Edge.ModelPrep.Commands;
 
 /// <summary>
 /// Training progress on standard error: a live Spectre bar (epoch, batch, loss, accuracy, images/s,
-/// ETA) on a terminal, one line per epoch otherwise (logs, CI). Standard output stays for --json.
+/// ETA) on a terminal, one line per epoch otherwise (logs, CI); steps outside epochs as
+/// <see cref="ProgressLines"/>, like every other long task of both tools. Standard output stays for --json.
 /// </summary>
 internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
 {
@@ -16,7 +19,7 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
     private ProgressTask? _task;
     private Task? _runner;
     private TaskCompletionSource? _done;
-    private DateTime _lastLine = DateTime.MinValue;
+    private readonly ProgressLines _steps = new("edge-prep");
     private int _epochs, _ended;
     private double _seconds;
 
@@ -36,11 +39,10 @@ internal sealed class ConsoleProgress : ITrainingProgress, IDisposable
         lock (_gate) _console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
     }
 
-    public void Loading(int done, int total)
+    /// <summary>Steps before and between epochs (decoding images, ...): the lines both tools write.</summary>
+    public void Report(StepProgress value)
     {
-        if (Quiet || (done != total && (DateTime.UtcNow - _lastLine).TotalSeconds < 2)) return;
-        _lastLine = DateTime.UtcNow;
-        lock (_gate) _console.MarkupLine($"[grey]decoded {done}/{total} images[/]");
+        if (!Quiet) _steps.Report(value);
     }
 
     public void EpochStarted(int epoch, int epochs, int batches)

@@ -93,7 +93,8 @@ internal static class QuantizeCommand
         QuantizationReport report;
         if (json || Console.IsErrorRedirected)
         {
-            report = Int8Quantizer.Quantize(request);
+            // Logs and pipes get the lines both tools write; standard output stays for --json.
+            report = Int8Quantizer.Quantize(request, new ProgressLines("edge-prep"));
         }
         else
         {

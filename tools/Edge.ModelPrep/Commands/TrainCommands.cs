@@ -29,7 +29,7 @@ public sealed record TrainSummary(
     int ValImages,
     int SkippedImages,
     EvalReport? Test,
-    [property: JsonPropertyName("memory")] MemorySummary? Memory = null);
+    MemorySummary? Memory = null);
 
 /// <summary>Training's memory: the estimate made before the first step, and the peak it reached (resident set).</summary>
 public sealed record MemorySummary(
@@ -359,9 +359,10 @@ internal static class TrainCommands
                 if (dataSpec is null) throw new CliError("--data is required to evaluate an ONNX file");
                 var set = ImageSets.Open(dataSpec, "test");
                 var indices = r.GetValue(max) is > 0 and var m && m < set.Count ? set.Sample(m, 0) : [.. Enumerable.Range(0, set.Count)];
+                var progress = new ProgressLines("edge-prep");
                 var report = isOnnx
-                    ? OnnxEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency))
-                    : CheckpointEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency));
+                    ? OnnxEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency), progress)
+                    : CheckpointEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency), progress);
                 var folder = r.GetValue(outDir);
                 if (folder is not null) ReportWriter.Write(folder, report, history);
                 if (r.GetValue(json)) Console.WriteLine(ReportWriter.ToJson(report));

@@ -1,3 +1,4 @@
+using Edge.Core.Diagnostics;
 using Edge.Cli;
 using System.Diagnostics;
 using Edge.Host.Datasets;
@@ -113,7 +114,7 @@ public sealed class TensorImageSet
     /// Decodes and resizes every image of <paramref name="set"/> with <paramref name="spec"/>'s geometry and
     /// colour order (its mean/std are not applied here). Unreadable images are skipped and listed.
     /// </summary>
-    public static TensorImageSet Build(ImageSet set, PreprocessingSpec spec, int workers = 0, Action<int, int>? progress = null, int[]? subset = null)
+    public static TensorImageSet Build(ImageSet set, PreprocessingSpec spec, int workers = 0, IProgress<StepProgress>? progress = null, int[]? subset = null)
     {
         var classes = RequireClasses(set);
         var unit = spec with { Scale = 1f / 255f, Mean = new float[spec.Channels], Std = Enumerable.Repeat(1f, spec.Channels).ToArray() };
@@ -145,7 +146,7 @@ public sealed class TensorImageSet
                     reasons[i] = e.Message;
                 }
                 var n = Interlocked.Increment(ref done);
-                if (progress is not null && (n % 512 == 0 || n == indices.Length)) progress(n, indices.Length);
+                if (progress is not null && (n % 512 == 0 || n == indices.Length)) progress.Report(new StepProgress("decoding images", n, indices.Length));
                 return state;
             },
             state => { state.Decoder.Dispose(); state.Pixels.Dispose(); });

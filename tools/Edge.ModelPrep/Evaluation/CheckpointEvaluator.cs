@@ -1,3 +1,4 @@
+using Edge.Core.Diagnostics;
 using Edge.Host.Datasets;
 using Edge.Core.Imaging;
 using Edge.Core.Inference;
@@ -18,7 +19,7 @@ namespace Edge.ModelPrep.Evaluation;
 /// </summary>
 public static class CheckpointEvaluator
 {
-    public static EvalReport Evaluate(string path, ImageSet set, int[] indices, int threads, int latencyRuns, Action<int, int>? progress = null)
+    public static EvalReport Evaluate(string path, ImageSet set, int[] indices, int threads, int latencyRuns, IProgress<StepProgress>? progress = null)
     {
         var (net, state) = Checkpoint.Load(path);
         using var _ = net;

@@ -1,3 +1,4 @@
+using Edge.Core.Diagnostics;
 using Edge.Onnx.IO;
 using Edge.Cli;
 using System.Diagnostics;
@@ -19,11 +20,10 @@ namespace Edge.ModelPrep.Training;
 public sealed record EpochMetrics(int Epoch, int Step, double LearningRate, double TrainLoss, double TrainAccuracy,
     double? ValLoss, double? ValAccuracy, double ImagesPerSecond, double DataWaitFraction, double Seconds);
 
-/// <summary>What the caller shows while training runs.</summary>
-public interface ITrainingProgress
+/// <summary>What the caller shows while training runs: steps (decoding, ...) as every long task reports them, plus epochs.</summary>
+public interface ITrainingProgress : IProgress<StepProgress>
 {
     void Message(string text);
-    void Loading(int done, int total);
     void EpochStarted(int epoch, int epochs, int batches);
     void Step(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond, TimeSpan eta);
     void EpochEnded(EpochMetrics metrics);
@@ -112,7 +112,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         progress.Message($"loading {options.Data}");
         var source = preloaded ?? ImageSets.Open(options.Data, "train");
         var subset = options.MaxImages > 0 && options.MaxImages < source.Count ? source.Sample(options.MaxImages, options.Seed) : null;
-        var data = TensorImageSet.Build(source, geometry, progress: progress.Loading, subset: subset);
+        var data = TensorImageSet.Build(source, geometry, progress: progress, subset: subset);
         if (data.Classes.Count != options.Arch.Classes)
             throw new CliError($"the data has {data.Classes.Count} classes but the network was asked for {options.Arch.Classes}");
         foreach (var s in data.Skipped.Take(5)) progress.Message($"skipped {s.Image}: {s.Reason}");
