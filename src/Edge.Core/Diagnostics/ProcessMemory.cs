@@ -5,7 +5,7 @@ public static class ProcessMemory
 {
     // Read into a reused buffer and parsed as bytes: benchmarks sample this many times a second and
     // must not measure their own garbage.
-    [ThreadStatic] private static byte[]? t_buffer;
+    [ThreadStatic] private static byte[]? _threadBuffer;
 
     /// <summary>Resident memory now (VmRSS).</summary>
     public static double ResidentMib() => Read("VmRSS:"u8);
@@ -31,7 +31,7 @@ public static class ProcessMemory
     {
         try
         {
-            var buffer = t_buffer ??= new byte[8192];
+            var buffer = _threadBuffer ??= new byte[8192];
             int length;
             using (var handle = File.OpenHandle("/proc/self/status"))
                 length = RandomAccess.Read(handle, buffer, 0);

@@ -4,49 +4,6 @@ using static Edge.Core.Interop.SkiaCodecNative;
 
 namespace Edge.Core.Imaging;
 
-/// <summary>When the decoder walks a JPEG's scan (which costs about as much as libjpeg's own Huffman decoding).</summary>
-public enum JpegScanChecking
-{
-    /// <summary>Never: a frame cut off mid-scan decodes as a grey-filled whole.</summary>
-    Off,
-    /// <summary>
-    /// Only when the decoded image ends in libjpeg's grey fill (luma 128 in its last block), which every
-    /// frame cut off before its last block does: catches cut-off camera frames at almost no cost. For camera frames.
-    /// </summary>
-    WhenGreyFilled,
-    /// <summary>Every JPEG: also catches invalid Huffman codes and missing restart markers anywhere. For uploads and files.</summary>
-    Always,
-}
-
-/// <summary>What the decoder found and did.</summary>
-public readonly record struct DecodeInfo(string Format, int SourceWidth, int SourceHeight, int Orientation, int DecodedWidth, int DecodedHeight)
-{
-    /// <summary>True when the JPEG decoder reduced the image in the DCT domain.</summary>
-    public bool Downscaled => DecodedWidth * DecodedHeight < SourceWidth * SourceHeight;
-}
-
-/// <summary>What the decoded image will be resized to, so the decoder can skip detail that would be thrown away.</summary>
-public readonly record struct ScaleHint(int TargetWidth, int TargetHeight, ResizeMode Mode, float CropFraction = 1f)
-{
-    public static ScaleHint None => default;
-    public bool IsNone => TargetWidth <= 0 || TargetHeight <= 0;
-
-    public static ScaleHint For(PreprocessingSpec spec) => new(spec.Width, spec.Height, spec.Resize, spec.CropFraction);
-}
-
-public sealed record ImageDecoderOptions
-{
-    /// <summary>Largest image file read from disk (a 50-megapixel JPEG is about 30 MiB).</summary>
-    public const long MaxFileBytes = 256L * 1024 * 1024;
-
-    /// <summary>Largest image accepted, in pixels (width × height of the encoded image); checked before any pixel memory is allocated.</summary>
-    public long MaxPixels { get; init; } = 40_000_000;
-    /// <summary>Let the JPEG decoder shrink by 1/2, 1/4 or 1/8 while decoding when the target is that much smaller.</summary>
-    public bool ScaledJpegDecode { get; init; } = true;
-    /// <summary>When to walk a JPEG's scan to refuse one that holds fewer blocks than its header promises (see <see cref="JpegScanCheck"/>).</summary>
-    public JpegScanChecking ScanCheck { get; init; } = JpegScanChecking.Always;
-}
-
 /// <summary>
 /// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with Skia into a reusable
 /// <see cref="PixelBuffer"/>, upright (EXIF orientation applied). Not thread-safe: one per pipeline.

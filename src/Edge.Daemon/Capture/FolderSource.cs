@@ -6,46 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Edge.Daemon.Capture;
 
 /// <summary>
-/// What a watched folder has delivered, kept across reopenings of the source (the supervisor reopens a
-/// source after a failure): a file is delivered once, and again only when its size or modification
-/// time changes (a camera that overwrites latest.jpg). Bounded: at most <see cref="MaxTracked"/> files.
-/// </summary>
-public sealed class FolderCursor
-{
-    public const int MaxTracked = 100_000;
-
-    internal sealed class Entry
-    {
-        public long Size, Mtime, ChangedAt;
-        public bool Delivered;
-    }
-
-    internal Dictionary<string, Entry> Files { get; } = new(StringComparer.Ordinal);
-    internal bool Primed { get; set; }
-    /// <summary>Modification time (ticks) before which files count as already there at the first listing.</summary>
-    internal long PrimedAtMtime { get; set; }
-    /// <summary>The folder has held more files than are tracked: listings are partial from then on.</summary>
-    internal bool Overflowed { get; set; }
-}
-
-/// <summary>Settings of a <see cref="FolderSource"/>.</summary>
-public sealed record FolderSourceOptions
-{
-    /// <summary>Play the files again and again (a demo, a test set); otherwise watch for new and changed files.</summary>
-    public bool Loop { get; init; } = true;
-    /// <summary>Most frames per second.</summary>
-    public double Fps { get; init; } = 5;
-    /// <summary>Watched folder: classify the files that are there at start too (else only new or changed ones).</summary>
-    public bool ProcessExisting { get; init; }
-    /// <summary>Watched folder: a file is read once its size and time have not changed for this long.</summary>
-    public TimeSpan Stable { get; init; } = TimeSpan.FromMilliseconds(300);
-    /// <summary>Larger files are skipped.</summary>
-    public long MaxFileBytes { get; init; } = 8 * 1024 * 1024;
-    /// <summary>How often a watched folder is listed.</summary>
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
-}
-
-/// <summary>
 /// Image files as frames, in name order, at most <c>Fps</c> per second: a folder played once, looped,
 /// or watched for new files (a camera that drops snapshots into a directory). A single file path plays
 /// that image. Files come from outside: only regular files are read (a FIFO or a link to a device is

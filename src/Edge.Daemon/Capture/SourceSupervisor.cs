@@ -2,12 +2,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Edge.Daemon.Capture;
 
-public enum SourceState { Starting, Running, Reconnecting, Ended, Stopped }
-
-/// <summary>What the status API shows about the camera.</summary>
-public sealed record SourceStatus(string Description, SourceState State, string? LastError, long Frames, long Reconnects, long GarbageBytes,
-    DateTimeOffset? LastFrameAt, DateTimeOffset StateSince);
-
 /// <summary>
 /// Keeps a frame source alive: opens it, hands each frame on, and when it fails, ends or delivers
 /// nothing for <c>noFrameTimeout</c> (live sources only: a watched folder may be quiet for hours),

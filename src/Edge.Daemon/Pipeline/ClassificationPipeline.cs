@@ -10,39 +10,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Edge.Daemon.Pipeline;
 
-/// <summary>The latest classification, as the status API and page show it.</summary>
-public sealed record LatestResult(long Sequence, DateTimeOffset Time, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs);
-
-public enum TriggerMode { Continuous, Motion, Http, Gpio }
-
-/// <summary>When to classify and what to do with results.</summary>
-public sealed record PipelineSettings
-{
-    public TriggerMode Mode { get; init; } = TriggerMode.Continuous;
-    /// <summary>Most classifications per second (continuous and motion).</summary>
-    public double MaxRate { get; init; } = 10;
-    /// <summary>Frames classified per HTTP/GPIO trigger.</summary>
-    public int Burst { get; init; } = 1;
-    public int TopK { get; init; } = 5;
-    /// <summary>Average the scores of the last N classifications before ranking (1 = off).</summary>
-    public int Smoothing { get; init; } = 1;
-    public MotionSettings Motion { get; init; } = new();
-    /// <summary>After motion, classify at most once per this long.</summary>
-    public TimeSpan MotionCooldown { get; init; } = TimeSpan.FromSeconds(1);
-    public IReadOnlyList<GpioOutputRule> Rules { get; init; } = [];
-    public SnapshotWriter? Snapshots { get; init; }
-    /// <summary>
-    /// Every frame matters (a folder of files: each is an event): capture waits for classification instead
-    /// of dropping frames, and continuous mode classifies every frame (the source's rate is the rate).
-    /// </summary>
-    public bool Lossless { get; init; }
-    /// <summary>How long the source may be down (reconnecting) before the daemon reports itself unhealthy.</summary>
-    public TimeSpan SourceGrace { get; init; } = TimeSpan.FromSeconds(10);
-}
-
-public sealed record PipelineCounters(long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors,
-    string? LastInferenceError, long StoreLost, int StorePending, string? StoreError);
-
 /// <summary>
 /// Capture → classify → record. Capture never waits for inference: frames go through a channel of
 /// two that drops the oldest (counted). Classification runs when the trigger says so (every frame up

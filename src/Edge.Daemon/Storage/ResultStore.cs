@@ -5,20 +5,9 @@ using Microsoft.Data.Sqlite;
 
 namespace Edge.Daemon.Storage;
 
-/// <summary>One class of a stored result.</summary>
-public readonly record struct StoredPrediction(string Label, int Index, float Score);
-
-/// <summary>A classification as recorded.</summary>
-public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
-
-public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
-
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
 internal sealed partial class StoreJson : JsonSerializerContext;
-
-/// <summary>The store cannot take writes now (disk full, read-only, gone); the rows are kept in memory and retried.</summary>
-public sealed class StoreUnavailableException(string message, Exception? inner) : Exception(message, inner);
 
 /// <summary>
 /// Results in SQLite (WAL journal). A row is acknowledged when its transaction commits; WAL with

@@ -8,57 +8,6 @@ using Google.Protobuf;
 
 namespace Edge.Host.Quantization;
 
-public sealed record QuantizeRequest
-{
-    public required string InputPath { get; init; }
-    public required string OutputPath { get; init; }
-    public required ImageSet Calibration { get; init; }
-    public int Samples { get; init; } = 512;
-    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
-    public double Percentile { get; init; } = 99.999;
-    public ActivationType Activations { get; init; } = ActivationType.UInt8;
-    public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>();
-    /// <summary>Keep the most sensitive layers in FP32 until the loss is at most <see cref="MaxLoss"/>.</summary>
-    public bool AutoExclude { get; init; }
-    /// <summary>Largest accepted loss in points: top-1 accuracy with a labelled evaluation set, else disagreement with FP32.</summary>
-    public double MaxLoss { get; init; } = 0.3;
-    public int MaxAutoExclusions { get; init; } = 8;
-    public ImageSet? Evaluation { get; init; }
-    /// <summary>Evaluation images to use (0 = all).</summary>
-    public int EvaluationSamples { get; init; }
-    /// <summary>Calibration images on which per-layer error is measured.</summary>
-    public int ErrorSamples { get; init; } = 32;
-    public int Threads { get; init; }
-    public bool MeasureLatency { get; init; } = true;
-    /// <summary>Also keep the graph ONNX Runtime runs after its optimisations here (for inspection).</summary>
-    public string? OptimizedModelPath { get; init; }
-}
-
-public sealed record QuantizationReport
-{
-    public required string Input { get; init; }
-    public required string Output { get; init; }
-    public required long InputBytes { get; init; }
-    public required long OutputBytes { get; init; }
-    public required PreparationReport Preparation { get; init; }
-    public required string Method { get; init; }
-    public required string ActivationType { get; init; }
-    public required int CalibrationImages { get; init; }
-    public required int CalibrationSkipped { get; init; }
-    public required IReadOnlyList<string> SkipReasons { get; init; }
-    public required IReadOnlyList<QuantizedActivation> Activations { get; init; }
-    public required IReadOnlyList<QuantizedWeight> Weights { get; init; }
-    public required IReadOnlyList<string> FusedActivations { get; init; }
-    public required IReadOnlyList<string> KeptFloat { get; init; }
-    public required IReadOnlyList<string> AutoExcluded { get; init; }
-    public required FusionReport Fusion { get; init; }
-    public required IReadOnlyList<LayerError> LayerErrors { get; init; }
-    public Agreement? Evaluation { get; init; }
-    public double? Fp32LatencyMs { get; init; }
-    public double? Int8LatencyMs { get; init; }
-    public required double PeakRssMib { get; init; }
-}
-
 /// <summary>
 /// Post-training INT8 quantization of an FP32 ONNX classifier: prepare the graph, calibrate on
 /// images preprocessed exactly as the daemon will, write the QDQ model, then verify it (fusion

@@ -9,15 +9,6 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace Edge.Host.Quantization;
 
-/// <summary>How ONNX Runtime ran a quantized model after its graph optimisations.</summary>
-public sealed record FusionReport(int IntegerKernels, IReadOnlyDictionary<string, int> OptimizedOperators, IReadOnlyList<string> FloatComputeNodes);
-
-/// <summary>FP32 vs INT8 values of one quantized tensor on calibration samples.</summary>
-public sealed record LayerError(string Tensor, string Producer, string OpType, double SqnrDb, double RelativeRmse);
-
-/// <summary>Top-1 of both models on a held-out set.</summary>
-public sealed record Agreement(int Images, int Skipped, double Top1Agreement, double? Fp32Accuracy, double? Int8Accuracy);
-
 /// <summary>Checks what quantization did: fusion into integer kernels, per-layer error, agreement and accuracy, speed.</summary>
 public static class QuantizationVerifier
 {

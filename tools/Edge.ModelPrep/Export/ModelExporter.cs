@@ -13,22 +13,6 @@ using DataType = Edge.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Edge.ModelPrep.Export;
 
-/// <summary>Facts about a trained model that go into its ONNX metadata beside labels and preprocessing.</summary>
-public sealed record ExportInfo(IReadOnlyList<string> Labels, PreprocessingSpec Preprocessing, string TrainingData, double? Accuracy);
-
-/// <summary>
-/// The largest difference between ONNX Runtime and TorchSharp logits: absolute on real images; on
-/// random inputs (far outside the training distribution, logits can reach tens) relative to the
-/// largest logit when that exceeds 1, since float32 sums differ in the last bits by summation order.
-/// </summary>
-public sealed record ParityResult(double MaxAbsDiff, double MaxScaledDiffRandom, int Images, int RandomInputs, int Top1Disagreements)
-{
-    public const double Tolerance = 1e-4;
-    public bool Passed => MaxAbsDiff <= Tolerance && MaxScaledDiffRandom <= Tolerance;
-}
-
-public sealed class ExportException(string message) : EdgeException(message);
-
 /// <summary>
 /// Writes a trained network as ONNX (opset 17, dynamic batch, BatchNorm folded) with Edge metadata,
 /// and checks that ONNX Runtime gives TorchSharp's outputs before anything is written.

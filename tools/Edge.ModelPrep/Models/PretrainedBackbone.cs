@@ -5,24 +5,6 @@ using static TorchSharp.torch;
 
 namespace Edge.ModelPrep.Models;
 
-/// <summary>A pretrained backbone that cannot be used, with the node or file that says why.</summary>
-public sealed class PretrainedException(string message) : EdgeException(message);
-
-/// <summary>One convolution and the BatchNorm after it, as read from an ONNX graph.</summary>
-public sealed record ConvBnWeights(string Node, float[] Weight, long[] Shape, int Stride, float[] Gamma, float[] Beta, float[] Mean, float[] Var);
-
-/// <summary>A ResNet with basic blocks read from an ONNX graph: the stem, then each block's convolutions.</summary>
-public sealed record ResNetWeights(string Source, int[] Depths, ConvBnWeights Stem, IReadOnlyList<(ConvBnWeights Conv1, ConvBnWeights Conv2, ConvBnWeights? Downsample)> Blocks)
-{
-    /// <summary>The architecture that has these blocks: resnet34 for 3,4,6,3, else resnet18 with its blocks per stage stated.</summary>
-    public ArchSpec Spec(int inputSize, int classes) => new()
-    {
-        Arch = Depths.SequenceEqual([3, 4, 6, 3]) ? "resnet34" : "resnet18",
-        Blocks = Depths.SequenceEqual([2, 2, 2, 2]) || Depths.SequenceEqual([3, 4, 6, 3]) ? null : string.Join(",", Depths),
-        InputSize = inputSize, Channels = 3, Classes = classes, ImagenetStem = true,
-    };
-}
-
 /// <summary>
 /// ImageNet-pretrained starting points. The default is ML.NET's ResNet-18 featurizer (ImageNet-trained,
 /// MIT; NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18, copied beside edge-prep at build time): an

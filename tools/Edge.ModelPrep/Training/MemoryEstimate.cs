@@ -5,12 +5,6 @@ using static TorchSharp.torch;
 
 namespace Edge.ModelPrep.Training;
 
-/// <summary>What a training run will take in memory, and what there is.</summary>
-public sealed record MemoryPlan(int BatchSize, double EstimateMib, double LimitMib);
-
-/// <summary>What the probe steps measured: memory in use before them, a step's fixed part, and what one more image adds.</summary>
-public readonly record struct MemoryProbe(double BaseMib, double FixedMib, double PerImageMib);
-
 /// <summary>
 /// Estimates training's peak memory before the first step, by measuring rather than modelling: probe
 /// steps (forward and backward, BatchNorm statistics untouched, gradients discarded) at batch 4 and 12,

@@ -16,38 +16,6 @@ using static TorchSharp.torch;
 
 namespace Edge.ModelPrep.Training;
 
-/// <summary>One epoch's figures, as written to metrics.csv.</summary>
-public sealed record EpochMetrics(int Epoch, int Step, double LearningRate, double TrainLoss, double TrainAccuracy,
-    double? ValLoss, double? ValAccuracy, double ImagesPerSecond, double DataWaitFraction, double Seconds);
-
-/// <summary>What the caller shows while training runs: steps (decoding, ...) as every long task reports them, plus epochs.</summary>
-public interface ITrainingProgress : IProgress<StepProgress>
-{
-    void Message(string text);
-    void EpochStarted(int epoch, int epochs, int batches);
-    void Step(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond, TimeSpan eta);
-    void EpochEnded(EpochMetrics metrics);
-}
-
-/// <summary>The paths inside a run folder.</summary>
-/// <summary>Training diverged (the loss is not a number): the settings', not the program's, fault.</summary>
-public sealed class TrainingDivergedException(string message) : EdgeException(message);
-
-public sealed record RunFolder(string Root)
-{
-    public string Config => Path.Combine(Root, "config.json");
-    public string Metrics => Path.Combine(Root, "metrics.csv");
-    public string Steps => Path.Combine(Root, "steps.csv");
-    public string Labels => Path.Combine(Root, "labels.txt");
-    public string TensorBoard => Path.Combine(Root, "tensorboard");
-    public string Last => Path.Combine(Root, "checkpoints", "last");
-    public string Best => Path.Combine(Root, "checkpoints", "best");
-    public string Report => Path.Combine(Root, "report");
-}
-
-public sealed record TrainResult(CheckpointState Last, CheckpointState Best, IReadOnlyList<EpochMetrics> Epochs, bool StoppedEarly,
-    double DataWaitFraction, IReadOnlyList<SkippedImage> Skipped, int TrainImages, int ValImages);
-
 /// <summary>
 /// Trains a classifier: seeded data order and augmentation, SGD (momentum, Nesterov) or AdamW, warm-up
 /// then cosine learning rate per step, label smoothing, class weights or focal loss, gradient clipping,

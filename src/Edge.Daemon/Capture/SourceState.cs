@@ -1,0 +1,5 @@
+using Microsoft.Extensions.Logging;
+
+namespace Edge.Daemon.Capture;
+
+public enum SourceState { Starting, Running, Reconnecting, Ended, Stopped }

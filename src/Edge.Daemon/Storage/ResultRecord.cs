@@ -1,0 +1,9 @@
+using Edge.Cli;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace Edge.Daemon.Storage;
+
+/// <summary>A classification as recorded.</summary>
+public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);

@@ -1,0 +1,9 @@
+using Edge.Cli;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace Edge.Daemon.Storage;
+
+/// <summary>One class of a stored result.</summary>
+public readonly record struct StoredPrediction(string Label, int Index, float Score);

@@ -1,0 +1,13 @@
+using Edge.Core.Diagnostics;
+using System.Diagnostics;
+using Edge.Host.Datasets;
+using Edge.Core.Inference;
+using Edge.Onnx.Model;
+using Edge.Onnx.Protos;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Edge.Host.Quantization;
+
+/// <summary>Top-1 of both models on a held-out set.</summary>
+public sealed record Agreement(int Images, int Skipped, double Top1Agreement, double? Fp32Accuracy, double? Int8Accuracy);

@@ -1,0 +1,103 @@
+using Edge.ModelPrep.Export;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Edge.ModelPrep.Models;
+
+/// <summary>
+/// ResNet with basic blocks (He et al. 2016): 18/34 with ImageNet's 7x7 stem and max-pool on large
+/// inputs (a 3x3 stride-1 stem below 128 pixels), and the CIFAR ResNet-20 (16/32/64 channels).
+/// Shortcuts that change shape are 1x1 convolutions (option B).
+/// </summary>
+public sealed class ResNet : ClassifierNet
+{
+    private sealed class BasicBlock : ExportableModule
+    {
+        private readonly ConvBn conv1, conv2;
+        private readonly ConvBn? downsample;
+
+        public BasicBlock(long inC, long outC, int stride) : base(nameof(BasicBlock))
+        {
+            conv1 = new ConvBn(inC, outC, 3, stride, act: Activation.Relu);
+            conv2 = new ConvBn(outC, outC, 3, act: Activation.None);
+            if (stride != 1 || inC != outC) downsample = new ConvBn(inC, outC, 1, stride, act: Activation.None);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            var b = conv2.call(conv1.call(x));
+            return functional.relu(b + (downsample?.call(x) ?? x), inplace: true);
+        }
+
+        public override string Export(OnnxEmitter e, string path, string x)
+        {
+            var a = conv1.Export(e, $"{path}.conv1", x);
+            var b = conv2.Export(e, $"{path}.conv2", a);
+            var shortcut = downsample?.Export(e, $"{path}.downsample", x) ?? x;
+            return e.Act($"{path}.relu", Activation.Relu, e.Add($"{path}.add", b, shortcut));
+        }
+    }
+
+    private readonly ConvBn stem;
+    private readonly MaxPool2d? maxpool;
+    private readonly ModuleList<ExportableModule> blocks;
+    private readonly Linear fc;
+
+    public ResNet(ArchSpec spec, int[] depths, int baseWidth) : base(nameof(ResNet), spec)
+    {
+        int C(double c) => Math.Max(8, ArchSpec.MakeDivisible(c * spec.Width));
+        var imagenetStem = depths.Length == 4 && (spec.ImagenetStem ?? spec.InputSize >= 128);
+        var input = C(baseWidth);
+        stem = imagenetStem ? new ConvBn(spec.Channels, input, 7, 2) : new ConvBn(spec.Channels, input, 3, 1);
+        if (imagenetStem) maxpool = MaxPool2d(3, 2, 1);
+        var list = new List<ExportableModule>();
+        for (var stage = 0; stage < depths.Length; stage++)
+        {
+            var output = C(baseWidth << stage);
+            for (var i = 0; i < depths[stage]; i++)
+            {
+                list.Add(new BasicBlock(input, output, i == 0 && stage > 0 ? 2 : 1));
+                input = output;
+            }
+        }
+        blocks = ModuleList([.. list]);
+        fc = Linear(input, spec.Classes);
+        RegisterComponents();
+        InitializeWeights();
+        // ResNet's linear layer keeps PyTorch's default (uniform ±1/√fan_in) rather than MobileNet's N(0, 0.01).
+        using var _ = no_grad();
+        var bound = 1 / Math.Sqrt(input);
+        init.uniform_(fc.weight!, -bound, bound);
+        init.uniform_(fc.bias!, -bound, bound);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return fc.call(Features(x)).MoveToOuterDisposeScope(); // torchvision's ResNets have no dropout
+    }
+
+    /// <summary>The globally pooled features before the classifier ([N, 512] for ResNet-18).</summary>
+    public Tensor Features(Tensor x)
+    {
+        var y = stem.call(x);
+        if (maxpool is not null) y = maxpool.call(y);
+        foreach (var b in blocks) y = b.call(y);
+        return functional.adaptive_avg_pool2d(y, 1).flatten(1);
+    }
+
+    /// <summary>The classifier's parameters (trained alone first when starting from a pretrained backbone).</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> HeadParameters => fc.parameters();
+
+    public override string Export(OnnxEmitter e, string path, string x)
+    {
+        var y = stem.Export(e, "stem", x);
+        if (maxpool is not null) y = e.MaxPool("maxpool", y, 3, 2, 1);
+        for (var i = 0; i < blocks.Count; i++) y = blocks[i].Export(e, $"blocks.{i}", y);
+        y = e.Flatten("flatten", e.GlobalAveragePool("pool", y));
+        return e.Linear("fc", fc, y);
+    }
+}
