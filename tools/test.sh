@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test and prints the totals from the TRX results as the last line: "N passed, N failed".
+#   tools/test.sh           everything (CI)
+#   tools/test.sh --fast    only tests that need nothing beyond .NET: no Python references, Fashion-MNIST,
+#                           ffmpeg, Chromium, promtool, root, published binary or TorchSharp training
+#                           (the categories in tests/Edge.TestSupport/Needs.cs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh || exit 1
@@ -8,10 +12,14 @@ results=TestResults
 rm -rf "$results"
 dotnet build Edge.sln -c Release --verbosity quiet --nologo 2>&1 || exit 1
 # One results folder per test project, so no two TRX files can collide on a timestamped name.
+filter=()
+if [ "${1:-}" = "--fast" ]; then
+  filter=(--filter "TestCategory!=Python&TestCategory!=FashionMnist&TestCategory!=Ffmpeg&TestCategory!=Chromium&TestCategory!=Promtool&TestCategory!=Root&TestCategory!=Aot&TestCategory!=Training")
+fi
 status=0
 for project in tests/*.Tests/*.Tests.csproj; do
   name=$(basename "$project" .csproj)
-  dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results/$name" 2>&1 || status=1
+  dotnet test "$project" -c Release --no-build "${filter[@]}" --logger "trx;LogFileName=$name.trx" --results-directory "$results/$name" 2>&1 || status=1
 done
 
 passed=0

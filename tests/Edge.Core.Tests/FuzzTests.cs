@@ -221,6 +221,7 @@ public class FuzzTests
         return m;
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void MutatedModelsLoadOrAreRefusedCleanly()
     {

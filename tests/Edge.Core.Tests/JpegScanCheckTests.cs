@@ -83,6 +83,7 @@ public class JpegScanCheckTests
         return decoder.Decode(jpeg, pixels);
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void EveryWholeJpegPasses()
     {
@@ -95,6 +96,7 @@ public class JpegScanCheckTests
         }
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void AFrameCutMidScanWithAnEndMarkerIsTruncatedThoughSkiaWouldDecodeIt()
     {
@@ -130,6 +132,7 @@ public class JpegScanCheckTests
         Assert.That(missed, Is.Empty, "the camera path (grey-fill test first) misses none");
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void AMissingRestartMarkerIsCorrupt()
     {
@@ -144,6 +147,7 @@ public class JpegScanCheckTests
         Assert.That(e.Kind, Is.EqualTo(ImageErrorKind.Corrupt).Or.EqualTo(ImageErrorKind.Truncated), e.Message);
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void AnInvalidHuffmanCodeIsCorrupt()
     {
@@ -156,6 +160,7 @@ public class JpegScanCheckTests
         Assert.That(Assert.Throws<ImageDecodeException>(() => Decode(damaged))!.Kind, Is.EqualTo(ImageErrorKind.Corrupt));
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void AFrameWithoutHuffmanTablesUsesTheStandardOnesAsLibjpegDoes()
     {
@@ -181,6 +186,7 @@ public class JpegScanCheckTests
         Assert.That(new JpegScanCheck().Check(cut), Is.EqualTo(JpegScanCheck.Problem.Truncated));
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void ProgressiveJpegsAreLeftToTheDecoder()
     {

@@ -262,7 +262,8 @@ public class ModelSafetyTests
         Assert.That(Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!.Message, Does.Contain("label 3 is empty"));
         Sidecar("""{ "mean": [1e39, 0, 0] }""");
         var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!;
-        Assert.That(e.Message, Does.Contain("at mean[0]").Or.Contain("mean values must be finite"));
+        // The sidecar's values go through the same reader as metadata's: the same words, the key named.
+        Assert.That(e.Message, Does.EndWith("key 'mean' = 'Infinity' is not a number"));
         Assert.That(e.Message, Does.Not.Contain("System."));
         Sidecar("""{ "labelz": ["a"] }""");
         e = Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!;

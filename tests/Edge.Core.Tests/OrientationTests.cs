@@ -5,6 +5,7 @@ namespace Edge.Core.Tests;
 /// <summary>EXIF orientation against PIL's <c>ImageOps.exif_transpose</c> on JPEGs that PIL wrote with each tag.</summary>
 public class OrientationTests
 {
+    [Category(Needs.Python)]
     [TestCase(1)]
     [TestCase(2)]
     [TestCase(3)]

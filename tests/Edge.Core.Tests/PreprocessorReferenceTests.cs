@@ -99,6 +99,7 @@ public class PreprocessorReferenceTests
     private static float[] Mean(string color) => color == "gray" ? [0.449f] : [0.485f, 0.456f, 0.406f];
     private static float[] Std(string color) => color == "gray" ? [0.226f] : [0.229f, 0.224f, 0.225f];
 
+    [Category(Needs.Python)]
     [TestCaseSource(nameof(Cases))]
     public unsafe void MatchesPyTorch(Case c)
     {
@@ -124,6 +125,7 @@ public class PreprocessorReferenceTests
         Assert.That(worst, Is.LessThan(1e-5f), $"max abs difference {worst}");
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void GeometryIsWhatTheDocsSay()
     {

@@ -20,6 +20,7 @@ public class CliTests
         Assert.That(r.Stderr, Is.Empty, "the shipped model states everything: no warnings");
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void ClassifyReportsBadFilesAndGoesOn()
     {
@@ -108,6 +109,7 @@ public class CliTests
         Assert.That(bad.Stderr, Does.Contain("outputs 10 class scores but 2 labels were given (from command-line flags)"));
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void InspectDescribesTheShippedModel()
     {
@@ -160,6 +162,7 @@ public class CliTests
         Assert.That(r.Stdout, Does.Contain("proj").And.Contain("MatMul"));
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void BenchReportsStagesAndNoAllocationPerFrame()
     {
@@ -213,7 +216,7 @@ public class CliTests
     /// The published Native-AOT binary (CI publishes it before the tests): its errors are the same
     /// one-line messages, never .NET resource keys such as IO_FileNotFound_FileName.
     /// </summary>
-    [Test, Category("Aot")]
+    [Test, Category(Needs.Aot)]
     public void ThePublishedBinarySaysErrorsInWordsNotResourceKeys()
     {
         var binary = Path.Combine(RepoPaths.Root, "artifacts", "edged-linux-x64", "edged");

@@ -24,6 +24,7 @@ public class DaemonTests
         if (!File.Exists("/usr/bin/ffmpeg")) Assert.Fail("ffmpeg is missing: run tools/setup.sh");
     }
 
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public async Task FfmpegMjpegThroughAPipeEndsUpInSqliteAndTheStatusApi()
     {
@@ -60,6 +61,7 @@ public class DaemonTests
         Assert.That(rows, Is.EqualTo(int.Parse(said.Groups[1].Value)));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task ASourceThatExitsIsReopened()
     {
@@ -71,6 +73,7 @@ public class DaemonTests
         Assert.That(d.HasExited, Is.False);
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task AMissingCameraIsRetriedAndReported()
     {
@@ -85,6 +88,7 @@ public class DaemonTests
         Assert.That((await d.Client.GetStringAsync("metrics")), Does.Contain("edged_source_up 0"));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task GarbageAndCorruptFramesAreSkippedCountedAndSaidOnce()
     {
@@ -101,6 +105,7 @@ public class DaemonTests
         Assert.That(System.Text.RegularExpressions.Regex.Matches(d.Log, "Skipping bad frames").Count, Is.EqualTo(1), d.Log);
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task HttpTriggerModeClassifiesOnlyWhenAsked()
     {
@@ -114,6 +119,7 @@ public class DaemonTests
         Assert.That((await Status(d)).GetProperty("latest").GetProperty("trigger").GetString(), Is.EqualTo("http"));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task UploadsAreClassifiedAndBadOnesRefused()
     {
@@ -132,6 +138,7 @@ public class DaemonTests
         Assert.That(d.HasExited, Is.False);
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task ATokenProtectsTheApi()
     {
@@ -144,6 +151,7 @@ public class DaemonTests
         Assert.That((await d.Client.SendAsync(right)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public void ANonLoopbackAddressWithoutATokenIsRefusedAtStart()
     {
@@ -152,6 +160,7 @@ public class DaemonTests
         Assert.That(r.Stderr, Does.Contain("Http:Token: is required when Http:Url listens beyond this machine (http://0.0.0.0:8781)"));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public void BadConfigurationNamesTheKey()
     {
@@ -172,6 +181,7 @@ public class DaemonTests
         Assert.That(r.Stderr, Does.Contain("not valid JSON"));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public void CheckValidatesModelAndCamera()
     {
@@ -183,6 +193,7 @@ public class DaemonTests
         Assert.That(bad.Stderr, Does.Contain("exited with code 1"));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task AReadOnlyStoreDoesNotStopTheDaemon()
     {
@@ -196,6 +207,7 @@ public class DaemonTests
         if (Environment.UserName != "root") Assert.That(d.Log, Does.Contain("running without recording results"));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task SystemdHearsReadyWatchdogAndStopping()
     {

@@ -12,6 +12,7 @@ public class DurabilityTests
         return json.GetProperty("last_id").GetInt64();
     }
 
+    [Category(Needs.Python)]
     [Test]
     public async Task NoAcknowledgedRowIsLostOnKill9()
     {
@@ -34,6 +35,7 @@ public class DurabilityTests
         Assert.That(ids[1], Is.EqualTo("ok"));
     }
 
+    [Category(Needs.Root)]
     [Test]
     public async Task AFullDiskPausesWritesSaysSoOnceAndResumes()
     {

@@ -11,6 +11,7 @@ internal static class Edged
 
     public static Result RunIn(string? workingDirectory, params string[] args)
     {
+        if (args.Any(a => a.Contains("ffmpeg", StringComparison.Ordinal))) Needs.Check(Needs.Ffmpeg);
         var dll = Path.Combine(AppContext.BaseDirectory, "edged.dll");
         var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         var psi = new ProcessStartInfo(host)

@@ -268,6 +268,7 @@ public class FailureAccountingTests
         Assert.That(logs.Lines.Count(l => l.Contains("Snapshot to /proc/self")), Is.EqualTo(1), string.Join("\n", logs.Lines));
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void PagingThroughResultsSeesEveryRowAndSkipsDamagedOnes()
     {

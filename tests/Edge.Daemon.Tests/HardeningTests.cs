@@ -246,6 +246,7 @@ public class HardeningTests
         Assert.That(lines[0], Does.StartWith($"edged: error: Http:Url: cannot listen on http://127.0.0.1:{port}: ").And.Contain("address already in use").IgnoreCase);
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task AStderrFloodWithoutNewlinesDoesNotGrowTheDaemon()
     {
@@ -258,6 +259,7 @@ public class HardeningTests
         Assert.That(peak, Is.LessThan(400), "the stderr tail is bounded (it grew to gigabytes)");
     }
 
+    [Category(Needs.Python)]
     [Test]
     public async Task UploadsAreBoundedInPixelsQueueAndMemoryAndTheCameraGoesOn()
     {

@@ -18,6 +18,7 @@ public class PageAndMetricsTests
         return (p.ExitCode, o.Result, e.Result);
     }
 
+    [Category(Needs.Promtool)]
     [Test]
     public async Task MetricsPassPromtool()
     {
@@ -41,6 +42,7 @@ public class PageAndMetricsTests
         return r.Out;
     }
 
+    [Category(Needs.Chromium)]
     [Test]
     public async Task StringsFromAModelReachThePageAsTextNeverAsMarkup()
     {
@@ -83,6 +85,7 @@ public class PageAndMetricsTests
         Assert.That(without, Does.Match("<form id=\"login\">"), "the token form is shown");
     }
 
+    [Category(Needs.Chromium)]
     [Test]
     public async Task TheLivePageShowsTheLatestResult()
     {

@@ -4,6 +4,7 @@ namespace Edge.Daemon.Tests;
 
 public class PipelineBenchTests
 {
+    [Category(Needs.Ffmpeg), Category(Needs.Python)]
     [Test]
     public void BenchOnALiveSourceReportsThroughputLatencyCpuAndMemory()
     {

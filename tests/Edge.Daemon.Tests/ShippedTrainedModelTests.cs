@@ -12,6 +12,7 @@ public class ShippedTrainedModelTests
 {
     private static string ModelPath => Path.Combine(RepoPaths.Models, "fashion-mnist-mobilenetv2.int8.onnx");
 
+    [Category(Needs.Python)]
     [Test]
     public void ItIsAValidInt8ModelWithItsLabelsAndPreprocessing()
     {

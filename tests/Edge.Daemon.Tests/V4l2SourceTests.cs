@@ -39,6 +39,7 @@ public class V4l2SourceTests
         Assert.That(V4l2Abi.Mjpeg, Is.EqualTo(0x47504A4Du));
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task MjpegBuffersAreReplayedAsFrames()
     {
@@ -86,6 +87,7 @@ public class V4l2SourceTests
         await source.DisposeAsync();
     }
 
+    [Category(Needs.Ffmpeg)]
     [Test]
     public async Task YuyvIsConvertedLikeFfmpegConvertsIt()
     {

@@ -7,6 +7,7 @@ namespace Edge.Host.Tests;
 public class DatasetTests
 {
     // Expected values read from the same files by NumPy (np.frombuffer with the IDX offsets).
+    [Category(Needs.FashionMnist)]
     [Test]
     public void FashionMnistMatchesAnIndependentReader()
     {

@@ -6,6 +6,7 @@ namespace Edge.Host.Tests;
 
 public class IdxDatasetTests
 {
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void FashionMnistIdxFilesParseToTheirKnownContents()
     {
@@ -83,6 +84,7 @@ public class IdxDatasetTests
         Assert.That(() => new FolderImageSet(dir.Path), Throws.TypeOf<DatasetException>().With.Message.Contains("no images"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void SamplingIsSeededAndSpread()
     {

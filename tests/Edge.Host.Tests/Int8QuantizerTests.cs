@@ -14,6 +14,7 @@ public class Int8QuantizerTests
 {
     private static string Fixture => Path.Combine(RepoPaths.Root, "tests", "fixtures", "fmnist_convnet.onnx");
 
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void ATorchExportedConvnetQuantizesAndAgreesWithItsFp32Version()
     {
@@ -78,6 +79,7 @@ public class Int8QuantizerTests
         }), Throws.TypeOf<QuantizationException>().With.Message.Contains("no calibration image could be used (2 failed to decode"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void AModelThatIsNotAClassifierIsRefused()
     {
@@ -93,6 +95,7 @@ public class Int8QuantizerTests
         }), Throws.TypeOf<QuantizationException>().With.Message.Contains("not an image classifier Edge can run").And.Message.Contains("rank 2"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void AnAlreadyQuantizedModelIsRefused()
     {
@@ -108,6 +111,7 @@ public class Int8QuantizerTests
         }), Throws.TypeOf<QuantizationException>().With.Message.Contains("already quantized"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void AutoExcludeNeedsAnEvaluationSetAndTheLibraryNamesNoFlag()
     {
@@ -118,6 +122,7 @@ public class Int8QuantizerTests
         }), Throws.ArgumentException.With.Message.Contains("needs an evaluation set").And.Message.Not.Contains("--"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void AutoExcludeKeepsTheWorstLayersInFp32UntilTheLossIsUnderTheBound()
     {

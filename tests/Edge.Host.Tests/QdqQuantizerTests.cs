@@ -65,6 +65,7 @@ public class QdqQuantizerTests
         Assert.That(r.Weights.Single().Channels, Is.EqualTo(2));
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void WrittenModelsPassTheCheckerAndRunInOnnxRuntime()
     {
@@ -150,6 +151,7 @@ public class QdqQuantizerTests
         Assert.That(() => GraphPreparer.Prepare(m, out _), Throws.TypeOf<QuantizationException>().With.Message.Contains("opset 11"));
     }
 
+    [Category(Needs.Python)]
     /// <summary>
     /// INT8 (ONNX Runtime's integer kernels) against a fake-quantization reference written in NumPy
     /// from the quantization rules alone: same ranges, its own scales, zero points, rounding and clamping.

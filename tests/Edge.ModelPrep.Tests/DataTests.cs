@@ -111,6 +111,7 @@ public class DataTests
             Throws.TypeOf<DatasetException>().With.Message.Contains("only 1 class"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void SplitIsStratifiedSeededAndDisjoint()
     {
@@ -129,6 +130,7 @@ public class DataTests
         Assert.That(set.Split(0.2, seed: 4).Validation, Is.Not.EqualTo(val));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void BalancedSamplerDrawsClassesEvenly()
     {

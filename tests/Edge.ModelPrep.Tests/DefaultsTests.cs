@@ -118,6 +118,8 @@ public class DefaultsTests
         return root;
     }
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist)]
     /// <summary>
     /// 500 photos, 3 epochs, no other flag: the ImageNet start beats the same command from scratch on 300
     /// held-out photos, and the memory estimate made before the first step is within its stated margin of
@@ -151,6 +153,8 @@ public class DefaultsTests
         Assert.That(pretrained, Is.GreaterThan(50), "chance is 10%");
     }
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist)]
     [Test]
     public void ABatchThatCannotFitIsRefusedBeforeTheFirstStep()
     {

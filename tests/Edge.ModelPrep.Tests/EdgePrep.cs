@@ -7,6 +7,8 @@ internal static class EdgePrep
 {
     public static (int Code, string Out, string Err) Run(params string[] args)
     {
+        if (args.Length > 0 && args[0] is "train" or "distill") Needs.Check(Needs.Training);
+        if (args.Any(a => a.StartsWith("fashion-mnist", StringComparison.Ordinal))) Needs.Check(Needs.FashionMnist);
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,

@@ -73,6 +73,7 @@ public class ExportTests
         yield return new TestCaseData("resnet20", 2.0, 32, 3);
     }
 
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [TestCaseSource(nameof(Cases))]
     public void ExportMatchesTorchSharpPassesTheCheckerAndCountsTheSameMacs(string arch, double width, int size, int channels)
     {

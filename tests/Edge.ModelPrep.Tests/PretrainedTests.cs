@@ -60,6 +60,7 @@ public class PretrainedTests
         return net.Features(tensor(images, [count, 3, size, size])).data<float>().ToArray();
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void TheImportedImageNetBackboneGivesOnnxRuntimesFeaturesOnRealImages()
     {
@@ -80,6 +81,7 @@ public class PretrainedTests
         Assert.That(expected.Max(), Is.GreaterThan(1), "features that mean something, not all zero");
     }
 
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void ABackboneExportedByPyTorchWithBatchNormFoldedMapsToo()
     {

@@ -9,6 +9,7 @@ public class QuantizeCliTests
 
     private static string Fixture => Path.Combine(RepoPaths.Root, "tests", "fixtures", "fmnist_convnet.onnx");
 
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void QuantizeWritesAModelAndAJsonReport()
     {
@@ -28,6 +29,7 @@ public class QuantizeCliTests
         Assert.That(File.Exists(output), Is.True);
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void TheTableReportNamesTheFusionAndTheEvaluation()
     {
@@ -39,6 +41,7 @@ public class QuantizeCliTests
         Assert.That(r.Out, Does.Contain("SQNR"));
     }
 
+    [Category(Needs.FashionMnist)]
     [TestCase("--method", "kl-ish", "--method 'kl-ish'")]
     [TestCase("--activations", "int4", "--activations 'int4'")]
     [TestCase("--calibration", "/nonexistent", "neither 'fashion-mnist'")]
@@ -54,6 +57,7 @@ public class QuantizeCliTests
         Assert.That(r.Err, Does.StartWith("edge-prep: error:").And.Contain(expected));
     }
 
+    [Category(Needs.FashionMnist)]
     [TestCase("--auto-exclude", "--auto-exclude needs an evaluation set (--eval)")]
     [TestCase("--samples=0", "--samples 0: expected at least 1")]
     public void RequestsTheQuantizerWouldRefuseAreSaidInTheToolsFlags(string flag, string expected)
@@ -64,6 +68,7 @@ public class QuantizeCliTests
         Assert.That(r.Err.Trim(), Is.EqualTo($"edge-prep: error: {expected}"));
     }
 
+    [Category(Needs.FashionMnist)]
     [Test]
     public void AMissingModelEndsWithOneLine()
     {
@@ -72,6 +77,7 @@ public class QuantizeCliTests
         Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: model '/nonexistent.onnx' does not exist"));
     }
 
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void AGraphWithACycleEndsWithOneLineNamingTheNode()
     {
@@ -95,6 +101,7 @@ public class QuantizeCliTests
         Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: the graph has a cycle or reads a tensor nothing produces: node 'add' (Add) waits for 'loop'"));
     }
 
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void AModelWithNaNWeightsIsRefusedInsteadOfQuantized()
     {

@@ -7,6 +7,8 @@ public class TrainCliTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args) => EdgePrep.Run(args);
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void TrainExportAndEvaluateGiveTheSameAccuracyAsTheCheckpoint()
     {
@@ -48,6 +50,8 @@ public class TrainCliTests
         Assert.That(File.ReadAllText(Path.Combine(dir.File("onnx-report"), "report.md")), Does.Contain("| Ankle boot | "));
     }
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist)]
     [Test]
     public void BadInputGivesAOneLineReasonAndANonZeroExit()
     {

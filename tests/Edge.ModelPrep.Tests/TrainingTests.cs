@@ -23,6 +23,8 @@ public class TrainingTests
         [.. File.ReadLines(run.Steps).Skip(1).Select(l => l.Split(','))
             .Select(f => (int.Parse(f[0], CultureInfo.InvariantCulture), int.Parse(f[1], CultureInfo.InvariantCulture), double.Parse(f[3], CultureInfo.InvariantCulture)))];
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist)]
     [Test]
     public void ATinyRunLowersTheLossAndBeatsChanceOnTheTestSet()
     {
@@ -45,6 +47,7 @@ public class TrainingTests
         Assert.That(report.Top5, Is.GreaterThan(report.Top1));
     }
 
+    [Category(Needs.Training)]
     [Test]
     public void AnImbalancedRgbImageFolderTrainsWithFullAugmentationClassWeightsAndFocalLoss()
     {
@@ -88,6 +91,8 @@ public class TrainingTests
         Assert.That((state.Color, state.Resize, state.Mean.Length), Is.EqualTo(("rgb", "center-crop", 3)));
     }
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist)]
     [Test]
     public void ResumeFromACheckpointReproducesTheNextStepLoss()
     {
@@ -108,6 +113,8 @@ public class TrainingTests
         Assert.That(b[^1].Loss, Is.EqualTo(a[^1].Loss).Within(1e-3), "and the epoch continues the same way");
     }
 
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist)]
     [Test]
     public void ACheckpointOfAnotherArchitectureIsRefused()
     {

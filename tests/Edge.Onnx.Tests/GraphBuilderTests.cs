@@ -40,6 +40,7 @@ public class GraphBuilderTests
         Assert.That(p, Is.EqualTo(expected).Within(1e-6f));
     }
 
+    [Category(Needs.Python)]
     [TestCase("linear")]
     [TestCase("convnet")]
     [TestCase("passthrough")]
@@ -59,6 +60,7 @@ public class GraphBuilderTests
         Python.CheckModel(TestModels.Save(model, dir.File(which + ".onnx")));
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void MetadataIsReadBackByOnnxItself()
     {

@@ -24,6 +24,7 @@ public class ModelInspectorTests
         Assert.That(r.LayersWithUnknownMacs, Is.Zero);
     }
 
+    [Category(Needs.Python)]
     /// <summary>
     /// A model written by torch.onnx.export (depthwise and grouped convs, BatchNorm, MaxPool with
     /// ceil_mode, x.view(x.size(0), -1) as a Shape/Gather/Concat/Reshape chain): MACs and

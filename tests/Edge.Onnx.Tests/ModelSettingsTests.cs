@@ -54,7 +54,7 @@ public class ModelSettingsTests
         Assert.That(() => PreprocessingSpec.Resolve(new ModelSettings { Width = 10, Height = 10 }, 3, 8, 8),
             Throws.TypeOf<FormatException>().With.Message.Contains("fixed at 8x8"));
         Assert.That(() => PreprocessingSpec.Resolve(ModelSettings.Empty, 3, null, null),
-            Throws.TypeOf<FormatException>().With.Message.Contains("edge.preprocess.input_size"));
+            Throws.InstanceOf<FormatException>().With.Message.Contains("edge.preprocess.input_size"));
         Assert.That(() => PreprocessingSpec.Resolve(new ModelSettings { Std = [1, 0, 1] }, 3, 8, 8),
             Throws.TypeOf<FormatException>().With.Message.Contains("positive"));
         Assert.That(() => PreprocessingSpec.Resolve(new ModelSettings { Mean = [1, 0] }, 3, 8, 8),

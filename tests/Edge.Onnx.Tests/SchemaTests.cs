@@ -6,6 +6,7 @@ namespace Edge.Onnx.Tests;
 /// <summary>Our onnx.proto, written from the IR spec, against the schema compiled into Debian's python3-onnx.</summary>
 public class SchemaTests
 {
+    [Category(Needs.Python)]
     [Test]
     public void EveryFieldHasTheNumberAndTypeOfTheOnnxPackage()
     {

@@ -18,6 +18,7 @@ public class ShippedModelTests
             "models/colors.onnx differs from TestModels.ColorModel(): regenerate with the Explicit test WriteShippedModelAndSamples");
     }
 
+    [Category(Needs.Python)]
     [Test]
     public void ShippedModelPassesOnnxChecker() => Python.CheckModel(ModelPath);
 

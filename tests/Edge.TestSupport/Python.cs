@@ -14,6 +14,7 @@ public static class Python
     /// <summary>Runs <paramref name="script"/> with <paramref name="args"/> (as sys.argv[1:]); returns stdout, throws with stderr on failure.</summary>
     public static string Run(string script, params string[] args)
     {
+        Needs.Check(Needs.Python);
         if (!File.Exists(Interpreter)) Assert.Fail($"{Interpreter} is missing: run tools/setup.sh");
         var psi = new ProcessStartInfo(Interpreter)
         {
