@@ -35,10 +35,4 @@ public sealed class ProgressLines(string tool, TextWriter? output = null, TimePr
                 : string.Create(CultureInfo.InvariantCulture, $"{tool}: {value.Step} {value.Done}"));
         }
     }
-
-    /// <summary>A line of its own between progress lines (a warning, a phase that starts).</summary>
-    public void Say(string text)
-    {
-        lock (_gate) _output.WriteLine($"{tool}: {text}");
-    }
 }

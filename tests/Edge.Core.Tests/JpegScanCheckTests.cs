@@ -9,6 +9,7 @@ namespace Edge.Core.Tests;
 /// if whole) is refused, and so are damaged restart markers and invalid Huffman codes.
 /// </summary>
 [NonParallelizable]
+[Category(Needs.Python), Category(Needs.Ffmpeg)] // the fixture encodes its JPEGs with cjpeg, ffmpeg and PIL
 public class JpegScanCheckTests
 {
     private static TempDir? _dir;

@@ -9,6 +9,7 @@ namespace Edge.Core.Tests;
 /// cropped (or, for letterbox, padded) image, then (x * scale - mean) / std, computed in
 /// /usr/bin/python3 for every resize mode, colour order and layout.
 /// </summary>
+[Category(Needs.Python)] // the fixture computes the reference tensors with PIL and NumPy
 public class PreprocessorReferenceTests
 {
     public sealed record Case(string Name, int W, int H, int Tw, int Th, string Mode, float Frac, string Color, string Layout, int Fill);

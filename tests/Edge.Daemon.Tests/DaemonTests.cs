@@ -8,6 +8,7 @@ namespace Edge.Daemon.Tests;
 
 /// <summary>`edged run` end to end: real processes, ffmpeg as the camera, curl-like HTTP clients.</summary>
 [NonParallelizable]
+[Category(Needs.Ffmpeg)] // the fixture needs ffmpeg for every test
 public class DaemonTests
 {
     private const string Ffmpeg = "ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=640x480:rate=15 -f mjpeg -q:v 5 -";

@@ -70,6 +70,30 @@ public class TriggerAndActionTests
     }
 
     [Test]
+    public async Task GpioEdgesAndRuleMatchesAreCountedInTheMetrics()
+    {
+        var driver = new FakeGpioDriver();
+        using var gpio = new GpioController(driver);
+        var clock = new FakeTimeProvider();
+        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => { }, NullLogger.Instance, clock);
+        // A label with a quote and a backslash: the text format must escape both.
+        using var rule = new GpioOutputRule(gpio, "bin \"full\" \\ 2", 0.5f, 23, TimeSpan.FromMilliseconds(300), NullLogger.Instance, clock);
+        driver.Set(17, PinValue.Low);
+        driver.Set(17, PinValue.High);
+        driver.Set(17, PinValue.Low); // bounce
+        rule.Apply([new StoredPrediction("bin \"full\" \\ 2", 0, 0.9f)]);
+        using var classifier = Edge.Core.Inference.Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"));
+        var supervisor = new Capture.SourceSupervisor(() => new Capture.FolderSource(Path.Combine(RepoPaths.Models, "samples"), loop: true, fps: 0),
+            TimeSpan.FromSeconds(5), NullLogger.Instance);
+        await using var pipeline = new Pipeline.ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance, new Pipeline.PipelineSettings { Rules = [rule] });
+        var lines = Http.StatusServer.Metrics(pipeline, null, trigger).Split('\n');
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"accepted\"} 1"));
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"ignored\"} 1"));
+        Assert.That(lines, Does.Contain("edged_gpio_output_pulses_total{pin=\"23\",label=\"bin \\\"full\\\" \\\\ 2\"} 1"));
+        Assert.That(lines, Does.Contain("# TYPE edged_gpio_output_pulses_total counter"));
+    }
+
+    [Test]
     public unsafe void MotionIsAChangeInTheRegionOfInterestAboveTheThreshold()
     {
         using var detector = new MotionDetector(new MotionSettings { RoiX = 0.5, RoiWidth = 0.5, RegionThreshold = 0.05 });

@@ -58,7 +58,7 @@ public class QuantizeCliTests
     }
 
     [Category(Needs.FashionMnist)]
-    [TestCase("--auto-exclude", "--auto-exclude needs an evaluation set (--eval)")]
+    [TestCase("--auto-exclude", "--auto-exclude needs an evaluation set (--eval) to measure the loss on")]
     [TestCase("--samples=0", "--samples 0: expected at least 1")]
     public void RequestsTheQuantizerWouldRefuseAreSaidInTheToolsFlags(string flag, string expected)
     {

@@ -33,7 +33,10 @@ public sealed class GpioOutputRule : IDisposable
     public float MinScore { get; }
     public int Pin { get; }
     public TimeSpan Duration { get; }
-    public long Fired { get; private set; }
+    private long _fired;
+
+    /// <summary>Results that matched the rule (each raised the pin or extended its pulse); shown in /metrics.</summary>
+    public long Fired => Interlocked.Read(ref _fired);
 
     /// <summary>True when the result matches (its best class is the label with enough score) and the pin was driven.</summary>
     public bool Apply(ReadOnlySpan<StoredPrediction> top)
@@ -47,7 +50,7 @@ public sealed class GpioOutputRule : IDisposable
                 _high = true;
             }
             _timer.Change(Duration, Timeout.InfiniteTimeSpan);
-            Fired++;
+            Interlocked.Increment(ref _fired);
         }
         return true;
     }

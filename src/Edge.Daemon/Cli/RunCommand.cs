@@ -135,7 +135,7 @@ internal static class RunCommand
 
         try
         {
-            return await ServeAsync(pipeline, supervisor, classifier, o, endpoints, uploads, provider, notifier, logger, ct);
+            return await ServeAsync(pipeline, supervisor, classifier, o, endpoints, uploads, edge, provider, notifier, logger, ct);
         }
         finally
         {
@@ -149,10 +149,10 @@ internal static class RunCommand
     /// stops capture; the pipeline's run then ends with the result writer flushed, and the host is stopped.
     /// </summary>
     private static async Task<int> ServeAsync(ClassificationPipeline pipeline, SourceSupervisor supervisor, Classifier classifier, EdgedOptions o,
-        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, ILoggerProvider provider, SystemdNotifier notifier, ILogger logger,
+        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Triggers.GpioEdgeTrigger? edge, ILoggerProvider provider, SystemdNotifier notifier, ILogger logger,
         CancellationToken ct)
     {
-        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider);
+        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider, edge);
         var lifetime = app.Lifetime;
         using var fromCaller = ct.UnsafeRegister(static l => ((Microsoft.Extensions.Hosting.IHostApplicationLifetime)l!).StopApplication(), lifetime);
         var stopping = lifetime.ApplicationStopping;

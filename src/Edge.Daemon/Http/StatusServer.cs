@@ -26,7 +26,7 @@ public static class StatusServer
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
-        UploadClassifier? uploads, ILoggerProvider? logs = null)
+        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.Sources.Clear();
@@ -188,7 +188,7 @@ public static class StatusServer
             }
             return Results.Json(new TriggerResponse("triggered", pipeline.Burst), HttpJson.Default.TriggerResponse, statusCode: 202);
         });
-        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads, edge), "text/plain; version=0.0.4; charset=utf-8"));
         var page = PageFile("index.html");
         var script = PageFile("app.js");
         var style = PageFile("style.css");
@@ -234,7 +234,10 @@ public static class StatusServer
     }
 
     /// <summary>Prometheus text exposition format 0.0.4.</summary>
-    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null)
+    /// <summary>A label value as the Prometheus text format needs it: backslash, quote and line feed escaped.</summary>
+    internal static string PrometheusLabel(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+
+    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null)
     {
         var c = p.Counters;
         var s = p.Source;
@@ -261,6 +264,12 @@ public static class StatusServer
         Metric("edged_store_lost_total", "counter", "Results that could not be kept.", $"edged_store_lost_total {c.StoreLost}");
         Metric("edged_uploads_total", "counter", "Uploaded images classified.", $"edged_uploads_total {uploads?.Completed ?? 0}");
         Metric("edged_uploads_rejected_total", "counter", "Uploads refused because the queue was full.", $"edged_uploads_rejected_total {uploads?.Rejected ?? 0}");
+        if (edge is not null)
+            Metric("edged_gpio_trigger_edges_total", "counter", "GPIO trigger edges: accepted (a classification) or ignored (within the debounce time).",
+                $"edged_gpio_trigger_edges_total{{result=\"accepted\"}} {edge.Accepted}\nedged_gpio_trigger_edges_total{{result=\"ignored\"}} {edge.Ignored}");
+        if (p.Settings.Rules.Count > 0)
+            Metric("edged_gpio_output_pulses_total", "counter", "Results that matched an output rule (each raised its pin or extended its pulse).",
+                $"{string.Join("\n", p.Settings.Rules.Select(r => string.Create(inv, $"edged_gpio_output_pulses_total{{pin=\"{r.Pin}\",label=\"{PrometheusLabel(r.Label)}\"}} {r.Fired}")))}");
         Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds:0.###}");
         // Prometheus wants base units: seconds.
         var (sumMs, count) = p.Latency.Cumulative;

@@ -34,6 +34,9 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly Channel<Frame> _frames;
     private readonly Prediction[] _top;
     private readonly PipelineSettings _settings;
+
+    /// <summary>What it was started with (the status and metrics show its rules).</summary>
+    public PipelineSettings Settings => _settings;
     private readonly long _minIntervalTicks;
     private readonly long _cooldownTicks;
     private readonly MotionDetector? _motion;

@@ -41,7 +41,7 @@ public sealed class InferenceHealth(TimeProvider? clock = null, int failuresBefo
     public void Faulted(string reason) => Volatile.Write(ref _fault, reason);
 
     /// <summary>Seconds the classification in flight has been running, or 0.</summary>
-    public double InFlightSeconds
+    private double InFlightSeconds
     {
         get
         {

@@ -32,19 +32,23 @@ public sealed class GpioEdgeTrigger : IDisposable
         logger.LogInformation("GPIO trigger on pin {Pin} ({Mode}, {Edges}, debounce {Ms} ms)", pin, mode, edges, debounce.TotalMilliseconds);
     }
 
-    public long Accepted { get; private set; }
-    public long Ignored { get; private set; }
+    private long _accepted, _ignored;
+
+    /// <summary>Edges that triggered a classification (shown in /metrics).</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+    /// <summary>Edges within the debounce time of an accepted one: contact bounce, shown in /metrics.</summary>
+    public long Ignored => Interlocked.Read(ref _ignored);
 
     private void OnChange(object sender, PinValueChangedEventArgs e)
     {
         var now = _clock.GetTimestamp();
         if (_lastAccepted != long.MinValue && now - _lastAccepted < _debounceTicks)
         {
-            Ignored++;
+            Interlocked.Increment(ref _ignored);
             return;
         }
         _lastAccepted = now;
-        Accepted++;
+        Interlocked.Increment(ref _accepted);
         _fire();
     }
 

@@ -26,12 +26,6 @@ public sealed class GraphBuilder
     public string? DocString { get; set; }
 
     /// <summary>Imports an operator set (the default domain "" is opset 17 unless set here).</summary>
-    public GraphBuilder Opset(string domain, long version)
-    {
-        _opsets[domain] = version;
-        return this;
-    }
-
     public string Input(string name, TensorProto.Types.DataType type, params Dim[] shape)
     {
         Claim(name);
