@@ -59,6 +59,8 @@ public sealed class CommandGuard(string tool, TextWriter? error = null)
         return e switch
         {
             CliError c => (c.Message, c.ExitCode),
+            // Ctrl+C while a command works: said as what it is, with the shell's code for SIGINT.
+            OperationCanceledException => ("cancelled", ExitCodes.Cancelled),
             EdgeException or IOException or UnauthorizedAccessException => (e.Message, ExitCodes.Failure),
             _ when Debug => null,
             OnnxRuntimeException => ($"ONNX Runtime: {Classifier.OneLine(e.Message)} (set {DebugVariable}=1 for the stack trace)", ExitCodes.Failure),

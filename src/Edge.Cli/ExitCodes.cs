@@ -10,4 +10,6 @@ public static class ExitCodes
     public const int Usage = 2;
     /// <summary>The command ran, but some inputs failed (each one reported).</summary>
     public const int SomeInputsFailed = 3;
+    /// <summary>Interrupted (Ctrl+C) before the command finished: 128 + SIGINT, as a shell reports it.</summary>
+    public const int Cancelled = 130;
 }

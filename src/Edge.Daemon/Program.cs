@@ -31,11 +31,12 @@ public static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) Console.Error.WriteLine($"edged: {e.Message}");
-            Console.Error.WriteLine("edged: see 'edged --help'");
-            return ExitCodes.Usage;
+            return Errors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see 'edged --help')", ExitCodes.Usage);
         }
-        return parsed.Invoke();
+        // No termination handler of System.CommandLine's own: it would end the process 2 s after SIGTERM,
+        // in the middle of the host's shutdown (the store's last flush, GPIO pins going low). The host's
+        // lifetime is the one owner of shutdown for `run`; other commands end the default way.
+        return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
 
     /// <summary>

@@ -17,6 +17,7 @@ public class JpegScanCheckTests
 
     private static void Run(string file, params string[] args)
     {
+        if (file.EndsWith("ffmpeg", StringComparison.Ordinal)) Needs.Check(Needs.Ffmpeg);
         var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

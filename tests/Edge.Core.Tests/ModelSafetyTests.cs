@@ -260,6 +260,13 @@ public class ModelSafetyTests
         Assert.That(Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!.Message, Does.Contain("label 0 contains a control character"));
         Sidecar("""{ "labels": ["a", "b", "c", ""] }""");
         Assert.That(Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!.Message, Does.Contain("label 3 is empty"));
+        // Given but blank is a mistake in a sidecar, not "use the default": each is refused with its key.
+        foreach (var blank in new[] { """{ "mean": [] }""", """{ "std": [] }""", """{ "color": "" }""", """{ "resize": " " }""", """{ "output": "" }""", """{ "input_size": "" }""" })
+        {
+            Sidecar(blank);
+            var key = blank.Split('"')[1];
+            Assert.That(Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!.Message, Does.EndWith($"key '{key}' is empty"), blank);
+        }
         Sidecar("""{ "mean": [1e39, 0, 0] }""");
         var e = Assert.Throws<ModelLoadException>(() => Classifier.Load(path))!;
         // The sidecar's values go through the same reader as metadata's: the same words, the key named.

@@ -84,6 +84,9 @@ public class CliTests
     {
         var sample = Path.Combine(RepoPaths.Models, "samples", "sky.jpg");
         Assert.That(Edged.Run("classify", sample, "--resize", "zoom").ExitCode, Is.EqualTo(2));
+        var blank = Edged.Run("classify", sample, "--mean", "");
+        Assert.That(blank.ExitCode, Is.EqualTo(2), "a flag given empty is a mistake, not the default");
+        Assert.That(blank.Stderr.Trim(), Is.EqualTo("edged: error: --mean is empty"));
         Assert.That(Edged.Run("classify").ExitCode, Is.EqualTo(2));
         Assert.That(Edged.Run("frobnicate").ExitCode, Is.EqualTo(2));
         var r = Edged.Run("classify", "/nonexistent/photo.jpg");

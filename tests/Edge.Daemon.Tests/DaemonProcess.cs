@@ -14,6 +14,7 @@ internal sealed class DaemonProcess : IAsyncDisposable
     public DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? env = null, string? workDir = null)
     {
         Port = FreePort();
+        if (args.Any(a => a.Contains("ffmpeg", StringComparison.Ordinal))) Needs.Check(Needs.Ffmpeg);
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,

@@ -42,6 +42,7 @@ public class DurabilityTests
         if (Environment.UserName != "root") Assert.Inconclusive("mounting a small tmpfs needs root (CI and the dev machines run as root)");
         using var dir = new TempDir();
         var mount = Directory.CreateDirectory(dir.File("small")).FullName;
+        Needs.Check(Needs.Root);
         void Sh(string cmd) { var p = Process.Start("sh", ["-c", cmd])!; p.WaitForExit(); Assert.That(p.ExitCode, Is.Zero, cmd); }
         Sh($"mount -t tmpfs -o size=512k tmpfs '{mount}'");
         try

@@ -8,6 +8,7 @@ public class PageAndMetricsTests
 {
     private static (int Code, string Out, string Err) Run(string file, IEnumerable<string> args, string? stdin = null, int seconds = 60)
     {
+        Needs.Check(file.EndsWith("promtool", StringComparison.Ordinal) ? Needs.Promtool : file.EndsWith("chromium", StringComparison.Ordinal) ? Needs.Chromium : file);
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

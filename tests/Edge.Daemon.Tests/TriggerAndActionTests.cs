@@ -17,7 +17,7 @@ public class TriggerAndActionTests
         using var gpio = new GpioController(driver);
         var clock = new FakeTimeProvider();
         var fired = 0;
-        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => fired++, NullLogger.Instance, clock);
+        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => { fired++; return true; }, NullLogger.Instance, clock);
         Assert.That(driver.Value(17), Is.EqualTo(PinValue.High), "pull-up idles high");
         // A contact that closes with bounce: low, high, low within a few ms.
         driver.Set(17, PinValue.Low);
@@ -75,10 +75,10 @@ public class TriggerAndActionTests
         var driver = new FakeGpioDriver();
         using var gpio = new GpioController(driver);
         var clock = new FakeTimeProvider();
-        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => { }, NullLogger.Instance, clock);
+        using var trigger = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(200), () => false, NullLogger.Instance, clock);
         // A label with a quote and a backslash: the text format must escape both.
         using var rule = new GpioOutputRule(gpio, "bin \"full\" \\ 2", 0.5f, 23, TimeSpan.FromMilliseconds(300), NullLogger.Instance, clock);
-        driver.Set(17, PinValue.Low);
+        driver.Set(17, PinValue.Low);  // past the debounce, but the pipeline's queue is full: refused
         driver.Set(17, PinValue.High);
         driver.Set(17, PinValue.Low); // bounce
         rule.Apply([new StoredPrediction("bin \"full\" \\ 2", 0, 0.9f)]);
@@ -87,7 +87,8 @@ public class TriggerAndActionTests
             TimeSpan.FromSeconds(5), NullLogger.Instance);
         await using var pipeline = new Pipeline.ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance, new Pipeline.PipelineSettings { Rules = [rule] });
         var lines = Http.StatusServer.Metrics(pipeline, null, trigger).Split('\n');
-        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"accepted\"} 1"));
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"accepted\"} 0"));
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"refused\"} 1"), "an edge the pipeline did not take is not counted as a classification");
         Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"ignored\"} 1"));
         Assert.That(lines, Does.Contain("edged_gpio_output_pulses_total{pin=\"23\",label=\"bin \\\"full\\\" \\\\ 2\"} 1"));
         Assert.That(lines, Does.Contain("# TYPE edged_gpio_output_pulses_total counter"));

@@ -9,6 +9,7 @@ public class V4l2SourceTests
 {
     private static byte[] Ffmpeg(string args)
     {
+        Needs.Check(Needs.Ffmpeg);
         var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, UseShellExecute = false };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add("ffmpeg -hide_banner -loglevel error " + args);

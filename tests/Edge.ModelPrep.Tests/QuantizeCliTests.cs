@@ -52,7 +52,7 @@ public class QuantizeCliTests
         var at = args.IndexOf(option == "--calibration" ? "-c" : "");
         if (option == "--calibration") args[at + 1] = value; else args.AddRange([option, value]);
         var r = Run([.. args]);
-        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Code, Is.EqualTo(option == "--calibration" ? 1 : 2), "a bad value is a usage error; a missing data set is a failure");
         Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1), r.Err);
         Assert.That(r.Err, Does.StartWith("edge-prep: error:").And.Contain(expected));
     }
@@ -64,11 +64,28 @@ public class QuantizeCliTests
     {
         using var dir = new TempDir();
         var r = Run("quantize", Fixture, dir.File("q.onnx"), "-c", "fashion-mnist", flag);
-        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Code, Is.EqualTo(2), "a usage error");
         Assert.That(r.Err.Trim(), Is.EqualTo($"edge-prep: error: {expected}"));
     }
 
     [Category(Needs.FashionMnist)]
+    [Test]
+    public void TheModelIsNeverOverwrittenAndAMissingOutputFolderIsSaidBeforeCalibrating()
+    {
+        using var dir = new TempDir();
+        var model = dir.File("m.onnx");
+        File.Copy(Fixture, model);
+        var before = File.ReadAllBytes(model);
+        var r = Run("quantize", model, model, "-c", "/nonexistent-data");
+        Assert.That(r.Code, Is.EqualTo(2));
+        Assert.That(r.Err.Trim(), Is.EqualTo($"edge-prep: error: '{model}' is the model being quantized: write the INT8 model to another file (the FP32 one is needed to verify it)"));
+        Assert.That(File.ReadAllBytes(model), Is.EqualTo(before));
+        // The data set does not exist either: the output is checked first, so no calibration could have run.
+        r = Run("quantize", model, dir.File("no/such/q.onnx"), "-c", "/nonexistent-data");
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err.Trim(), Is.EqualTo($"edge-prep: error: cannot write '{dir.File("no/such/q.onnx")}': the folder '{dir.File("no/such")}' does not exist"));
+    }
+
     [Test]
     public void AMissingModelEndsWithOneLine()
     {

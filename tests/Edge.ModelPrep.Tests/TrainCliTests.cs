@@ -63,12 +63,12 @@ public class TrainCliTests
         Assert.That(r.Err.Trim(), Does.StartWith("edge-prep: error: ").And.Contain("at least 2").And.Not.Contain("\n"));
 
         r = Run("train", "--data", "fashion-mnist", "--arch", "vgg16", "--out", dir.File("run2"));
-        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Code, Is.EqualTo(2), "a bad flag value is a usage error, as in edged");
         Assert.That(r.Err, Does.Contain("--arch 'vgg16': expected one of mobilenetv2"));
 
         // NaN passes range checks unless refused by name; it must not reach the first step.
         r = Run("train", "--data", "fashion-mnist", "--lr", "NaN", "--out", dir.File("run3"));
-        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Code, Is.EqualTo(2));
         Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: --lr NaN: expected a finite number"));
         Assert.That(Directory.Exists(dir.File("run3")), Is.False);
 

@@ -23,9 +23,7 @@ public static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) Console.Error.WriteLine($"edge-prep: {e.Message}");
-            Console.Error.WriteLine("edge-prep: see 'edge-prep --help'");
-            return ExitCodes.Usage;
+            return Errors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see 'edge-prep --help')", ExitCodes.Usage);
         }
         // Each command runs inside Errors.Run; what escapes here is a bug in the parser's own handling.
         return Errors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

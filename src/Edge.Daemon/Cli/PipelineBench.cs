@@ -32,6 +32,21 @@ internal static class PipelineBench
         await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings { Mode = mode, MaxRate = maxRate });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = pipeline.RunAsync(stop.Token);
+        try
+        {
+            return await MeasureAsync(pipeline, run, command, mode, classifier, frames, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The pipeline is disposed only after its run ended, also when measuring failed or was cancelled.
+            stop.Cancel();
+            try { await run.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        }
+    }
+
+    private static async Task<PipelineBenchReport> MeasureAsync(ClassificationPipeline pipeline, Task run, string command, TriggerMode mode,
+        Edge.Core.Inference.Classifier classifier, int frames, CancellationToken ct)
+    {
 
         // Warm up, then measure from a clean point.
         while (pipeline.Counters.FramesCaptured < 30 && !run.IsCompleted) await Task.Delay(20, ct);
@@ -60,8 +75,6 @@ internal static class PipelineBench
         var rssEnd = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
         var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
         var (p50, _, p99, _) = pipeline.CaptureToResult.Percentiles();
-        stop.Cancel();
-        await run;
         return new PipelineBenchReport(command, mode.ToString().ToLowerInvariant(), classifier.Options.EffectiveIntraOpThreads,
             (int)(end.FramesCaptured - start.FramesCaptured), Math.Round(seconds, 2),
             Math.Round((end.FramesCaptured - start.FramesCaptured) / seconds, 1), Math.Round((end.FramesClassified - start.FramesClassified) / seconds, 1),

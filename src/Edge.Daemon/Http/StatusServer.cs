@@ -265,8 +265,8 @@ public static class StatusServer
         Metric("edged_uploads_total", "counter", "Uploaded images classified.", $"edged_uploads_total {uploads?.Completed ?? 0}");
         Metric("edged_uploads_rejected_total", "counter", "Uploads refused because the queue was full.", $"edged_uploads_rejected_total {uploads?.Rejected ?? 0}");
         if (edge is not null)
-            Metric("edged_gpio_trigger_edges_total", "counter", "GPIO trigger edges: accepted (a classification) or ignored (within the debounce time).",
-                $"edged_gpio_trigger_edges_total{{result=\"accepted\"}} {edge.Accepted}\nedged_gpio_trigger_edges_total{{result=\"ignored\"}} {edge.Ignored}");
+            Metric("edged_gpio_trigger_edges_total", "counter", "GPIO trigger edges: accepted (a classification), ignored (within the debounce time) or refused (the trigger queue was full).",
+                $"edged_gpio_trigger_edges_total{{result=\"accepted\"}} {edge.Accepted}\nedged_gpio_trigger_edges_total{{result=\"ignored\"}} {edge.Ignored}\nedged_gpio_trigger_edges_total{{result=\"refused\"}} {edge.Refused}");
         if (p.Settings.Rules.Count > 0)
             Metric("edged_gpio_output_pulses_total", "counter", "Results that matched an output rule (each raised its pin or extended its pulse).",
                 $"{string.Join("\n", p.Settings.Rules.Select(r => string.Create(inv, $"edged_gpio_output_pulses_total{{pin=\"{r.Pin}\",label=\"{PrometheusLabel(r.Label)}\"}} {r.Fired}")))}");

@@ -14,11 +14,11 @@ public sealed class GpioEdgeTrigger : IDisposable
     private readonly int _pin;
     private readonly TimeProvider _clock;
     private readonly long _debounceTicks;
-    private readonly Action _fire;
+    private readonly Func<bool> _fire;
     private readonly PinChangeEventHandler _handler;
     private long _lastAccepted = long.MinValue;
 
-    public GpioEdgeTrigger(GpioController gpio, int pin, PinMode mode, PinEventTypes edges, TimeSpan debounce, Action fire, ILogger logger,
+    public GpioEdgeTrigger(GpioController gpio, int pin, PinMode mode, PinEventTypes edges, TimeSpan debounce, Func<bool> fire, ILogger logger,
         TimeProvider? clock = null)
     {
         _clock = clock ?? TimeProvider.System;
@@ -32,10 +32,12 @@ public sealed class GpioEdgeTrigger : IDisposable
         logger.LogInformation("GPIO trigger on pin {Pin} ({Mode}, {Edges}, debounce {Ms} ms)", pin, mode, edges, debounce.TotalMilliseconds);
     }
 
-    private long _accepted, _ignored;
+    private long _accepted, _ignored, _refused;
 
     /// <summary>Edges that triggered a classification (shown in /metrics).</summary>
     public long Accepted => Interlocked.Read(ref _accepted);
+    /// <summary>Edges past the debounce that the pipeline could not take (its trigger queue was full).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
     /// <summary>Edges within the debounce time of an accepted one: contact bounce, shown in /metrics.</summary>
     public long Ignored => Interlocked.Read(ref _ignored);
 
@@ -48,8 +50,7 @@ public sealed class GpioEdgeTrigger : IDisposable
             return;
         }
         _lastAccepted = now;
-        Interlocked.Increment(ref _accepted);
-        _fire();
+        Interlocked.Increment(ref _fire() ? ref _accepted : ref _refused);
     }
 
     public void Dispose()

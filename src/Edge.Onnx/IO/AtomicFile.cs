@@ -12,6 +12,9 @@ public static class AtomicFile
     public static void Write(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full)!;
+        // Said with the file the user named, not the temporary's name.
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"cannot write '{path}': the folder '{folder}' does not exist");
         // Unique per writer: two processes (or threads) saving the same file never share a temporary.
         var tmp = $"{full}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         try

@@ -69,9 +69,16 @@ public sealed record ModelSettings
     /// "sidecar 'm.json' key 'color'", "--color").
     /// </summary>
     /// <exception cref="FormatException">A value does not parse; the message names it through <paramref name="where"/>.</exception>
-    public static ModelSettings Read(IReadOnlyDictionary<string, string> values, Func<string, string> where, IReadOnlyList<string?>? labels = null)
+    /// <param name="blankIsAbsent">Whether a blank value means "not stated" (model metadata, where tools write empty
+    /// entries) rather than a mistake (a sidecar's <c>"mean": []</c>, a flag given as <c>--mean ""</c>).</param>
+    public static ModelSettings Read(IReadOnlyDictionary<string, string> values, Func<string, string> where, IReadOnlyList<string?>? labels = null,
+        bool blankIsAbsent = false)
     {
-        string? Get(string name) => values.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v : null;
+        string? Get(string name) =>
+            !values.TryGetValue(name, out var v) ? null
+            : !string.IsNullOrWhiteSpace(v) ? v
+            : blankIsAbsent ? null
+            : throw new FormatException($"{where(name)} is empty");
         var settings = new ModelSettings();
         if (labels is not null) settings = settings with { Labels = CheckLabels(labels, where(Names.Labels)) };
         if (Get(Names.InputSize) is { } size)
@@ -112,7 +119,7 @@ public sealed record ModelSettings
             if (props.TryGetValue(key, out var v)) values[name] = v;
         string Where(string name) => $"{source} key '{MetadataKeys.First(k => k.Name == name).Key}'";
         var labels = values.TryGetValue(Names.Labels, out var json) && !string.IsNullOrWhiteSpace(json) ? ParseLabelsJson(json, Where(Names.Labels)) : null;
-        return Read(values, Where, labels);
+        return Read(values, Where, labels, blankIsAbsent: true);
     }
 
     /// <summary>The metadata_props entries that state these settings (only the fields that are set).</summary>

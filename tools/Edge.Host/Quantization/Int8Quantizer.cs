@@ -17,7 +17,7 @@ public static class Int8Quantizer
 {
     public static QuantizationReport Quantize(QuantizeRequest request, IProgress<StepProgress>? progress = null)
     {
-        var threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
+        var threads = request.Threads > 0 ? request.Threads : Math.Min(Environment.ProcessorCount, ClassifierOptions.MaxThreads);
         // The tool checks its flags first; reaching these is a caller's bug, not a user's input.
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Samples, 1, nameof(request.Samples));
         if (request.AutoExclude && request.Evaluation is null)

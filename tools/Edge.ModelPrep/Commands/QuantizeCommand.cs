@@ -1,3 +1,4 @@
+using Edge.Core.Inference;
 using Edge.Cli;
 using Edge.Core.Diagnostics;
 using System.CommandLine;
@@ -49,21 +50,32 @@ internal static class QuantizeCommand
                     "minmax" or "min-max" => CalibrationMethod.MinMax,
                     "percentile" => CalibrationMethod.Percentile,
                     "entropy" or "kl" => CalibrationMethod.Entropy,
-                    var other => throw new CliError($"--method '{other}': expected minmax, percentile or entropy"),
+                    var other => throw new CliError($"--method '{other}': expected minmax, percentile or entropy", ExitCodes.Usage),
                 };
                 var a = r.GetValue(activations)!.ToLowerInvariant() switch
                 {
                     "int8" or "s8" => ActivationType.Int8,
                     "uint8" or "u8" => ActivationType.UInt8,
-                    var other => throw new CliError($"--activations '{other}': expected int8 or uint8"),
+                    var other => throw new CliError($"--activations '{other}': expected int8 or uint8", ExitCodes.Usage),
                 };
                 var p = r.GetValue(percentile);
-                if (p is <= 50 or > 100) throw new CliError($"--percentile {p}: expected a value in (50, 100]");
-                if (r.GetValue(samples) < 1) throw new CliError($"--samples {r.GetValue(samples)}: expected at least 1");
+                if (p is <= 50 or > 100) throw new CliError($"--percentile {p}: expected a value in (50, 100]", ExitCodes.Usage);
+                if (r.GetValue(threads) is < 0 or > ClassifierOptions.MaxThreads)
+                    throw new CliError($"--threads {r.GetValue(threads)}: expected 0 (all cores) .. {ClassifierOptions.MaxThreads}", ExitCodes.Usage);
+                if (r.GetValue(samples) < 1) throw new CliError($"--samples {r.GetValue(samples)}: expected at least 1", ExitCodes.Usage);
                 if (r.GetValue(autoExclude) && r.GetValue(eval) is null)
-                    throw new CliError("--auto-exclude needs an evaluation set (--eval) to measure the loss on");
+                    throw new CliError("--auto-exclude needs an evaluation set (--eval) to measure the loss on", ExitCodes.Usage);
                 var inputPath = r.GetValue(input)!;
                 if (!File.Exists(inputPath)) throw new CliError($"model '{inputPath}' does not exist");
+                // Checked before an hour of calibration, not when the model is written.
+                foreach (var written in new[] { r.GetValue(output)!, r.GetValue(optimized) })
+                {
+                    if (written is null) continue;
+                    if (Path.GetFullPath(written) == Path.GetFullPath(inputPath))
+                        throw new CliError($"'{written}' is the model being quantized: write the INT8 model to another file (the FP32 one is needed to verify it)", ExitCodes.Usage);
+                    var folder = Path.GetDirectoryName(Path.GetFullPath(written))!;
+                    if (!Directory.Exists(folder)) throw new CliError($"cannot write '{written}': the folder '{folder}' does not exist");
+                }
                 var request = new QuantizeRequest
                 {
                     InputPath = inputPath,
@@ -105,7 +117,7 @@ internal static class QuantizeCommand
                 .Start(ctx =>
                 {
                     var tasks = new Dictionary<string, ProgressTask>();
-                    var progress = new Progress<StepProgress>(s =>
+                    var progress = new SynchronousProgress<StepProgress>(s =>
                     {
                         if (!tasks.TryGetValue(s.Step, out var t))
                         {

@@ -128,7 +128,7 @@ internal static class TrainCommands
                     catch (DatasetException e) { throw new DatasetException($"--test-data '{testSpec}': {e.Message}"); }
                 }
                 if (distill && r.GetValue(teacher) is { } teacherPath && !File.Exists(teacherPath) && !Directory.Exists(teacherPath))
-                    throw new CliError($"--teacher '{teacherPath}': no such file or folder");
+                    throw new CliError($"--teacher '{teacherPath}': no such file or folder", ExitCodes.Usage);
                 var opt = r.GetValue(optimizer)!.ToLowerInvariant();
                 var archName = r.GetValue(arch)?.ToLowerInvariant();
                 // An ImageNet start for image folders, when the architecture is the one it exists for.
@@ -193,7 +193,7 @@ internal static class TrainCommands
                     Balance = r.GetValue(balance)!.ToLowerInvariant() switch
                     {
                         "none" => Balancing.None, "sampler" => Balancing.Sampler, "weights" => Balancing.Weights,
-                        var b => throw new CliError($"--balance '{b}': expected none, sampler or weights"),
+                        var b => throw new CliError($"--balance '{b}': expected none, sampler or weights", ExitCodes.Usage),
                     },
                     ClipGradNorm = r.GetValue(clip), Patience = r.GetValue(patience), ValFraction = r.GetValue(valFraction),
                     MaxImages = r.GetValue(maxImages),
@@ -303,6 +303,7 @@ internal static class TrainCommands
                 var model = ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, preprocessing, state.Data, state.ValAccuracy));
                 // Parity on real images: the run's own data, preprocessed by Edge.Core as the daemon will.
                 var set = ImageSets.Open(state.Data, "test");
+                if (r.GetValue(parityImages) < 1) throw new CliError($"--parity-images {r.GetValue(parityImages)}: expected at least 1", ExitCodes.Usage);
                 var n = Math.Min(r.GetValue(parityImages), set.Count);
                 var images = TensorImageSet.Build(set, preprocessing, subset: set.Sample(n, 7));
                 var loader = new BatchLoader(images, [.. Enumerable.Range(0, images.Count)], images.Count, AugmentationOptions.None, state.Mean, state.Std, 0, shuffle: false);
@@ -356,9 +357,11 @@ internal static class TrainCommands
                         dataSpec = state.Data.StartsWith("fashion-mnist", StringComparison.OrdinalIgnoreCase) ? "fashion-mnist:test" : state.Data;
                     }
                 }
-                if (dataSpec is null) throw new CliError("--data is required to evaluate an ONNX file");
+                if (dataSpec is null) throw new CliError("--data is required to evaluate an ONNX file", ExitCodes.Usage);
                 var set = ImageSets.Open(dataSpec, "test");
                 var indices = r.GetValue(max) is > 0 and var m && m < set.Count ? set.Sample(m, 0) : [.. Enumerable.Range(0, set.Count)];
+                if (r.GetValue(threads) is < 1 or > ClassifierOptions.MaxThreads)
+                    throw new CliError($"--threads {r.GetValue(threads)}: expected 1..{ClassifierOptions.MaxThreads}", ExitCodes.Usage);
                 var progress = new ProgressLines("edge-prep");
                 var report = isOnnx
                     ? OnnxEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency), progress)

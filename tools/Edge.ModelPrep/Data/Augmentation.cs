@@ -38,7 +38,7 @@ public sealed record AugmentationOptions
         "none" => None,
         "light" => Light,
         "default" or "standard" => Default,
-        _ => throw new CliError($"--augment '{name}': expected none, light or default"),
+        _ => throw new CliError($"--augment '{name}': expected none, light or default", ExitCodes.Usage),
     };
 
     [JsonIgnore]

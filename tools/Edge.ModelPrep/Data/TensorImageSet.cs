@@ -178,7 +178,7 @@ public sealed class TensorImageSet
     /// <summary>A seeded split stratified by class: about <paramref name="fraction"/> of each class goes to validation.</summary>
     public (int[] Train, int[] Validation) Split(double fraction, int seed)
     {
-        if (fraction is < 0 or >= 1) throw new CliError($"--val-fraction {fraction}: expected 0 <= f < 1");
+        if (fraction is < 0 or >= 1) throw new CliError($"--val-fraction {fraction}: expected 0 <= f < 1", ExitCodes.Usage);
         var rng = new Random(seed);
         var train = new List<int>();
         var val = new List<int>();

@@ -37,12 +37,12 @@ public sealed record ArchSpec
 
     public void Validate()
     {
-        if (!Names.Contains(Arch)) throw new CliError($"--arch '{Arch}': expected one of {string.Join(", ", Names)}");
-        if (Width is <= 0 or > 4) throw new CliError($"--width {Width}: expected a multiplier in (0, 4]");
-        if (InputSize is < 8 or > 1024) throw new CliError($"--input-size {InputSize}: expected 8..1024 pixels");
+        if (!Names.Contains(Arch)) throw new CliError($"--arch '{Arch}': expected one of {string.Join(", ", Names)}", ExitCodes.Usage);
+        if (Width is <= 0 or > 4) throw new CliError($"--width {Width}: expected a multiplier in (0, 4]", ExitCodes.Usage);
+        if (InputSize is < 8 or > 1024) throw new CliError($"--input-size {InputSize}: expected 8..1024 pixels", ExitCodes.Usage);
         if (Channels is not (1 or 3)) throw new CliError($"channels {Channels}: expected 1 (gray) or 3 (RGB)");
         if (Classes < 2) throw new CliError($"{Classes} class(es): a classifier needs at least 2");
-        if (Dropout is < 0 or >= 1) throw new CliError($"--dropout {Dropout}: expected 0 <= p < 1");
+        if (Dropout is < 0 or >= 1) throw new CliError($"--dropout {Dropout}: expected 0 <= p < 1", ExitCodes.Usage);
     }
 
     /// <summary>torchvision's rounding of scaled channel counts: a multiple of 8, never more than 10% below.</summary>

@@ -68,7 +68,10 @@ public static class Checkpoint
     {
         var folder = Resolve(path);
         var state = ReadState(folder);
-        var net = Architectures.Create(state.Arch);
+        ClassifierNet net;
+        // The architecture comes from the file here, not from flags: a bad one is the file's fault, said with its name.
+        try { net = Architectures.Create(state.Arch); }
+        catch (CliError e) { throw new CheckpointException($"'{Path.Combine(folder, StateFile)}' describes an architecture Edge cannot build: {e.Message}", e); }
         LoadWeights(folder, net, state);
         return (net, state);
     }

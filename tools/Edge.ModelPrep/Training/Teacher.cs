@@ -1,3 +1,4 @@
+using Edge.Core.Diagnostics;
 using Edge.Onnx.Model;
 using Edge.Host.Datasets;
 using Edge.Core.Imaging;
@@ -69,7 +70,7 @@ public sealed class Teacher : IDisposable
     }
 
     /// <summary>Computes the teacher's logits for every image of the data once (no augmentation: the files themselves).</summary>
-    public void Cache(ImageSet source, TensorImageSet data, Action<int, int>? progress = null)
+    public void Cache(ImageSet source, TensorImageSet data, IProgress<StepProgress>? progress = null)
     {
         var cache = new float[data.Count * _classes];
         using var decoder = new ImageDecoder();
@@ -89,7 +90,7 @@ public sealed class Teacher : IDisposable
             _classifier.Preprocess(pixels.View, n);
             slots[n++] = i;
             if (n == _classifier.MaxBatch) Flush();
-            if (progress is not null && (i % 256 == 255 || i == data.Count - 1)) progress(i + 1, data.Count);
+            if (progress is not null && (i % 256 == 255 || i == data.Count - 1)) progress.Report(new StepProgress("teacher scores", i + 1, data.Count));
         }
         Flush();
         _cache = cache;

@@ -1,3 +1,4 @@
+using Edge.Core.Inference;
 using Edge.Cli;
 using System.Text.Json.Serialization;
 using Edge.ModelPrep.Data;
@@ -69,20 +70,21 @@ public sealed record TrainOptions
             ("--backbone-lr-factor", BackboneLrFactor), ("--temperature", Temperature), ("--alpha", Alpha), ("--max-memory", MaxMemoryMib),
         })
             if (!double.IsFinite(value)) throw new CliError($"{flag} {value}: expected a finite number");
-        if (MaxMemoryMib < 0) throw new CliError($"--max-memory {MaxMemoryMib}: expected MiB > 0 (or 0: what the machine has available)");
+        if (MaxMemoryMib < 0) throw new CliError($"--max-memory {MaxMemoryMib}: expected MiB > 0 (or 0: what the machine has available)", ExitCodes.Usage);
         Arch.Validate();
-        if (Epochs < 1) throw new CliError($"--epochs {Epochs}: expected at least 1");
-        if (BatchSize is < 1 or > 4096) throw new CliError($"--batch-size {BatchSize}: expected 1..4096");
-        if (Optimizer is not ("sgd" or "adamw")) throw new CliError($"--optimizer '{Optimizer}': expected sgd or adamw");
-        if (LearningRate <= 0) throw new CliError($"--lr {LearningRate}: expected > 0");
-        if (Loss is not ("cross-entropy" or "focal")) throw new CliError($"--loss '{Loss}': expected cross-entropy or focal");
-        if (LabelSmoothing is < 0 or >= 1) throw new CliError($"--label-smoothing {LabelSmoothing}: expected 0 <= s < 1");
-        if (WarmupEpochs < 0) throw new CliError($"--warmup-epochs {WarmupEpochs}: expected >= 0");
-        if (ClipGradNorm < 0) throw new CliError($"--clip-grad-norm {ClipGradNorm}: expected >= 0 (0 = off)");
-        if (Device is not ("cpu" or "cuda")) throw new CliError($"--device '{Device}': expected cpu or cuda");
-        if (Temperature is < 0.1 or > 100) throw new CliError($"--temperature {Temperature}: expected 0.1..100");
-        if (Alpha is < 0 or > 1) throw new CliError($"--alpha {Alpha}: expected 0..1");
-        if (HeadEpochs < 0 || HeadEpochs > Epochs) throw new CliError($"--head-epochs {HeadEpochs}: expected 0..{Epochs} (the epochs)");
-        if (BackboneLrFactor is <= 0 or > 10) throw new CliError($"--backbone-lr-factor {BackboneLrFactor}: expected (0, 10]");
+        if (Epochs < 1) throw new CliError($"--epochs {Epochs}: expected at least 1", ExitCodes.Usage);
+        if (Threads is < 0 or > ClassifierOptions.MaxThreads) throw new CliError($"--threads {Threads}: expected 0 (automatic) .. {ClassifierOptions.MaxThreads}", ExitCodes.Usage);
+        if (BatchSize is < 1 or > 4096) throw new CliError($"--batch-size {BatchSize}: expected 1..4096", ExitCodes.Usage);
+        if (Optimizer is not ("sgd" or "adamw")) throw new CliError($"--optimizer '{Optimizer}': expected sgd or adamw", ExitCodes.Usage);
+        if (LearningRate <= 0) throw new CliError($"--lr {LearningRate}: expected > 0", ExitCodes.Usage);
+        if (Loss is not ("cross-entropy" or "focal")) throw new CliError($"--loss '{Loss}': expected cross-entropy or focal", ExitCodes.Usage);
+        if (LabelSmoothing is < 0 or >= 1) throw new CliError($"--label-smoothing {LabelSmoothing}: expected 0 <= s < 1", ExitCodes.Usage);
+        if (WarmupEpochs < 0) throw new CliError($"--warmup-epochs {WarmupEpochs}: expected >= 0", ExitCodes.Usage);
+        if (ClipGradNorm < 0) throw new CliError($"--clip-grad-norm {ClipGradNorm}: expected >= 0 (0 = off)", ExitCodes.Usage);
+        if (Device is not ("cpu" or "cuda")) throw new CliError($"--device '{Device}': expected cpu or cuda", ExitCodes.Usage);
+        if (Temperature is < 0.1 or > 100) throw new CliError($"--temperature {Temperature}: expected 0.1..100", ExitCodes.Usage);
+        if (Alpha is < 0 or > 1) throw new CliError($"--alpha {Alpha}: expected 0..1", ExitCodes.Usage);
+        if (HeadEpochs < 0 || HeadEpochs > Epochs) throw new CliError($"--head-epochs {HeadEpochs}: expected 0..{Epochs} (the epochs)", ExitCodes.Usage);
+        if (BackboneLrFactor is <= 0 or > 10) throw new CliError($"--backbone-lr-factor {BackboneLrFactor}: expected (0, 10]", ExitCodes.Usage);
     }
 }

@@ -73,8 +73,8 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         }
 
         // Data: decoded and resized once by the daemon's own code.
-        var color = PreprocessingNames.TryParseColor(options.Color, out var c) ? c : throw new CliError($"--color '{options.Color}': expected rgb, bgr or gray");
-        var resize = PreprocessingNames.TryParseResize(options.Resize, out var r) ? r : throw new CliError($"--resize '{options.Resize}': expected squash, center-crop or letterbox");
+        var color = PreprocessingNames.TryParseColor(options.Color, out var c) ? c : throw new CliError($"--color '{options.Color}': expected rgb, bgr or gray", ExitCodes.Usage);
+        var resize = PreprocessingNames.TryParseResize(options.Resize, out var r) ? r : throw new CliError($"--resize '{options.Resize}': expected squash, center-crop or letterbox", ExitCodes.Usage);
         if (color.Channels() != options.Arch.Channels) throw new CliError($"--color {options.Color} gives {color.Channels()} channel(s) but the network takes {options.Arch.Channels}");
         var geometry = TensorImageSet.Preprocessing(options.Arch.InputSize, color, resize, new float[color.Channels()], [.. Enumerable.Repeat(1f, color.Channels())]);
         progress.Message($"loading {options.Data}");
@@ -108,14 +108,14 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
         net.to(device);
         // The teacher comes first: its memory is part of what the plan below measures.
         using var teacher = options.Teacher is { } teacherSpec
-            ? Teacher.Open(teacherSpec, data.Classes, data.Size, run.Root, options.Threads > 0 ? options.Threads : Environment.ProcessorCount)
+            ? Teacher.Open(teacherSpec, data.Classes, data.Size, run.Root, options.Threads > 0 ? options.Threads : Math.Min(Environment.ProcessorCount, Core.Inference.ClassifierOptions.MaxThreads))
             : null;
         var studentSpec = TensorImageSet.Preprocessing(options.Arch.InputSize, color, resize, mean, std);
         if (teacher is not null)
         {
             progress.Message($"teacher: {teacher.Description}; temperature {options.Temperature}, alpha {options.Alpha}");
             // Without augmentation the student sees each image as it is: the teacher's answers are worked out once.
-            if (options.Augmentation.IsNone) teacher.Cache(source, data, (done, total) => progress.Message($"teacher: {done}/{total} images"));
+            if (options.Augmentation.IsNone) teacher.Cache(source, data, progress);
             else teacher.Warm();
         }
         var batchSize = resumed is null ? PlanMemory(net, device) : options.BatchSize;
@@ -294,7 +294,10 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
                 break;
             }
         }
-        if (last is null) throw new InvalidOperationException("no training step ran");
+        if (last is null)
+            throw startEpoch >= options.Epochs
+                ? new CliError($"'{run.Root}' already holds all {options.Epochs} epochs: nothing to resume (give more --epochs to train further)")
+                : new CliError("stopped before the first epoch ended: nothing was saved", ExitCodes.Cancelled);
         var bestState = File.Exists(Path.Combine(run.Best, Checkpoint.StateFile)) ? Checkpoint.ReadState(run.Best) : last;
         return new TrainResult(last, bestState, history, stoppedEarly, train.WaitFraction, data.Skipped, trainIdx.Length, valIdx.Length);
     }
