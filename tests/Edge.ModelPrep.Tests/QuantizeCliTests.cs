@@ -68,7 +68,6 @@ public class QuantizeCliTests
         Assert.That(r.Err.Trim(), Is.EqualTo($"edge-prep: error: {expected}"));
     }
 
-    [Category(Needs.FashionMnist)]
     [Test]
     public void TheModelIsNeverOverwrittenAndAMissingOutputFolderIsSaidBeforeCalibrating()
     {
@@ -89,7 +88,7 @@ public class QuantizeCliTests
     [Test]
     public void AMissingModelEndsWithOneLine()
     {
-        var r = Run("quantize", "/nonexistent.onnx", "/tmp/x.onnx", "-c", "fashion-mnist");
+        var r = Run("quantize", "/nonexistent.onnx", "/tmp/x.onnx", "-c", "/nonexistent-data");
         Assert.That(r.Code, Is.EqualTo(1));
         Assert.That(r.Err.Trim(), Is.EqualTo("edge-prep: error: model '/nonexistent.onnx' does not exist"));
     }

@@ -1,5 +1,3 @@
-using Edge.Core.Interop;
-using Edge.Onnx.Metadata;
 using static Edge.Core.Interop.SkiaCodecNative;
 
 namespace Edge.Core.Imaging;

@@ -1,4 +1,3 @@
-using Edge.Core.Interop;
 using Edge.Onnx.Metadata;
 using static Edge.Core.Interop.SkiaCodecNative;
 

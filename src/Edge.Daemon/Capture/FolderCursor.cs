@@ -1,7 +1,3 @@
-using Edge.Core.Imaging;
-using Edge.Onnx.IO;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.Daemon.Capture;
 

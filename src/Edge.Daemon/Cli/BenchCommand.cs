@@ -1,8 +1,8 @@
-using Edge.Cli;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Edge.Cli;
 using Edge.Core.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;

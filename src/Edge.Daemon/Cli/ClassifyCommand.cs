@@ -1,8 +1,8 @@
-using Edge.Core.Diagnostics;
-using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Edge.Cli;
+using Edge.Core.Diagnostics;
 using Edge.Core.Imaging;
 using Edge.Core.Inference;
 using Microsoft.Extensions.Logging;

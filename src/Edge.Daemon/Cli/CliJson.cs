@@ -1,5 +1,5 @@
-using Edge.Cli;
 using System.Text.Json.Serialization;
+using Edge.Cli;
 
 namespace Edge.Daemon.Cli;
 

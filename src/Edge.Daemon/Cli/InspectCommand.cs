@@ -1,8 +1,8 @@
-using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Edge.Cli;
 using Edge.Core.Inference;
 using Edge.Onnx.Metadata;
 using Edge.Onnx.Model;

@@ -1,5 +1,5 @@
-using Edge.Cli;
 using System.CommandLine;
+using Edge.Cli;
 using Edge.Core.Inference;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Configuration;

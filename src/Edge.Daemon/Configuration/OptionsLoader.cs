@@ -1,12 +1,12 @@
-using Edge.Cli;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
-using Edge.Onnx.IO;
+using Edge.Cli;
 using Edge.Daemon.Cli;
+using Edge.Onnx.IO;
 
 namespace Edge.Daemon.Configuration;
 

@@ -1,5 +1,5 @@
-using Edge.Cli;
 using System.Text.Json.Serialization;
+using Edge.Cli;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Storage;
 

@@ -5,8 +5,8 @@ using Edge.Core.Imaging;
 using Edge.Daemon.Configuration;
 using Edge.Daemon.Pipeline;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,3 @@
-using Edge.Cli;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Data.Sqlite;
 
 namespace Edge.Daemon.Storage;

@@ -1,6 +1,6 @@
-using Edge.Cli;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Edge.Cli;
 using Microsoft.Data.Sqlite;
 
 namespace Edge.Daemon.Storage;

@@ -1,4 +1,3 @@
-using Edge.Onnx.Protos;
 
 namespace Edge.Onnx.Model;
 

@@ -1,11 +1,3 @@
-using Edge.Core.Diagnostics;
-using System.Diagnostics;
-using Edge.Host.Datasets;
-using Edge.Core.Inference;
-using Edge.Onnx.Model;
-using Edge.Onnx.Protos;
-using Google.Protobuf;
-using Microsoft.ML.OnnxRuntime;
 
 namespace Edge.Host.Quantization;
 

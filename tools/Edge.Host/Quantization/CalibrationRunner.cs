@@ -1,8 +1,8 @@
 using Edge.Core.Diagnostics;
-using Edge.Host.Datasets;
 using Edge.Core.Inference;
-using Edge.Onnx.Protos;
+using Edge.Host.Datasets;
 using Edge.Host.Quantization;
+using Edge.Onnx.Protos;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 

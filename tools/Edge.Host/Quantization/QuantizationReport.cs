@@ -1,10 +1,4 @@
-using Edge.Core.Diagnostics;
-using Edge.Host.Datasets;
-using Edge.Core.Inference;
-using Edge.Onnx.Model;
-using Edge.Onnx.Protos;
 using Edge.Host.Quantization;
-using Google.Protobuf;
 
 namespace Edge.Host.Quantization;
 

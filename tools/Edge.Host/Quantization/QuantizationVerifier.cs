@@ -1,7 +1,7 @@
-using Edge.Core.Diagnostics;
 using System.Diagnostics;
-using Edge.Host.Datasets;
+using Edge.Core.Diagnostics;
 using Edge.Core.Inference;
+using Edge.Host.Datasets;
 using Edge.Onnx.Model;
 using Edge.Onnx.Protos;
 using Google.Protobuf;

@@ -1,5 +1,3 @@
-using Edge.Onnx.Model;
-using Edge.Onnx.Protos;
 using static Edge.Host.Quantization.GraphEditing;
 using DataType = Edge.Onnx.Protos.TensorProto.Types.DataType;
 

@@ -1,6 +1,6 @@
+using System.Globalization;
 using Edge.Cli;
 using Edge.Core.Diagnostics;
-using System.Globalization;
 using Edge.ModelPrep.Training;
 using Spectre.Console;
 

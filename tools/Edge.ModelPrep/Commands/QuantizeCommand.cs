@@ -1,10 +1,10 @@
-using Edge.Core.Inference;
-using Edge.Cli;
-using Edge.Core.Diagnostics;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Edge.Cli;
+using Edge.Core.Diagnostics;
+using Edge.Core.Inference;
 using Edge.Host.Datasets;
 using Edge.Host.Quantization;
 using Spectre.Console;

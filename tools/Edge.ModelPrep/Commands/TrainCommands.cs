@@ -1,17 +1,17 @@
-using Edge.Onnx.IO;
-using Edge.Host.Evaluation;
-using Edge.Cli;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Edge.Host.Datasets;
+using Edge.Cli;
 using Edge.Core.Inference;
+using Edge.Host.Datasets;
+using Edge.Host.Evaluation;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Evaluation;
 using Edge.ModelPrep.Export;
 using Edge.ModelPrep.Models;
 using Edge.ModelPrep.Training;
+using Edge.Onnx.IO;
 using Google.Protobuf;
 using Spectre.Console;
 

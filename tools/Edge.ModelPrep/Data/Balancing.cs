@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Threading.Channels;
 
 namespace Edge.ModelPrep.Data;
 

@@ -1,8 +1,8 @@
-using Edge.Core.Diagnostics;
-using Edge.Cli;
 using System.Diagnostics;
-using Edge.Host.Datasets;
+using Edge.Cli;
+using Edge.Core.Diagnostics;
 using Edge.Core.Imaging;
+using Edge.Host.Datasets;
 using Edge.Onnx.Metadata;
 
 namespace Edge.ModelPrep.Data;

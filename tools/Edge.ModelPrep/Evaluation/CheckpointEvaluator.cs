@@ -1,11 +1,9 @@
 using Edge.Core.Diagnostics;
-using Edge.Host.Datasets;
-using Edge.Core.Imaging;
 using Edge.Core.Inference;
+using Edge.Host.Datasets;
 using Edge.Host.Evaluation;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Export;
-using Edge.ModelPrep.Models;
 using Edge.ModelPrep.Training;
 using Edge.Onnx.Metadata;
 using Google.Protobuf;

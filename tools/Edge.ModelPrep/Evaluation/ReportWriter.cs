@@ -1,11 +1,11 @@
-using Edge.Onnx.IO;
-using Edge.Host.Evaluation;
-using Edge.Cli;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Edge.Cli;
+using Edge.Host.Evaluation;
 using Edge.ModelPrep.Training;
+using Edge.Onnx.IO;
 using SkiaSharp;
 
 namespace Edge.ModelPrep.Evaluation;

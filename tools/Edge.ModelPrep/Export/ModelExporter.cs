@@ -1,9 +1,9 @@
 using System.Globalization;
 using Edge.Core.Inference;
 using Edge.ModelPrep.Models;
-using Edge.Onnx.Protos;
 using Edge.Onnx.Metadata;
 using Edge.Onnx.Model;
+using Edge.Onnx.Protos;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;

@@ -1,4 +1,3 @@
-using Edge.ModelPrep.Export;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

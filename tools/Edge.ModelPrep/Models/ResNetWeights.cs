@@ -1,5 +1,3 @@
-using Edge.Onnx.Model;
-using Edge.Onnx.Protos;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,8 +1,8 @@
-using Edge.Onnx.IO;
-using Edge.Cli;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Edge.Cli;
 using Edge.ModelPrep.Models;
+using Edge.Onnx.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,7 +1,3 @@
-using Edge.Onnx.IO;
-using Edge.Cli;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Edge.ModelPrep.Models;
 using TorchSharp;
 using static TorchSharp.torch;

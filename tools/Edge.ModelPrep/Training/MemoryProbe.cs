@@ -1,5 +1,3 @@
-using Edge.Core.Diagnostics;
-using Edge.ModelPrep.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

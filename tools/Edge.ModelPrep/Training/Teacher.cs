@@ -1,12 +1,12 @@
 using Edge.Core.Diagnostics;
-using Edge.Onnx.Model;
-using Edge.Host.Datasets;
 using Edge.Core.Imaging;
 using Edge.Core.Inference;
+using Edge.Host.Datasets;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Evaluation;
 using Edge.ModelPrep.Export;
 using Edge.Onnx.Metadata;
+using Edge.Onnx.Model;
 using Google.Protobuf;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
-using Edge.Core.Inference;
-using Edge.Cli;
 using System.Text.Json.Serialization;
+using Edge.Cli;
+using Edge.Core.Inference;
 using Edge.ModelPrep.Data;
 using Edge.ModelPrep.Models;
 
@@ -69,7 +69,7 @@ public sealed record TrainOptions
             ("--clip-grad-norm", ClipGradNorm), ("--val-fraction", ValFraction), ("--head-epochs", HeadEpochs),
             ("--backbone-lr-factor", BackboneLrFactor), ("--temperature", Temperature), ("--alpha", Alpha), ("--max-memory", MaxMemoryMib),
         })
-            if (!double.IsFinite(value)) throw new CliError($"{flag} {value}: expected a finite number");
+            if (!double.IsFinite(value)) throw new CliError($"{flag} {value}: expected a finite number", ExitCodes.Usage);
         if (MaxMemoryMib < 0) throw new CliError($"--max-memory {MaxMemoryMib}: expected MiB > 0 (or 0: what the machine has available)", ExitCodes.Usage);
         Arch.Validate();
         if (Epochs < 1) throw new CliError($"--epochs {Epochs}: expected at least 1", ExitCodes.Usage);
