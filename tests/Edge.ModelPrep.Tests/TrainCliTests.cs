@@ -48,6 +48,29 @@ public class TrainCliTests
         Assert.That(onnxReport.RootElement.GetProperty("top1").GetDouble(), Is.GreaterThan(30));
         Assert.That(onnxReport.RootElement.GetProperty("latency").GetProperty("p50_ms").GetDouble(), Is.GreaterThan(0));
         Assert.That(File.ReadAllText(Path.Combine(dir.File("onnx-report"), "report.md")), Does.Contain("| Ankle boot | "));
+
+        // Grad-CAM of the run's best checkpoint on two of the shipped samples: a heatmap each, the
+        // network's own prediction explained, the image enlarged from 16 to 224 pixels.
+        var samples = new[] { "trouser.png", "bag.png" }.Select(f => Path.Combine(RepoPaths.Models, "fashion-samples", f)).ToArray();
+        var g = Run(["explain", run, .. samples, "--out", dir.File("cam"), "--json"]);
+        Assert.That(g.Code, Is.Zero, g.Err);
+        JsonSchemas.AssertValid(g.Out, "edge-prep-explain");
+        using var explained = JsonDocument.Parse(g.Out);
+        var entries = explained.RootElement.GetProperty("images").EnumerateArray().ToList();
+        Assert.That(entries, Has.Count.EqualTo(2));
+        foreach (var entry in entries)
+        {
+            Assert.That(entry.GetProperty("explained").GetString(), Is.EqualTo(entry.GetProperty("predicted").GetString()));
+            var png = entry.GetProperty("heatmap").GetString()!;
+            using var bitmap = SkiaSharp.SKBitmap.Decode(png);
+            Assert.That((bitmap.Width, bitmap.Height), Is.EqualTo((224, 224)), png);
+        }
+        var bogus = Run("explain", run, samples[0], "--out", dir.File("cam2"), "--class", "Sock");
+        Assert.That(bogus.Code, Is.EqualTo(2));
+        Assert.That(bogus.Err.Trim(), Does.StartWith("edge-prep: error: --class 'Sock' is not one of the model's classes (T-shirt/top, Trouser"));
+        var other = Run("explain", run, samples[0], "--out", dir.File("cam3"), "--class", "Bag", "--json");
+        Assert.That(other.Code, Is.Zero, other.Err);
+        Assert.That(JsonDocument.Parse(other.Out).RootElement.GetProperty("images")[0].GetProperty("explained").GetString(), Is.EqualTo("Bag"));
     }
 
     [Category(Needs.Training)]

@@ -19,6 +19,7 @@ public static class Program
             TrainCommands.Export(),
             TrainCommands.Eval(),
             QuantizeCommand.Create(),
+            ExplainCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -10,6 +10,18 @@ public abstract class ClassifierNet(string name, ArchSpec spec) : ExportableModu
 {
     public ArchSpec Spec { get; } = spec;
 
+    /// <summary>The last convolutional feature map, [N, C, H, W]: what Grad-CAM weighs (forward = <see cref="Classify"/> of it).</summary>
+    public abstract Tensor FeatureMap(Tensor x);
+
+    /// <summary>Logits from a <see cref="FeatureMap"/>: global average pool and the head.</summary>
+    public abstract Tensor Classify(Tensor featureMap);
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return Classify(FeatureMap(x)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Kaiming-normal convolutions (fan-out, as torchvision), unit BatchNorm, small normal linear layers.</summary>
     protected void InitializeWeights()
     {

@@ -9,14 +9,15 @@ namespace Edge.ModelPrep.Models;
 /// <summary>The shared MobileNetV2 head: features → global average pool → dropout → linear.</summary>
 internal static class Head
 {
-    public static Tensor Forward(ModuleList<ExportableModule> features, Dropout dropout, Linear classifier, Tensor x)
+    public static Tensor FeatureMap(ModuleList<ExportableModule> features, Tensor x)
     {
-        using var scope = NewDisposeScope();
         var y = x;
         foreach (var f in features) y = f.call(y);
-        y = functional.adaptive_avg_pool2d(y, 1).flatten(1);
-        return classifier.call(dropout.call(y)).MoveToOuterDisposeScope();
+        return y;
     }
+
+    public static Tensor Classify(Dropout dropout, Linear classifier, Tensor featureMap) =>
+        classifier.call(dropout.call(functional.adaptive_avg_pool2d(featureMap, 1).flatten(1)));
 
     public static string Export(OnnxEmitter e, ModuleList<ExportableModule> features, Linear classifier, string x)
     {

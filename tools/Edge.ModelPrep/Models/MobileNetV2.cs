@@ -52,7 +52,9 @@ public sealed class MobileNetV2 : ClassifierNet
         InitializeWeights();
     }
 
-    public override Tensor forward(Tensor x) => Head.Forward(features, dropout, classifier, x);
+    public override Tensor FeatureMap(Tensor x) => Head.FeatureMap(features, x);
+
+    public override Tensor Classify(Tensor featureMap) => Head.Classify(dropout, classifier, featureMap);
 
     public override string Export(OnnxEmitter e, string path, string x) => Head.Export(e, features, classifier, x);
 }

@@ -59,14 +59,13 @@ public sealed class MobileNetV3Small : ClassifierNet
         InitializeWeights();
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor FeatureMap(Tensor x) => Head.FeatureMap(features, x);
+
+    public override Tensor Classify(Tensor featureMap)
     {
-        using var scope = NewDisposeScope();
-        var y = x;
-        foreach (var f in features) y = f.call(y);
-        y = functional.adaptive_avg_pool2d(y, 1).flatten(1);
+        var y = functional.adaptive_avg_pool2d(featureMap, 1).flatten(1);
         y = functional.hardswish(pre_classifier.call(y));
-        return classifier.call(dropout.call(y)).MoveToOuterDisposeScope();
+        return classifier.call(dropout.call(y));
     }
 
     public override string Export(OnnxEmitter e, string path, string x)

@@ -74,20 +74,20 @@ public sealed class ResNet : ClassifierNet
         init.uniform_(fc.bias!, -bound, bound);
     }
 
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return fc.call(Features(x)).MoveToOuterDisposeScope(); // torchvision's ResNets have no dropout
-    }
-
-    /// <summary>The globally pooled features before the classifier ([N, 512] for ResNet-18).</summary>
-    public Tensor Features(Tensor x)
+    public override Tensor FeatureMap(Tensor x)
     {
         var y = stem.call(x);
         if (maxpool is not null) y = maxpool.call(y);
         foreach (var b in blocks) y = b.call(y);
-        return functional.adaptive_avg_pool2d(y, 1).flatten(1);
+        return y;
     }
+
+    public override Tensor Classify(Tensor featureMap) => fc.call(Pool(featureMap)); // torchvision's ResNets have no dropout
+
+    /// <summary>The globally pooled features before the classifier ([N, 512] for ResNet-18).</summary>
+    public Tensor Features(Tensor x) => Pool(FeatureMap(x));
+
+    private static Tensor Pool(Tensor featureMap) => functional.adaptive_avg_pool2d(featureMap, 1).flatten(1);
 
     /// <summary>The classifier's parameters (trained alone first when starting from a pretrained backbone).</summary>
     public IEnumerable<TorchSharp.Modules.Parameter> HeadParameters => fc.parameters();
