@@ -6,6 +6,7 @@ using Edge.Cli;
 using Edge.Host.Evaluation;
 using Edge.ModelPrep.Training;
 using Edge.Onnx.IO;
+using ScottPlot;
 using SkiaSharp;
 
 namespace Edge.ModelPrep.Evaluation;
@@ -17,12 +18,33 @@ internal sealed partial class EvalJson : JsonSerializerContext;
 
 /// <summary>
 /// Writes an evaluation folder: report.md, metrics.json, confusion.png and, for a training run,
-/// curves.png (loss and accuracy per epoch from metrics.csv). Plots are drawn with SkiaSharp.
+/// curves.png (loss and accuracy per epoch from metrics.csv, best epoch marked). Plots are ScottPlot 5.
 /// </summary>
 public static class ReportWriter
 {
-    private static readonly string[] FontCandidates =
-        ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf"];
+    private static readonly Lock FontGate = new();
+    private static bool _fontsReady;
+
+    /// <summary>
+    /// ScottPlot finds no font of its own on a server without fontconfig's usual families: it is given
+    /// Debian's DejaVu Sans (fonts-dejavu-core, installed by setup.sh), or its text would not be drawn.
+    /// </summary>
+    private static void UseDejaVu()
+    {
+        lock (FontGate)
+        {
+            if (_fontsReady) return;
+            const string folder = "/usr/share/fonts/truetype/dejavu";
+            if (File.Exists(Path.Combine(folder, "DejaVuSans.ttf")))
+            {
+                Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans.ttf"), bold: false, italic: false);
+                if (File.Exists(Path.Combine(folder, "DejaVuSans-Bold.ttf")))
+                    Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans-Bold.ttf"), bold: true, italic: false);
+                Fonts.Default = "DejaVu Sans";
+            }
+            _fontsReady = true;
+        }
+    }
 
     public static string ToJson(EvalReport report) => JsonSerializer.Serialize(report, EvalJson.Default.EvalReport);
 
@@ -71,115 +93,94 @@ public static class ReportWriter
         return sb.ToString();
     }
 
-    private static SKFont Font(float size)
-    {
-        var file = FontCandidates.FirstOrDefault(File.Exists);
-        var typeface = file is not null ? SKTypeface.FromFile(file) : SKTypeface.Default;
-        return new SKFont(typeface, size);
-    }
-
-    private static byte[] Encode(SKSurface surface)
-    {
-        using var image = surface.Snapshot();
-        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
-    }
-
-    /// <summary>Row-normalised confusion matrix (true class per row), with counts in the cells.</summary>
+    /// <summary>Row-normalised confusion matrix (true class per row) with the counts in the cells, as a ScottPlot heatmap.</summary>
     public static byte[] ConfusionPng(EvalReport r)
     {
         var k = r.Labels.Count;
-        var cell = k <= 12 ? 48 : Math.Max(8, 576 / k);
-        const int left = 150, top = 60, bottom = 20, right = 20;
-        var width = left + k * cell + right;
-        var height = top + k * cell + bottom + 120;
-        using var surface = SKSurface.Create(new SKImageInfo(width, height));
-        var canvas = surface.Canvas;
-        canvas.Clear(SKColors.White);
-        using var font = Font(12);
-        using var small = Font(Math.Min(11, cell / 3f));
-        using var paint = new SKPaint { IsAntialias = true };
-        using var text = new SKPaint { IsAntialias = true, Color = SKColors.Black };
-        canvas.DrawText("confusion matrix (rows: true, columns: predicted)", left, 24, SKTextAlign.Left, font, text);
+        var fractions = new double[k, k];
         for (var t = 0; t < k; t++)
         {
             var rowSum = Math.Max(1, r.Confusion[t].Sum());
-            for (var p = 0; p < k; p++)
-            {
-                var f = (float)r.Confusion[t][p] / rowSum;
-                paint.Color = new SKColor((byte)(255 - 200 * f), (byte)(255 - 140 * f), 255);
-                canvas.DrawRect(left + p * cell, top + t * cell, cell - 1, cell - 1, paint);
-                if (cell >= 24 && r.Confusion[t][p] > 0)
-                {
-                    text.Color = f > 0.5 ? SKColors.White : SKColors.Black;
-                    canvas.DrawText(r.Confusion[t][p].ToString(CultureInfo.InvariantCulture), left + p * cell + cell / 2f, top + t * cell + cell / 2f + 4, SKTextAlign.Center, small, text);
-                }
-            }
-            text.Color = SKColors.Black;
-            canvas.DrawText(Clip(r.Labels[t], 20), left - 6, top + t * cell + cell / 2f + 4, SKTextAlign.Right, font, text);
+            for (var p = 0; p < k; p++) fractions[t, p] = (double)r.Confusion[t][p] / rowSum;
         }
-        // Column labels, rotated, below the matrix.
-        for (var p = 0; p < k; p++)
-        {
-            canvas.Save();
-            canvas.Translate(left + p * cell + cell / 2f + 4, top + k * cell + 8);
-            canvas.RotateDegrees(60);
-            canvas.DrawText(Clip(r.Labels[p], 16), 0, 0, SKTextAlign.Left, font, text);
-            canvas.Restore();
-        }
-        return Encode(surface);
+        UseDejaVu();
+        var plot = new Plot();
+        var heat = plot.Add.Heatmap(fractions);
+        heat.Colormap = new ScottPlot.Colormaps.CustomInterpolated([Colors.White, Color.FromHex("#08306B")]); // none: white, all: dark blue
+        heat.ManualRange = new ScottPlot.Range(0, 1);
+        // Cells centred on whole numbers (the extent names the outer cells' centres): column p at x = p,
+        // row t at y = k - 1 - t (true class 0 on top).
+        heat.Extent = new CoordinateRect(0, k - 1, 0, k - 1);
+        if (k <= 20)
+            for (var t = 0; t < k; t++)
+                for (var p = 0; p < k; p++)
+                    if (r.Confusion[t][p] > 0)
+                    {
+                        var label = plot.Add.Text(r.Confusion[t][p].ToString(CultureInfo.InvariantCulture), p, k - 1 - t);
+                        label.LabelAlignment = Alignment.MiddleCenter;
+                        label.LabelFontSize = k <= 12 ? 12 : 9;
+                        label.LabelFontColor = fractions[t, p] > 0.5 ? Colors.White : Colors.Black;
+                    }
+        var positions = Enumerable.Range(0, k).Select(i => (double)i).ToArray();
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. r.Labels.Select(l => Clip(l, 16))]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. Enumerable.Range(0, k).Select(i => Clip(r.Labels[k - 1 - i], 20))]);
+        plot.Axes.SetLimits(-0.5, k - 0.5, -0.5, k - 0.5);
+        plot.Title("Confusion matrix (share of each true class)");
+        plot.XLabel("predicted");
+        plot.YLabel("true");
+        plot.Add.ColorBar(heat);
+        plot.Axes.Bottom.MinimumSize = 110; // room for the rotated class names below the axis title
+        var side = Math.Clamp(120 + 48 * k, 480, 1400);
+        return plot.GetImageBytes(side + 160, side + 60, ImageFormat.Png);
     }
 
-    /// <summary>Two panels: loss (train, validation) and accuracy (train, validation) per epoch.</summary>
+    /// <summary>Loss and accuracy per epoch (train and validation), side by side, with the best validation epoch marked.</summary>
     public static byte[] CurvesPng(IReadOnlyList<EpochMetrics> history)
     {
-        const int w = 900, h = 360, pad = 50;
-        using var surface = SKSurface.Create(new SKImageInfo(w, h));
-        var canvas = surface.Canvas;
-        canvas.Clear(SKColors.White);
-        using var font = Font(12);
+        UseDejaVu();
         var epochs = history.Select(m => (double)m.Epoch).ToArray();
-        Panel(canvas, font, new SKRect(pad, 30, w / 2f - 20, h - pad), "loss", epochs,
-            [("train", history.Select(m => m.TrainLoss).ToArray(), SKColors.SteelBlue), ("validation", history.Select(m => m.ValLoss ?? double.NaN).ToArray(), SKColors.OrangeRed)]);
-        Panel(canvas, font, new SKRect(w / 2f + pad, 30, w - 20, h - pad), "accuracy %", epochs,
-            [("train", history.Select(m => m.TrainAccuracy).ToArray(), SKColors.SteelBlue), ("validation", history.Select(m => m.ValAccuracy ?? double.NaN).ToArray(), SKColors.OrangeRed)]);
-        return Encode(surface);
-    }
-
-    private static void Panel(SKCanvas canvas, SKFont font, SKRect area, string title, double[] x, (string Name, double[] Y, SKColor Color)[] series)
-    {
-        using var axis = new SKPaint { Color = SKColors.Gray, StrokeWidth = 1, IsAntialias = true, Style = SKPaintStyle.Stroke };
-        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        var all = series.SelectMany(s => s.Y).Where(double.IsFinite).ToArray();
-        if (all.Length == 0) return;
-        double y0 = all.Min(), y1 = all.Max();
-        if (y1 - y0 < 1e-9) { y0 -= 0.5; y1 += 0.5; }
-        double x0 = x.Min(), x1 = Math.Max(x.Max(), x0 + 1);
-        float Px(double v) => area.Left + (float)((v - x0) / (x1 - x0)) * area.Width;
-        float Py(double v) => area.Bottom - (float)((v - y0) / (y1 - y0)) * area.Height;
-        canvas.DrawRect(area, axis);
-        canvas.DrawText(title, area.Left, area.Top - 10, SKTextAlign.Left, font, text);
-        canvas.DrawText(y1.ToString("0.###", CultureInfo.InvariantCulture), area.Left - 4, area.Top + 10, SKTextAlign.Right, font, text);
-        canvas.DrawText(y0.ToString("0.###", CultureInfo.InvariantCulture), area.Left - 4, area.Bottom, SKTextAlign.Right, font, text);
-        canvas.DrawText($"epoch {x0:0}", area.Left, area.Bottom + 16, SKTextAlign.Left, font, text);
-        canvas.DrawText($"{x1:0}", area.Right, area.Bottom + 16, SKTextAlign.Right, font, text);
-        var legendY = area.Top + 16;
-        foreach (var (name, y, color) in series)
+        var best = history.Where(m => m.ValAccuracy is not null).MaxBy(m => m.ValAccuracy!.Value);
+        byte[] Panel(string title, string unit, double[] train, double[] validation)
         {
-            using var line = new SKPaint { Color = color, StrokeWidth = 2, IsAntialias = true, Style = SKPaintStyle.Stroke };
-            var previous = -1;
-            for (var i = 0; i < x.Length; i++)
+            var plot = new Plot();
+            var t = plot.Add.Scatter(epochs, train);
+            t.LegendText = "train";
+            t.MarkerSize = 5;
+            if (validation.Any(double.IsFinite))
             {
-                if (!double.IsFinite(y[i])) continue;
-                if (previous >= 0) canvas.DrawLine(Px(x[previous]), Py(y[previous]), Px(x[i]), Py(y[i]), line);
-                canvas.DrawCircle(Px(x[i]), Py(y[i]), 2.5f, line);
-                previous = i;
+                var v = plot.Add.Scatter(epochs, validation);
+                v.LegendText = "validation";
+                v.MarkerSize = 5;
             }
-            if (previous < 0) continue;
-            canvas.DrawLine(area.Right - 110, legendY - 4, area.Right - 90, legendY - 4, line);
-            canvas.DrawText(name, area.Right - 85, legendY, SKTextAlign.Left, font, text);
-            legendY += 16;
+            if (best is not null)
+            {
+                var line = plot.Add.VerticalLine(best.Epoch);
+                line.LinePattern = LinePattern.Dashed;
+                line.Color = Colors.Gray;
+                line.LegendText = $"best epoch ({best.Epoch})";
+            }
+            plot.Title(title);
+            plot.XLabel("epoch");
+            plot.YLabel(unit);
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+            // The legend goes outside the data area, so it never covers a curve.
+            plot.ShowLegend(ScottPlot.Edge.Right);
+            return plot.GetImageBytes(640, 400, ImageFormat.Png);
         }
+        var loss = Panel("Loss", "loss", [.. history.Select(m => m.TrainLoss)], [.. history.Select(m => m.ValLoss ?? double.NaN)]);
+        var accuracy = Panel("Accuracy", "top-1 %", [.. history.Select(m => m.TrainAccuracy)], [.. history.Select(m => m.ValAccuracy ?? double.NaN)]);
+        // Two panels in one file: laid side by side.
+        using var left = SKBitmap.Decode(loss);
+        using var right = SKBitmap.Decode(accuracy);
+        using var surface = SKSurface.Create(new SKImageInfo(left.Width + right.Width, Math.Max(left.Height, right.Height)));
+        surface.Canvas.Clear(SKColors.White);
+        using (var l = SKImage.FromBitmap(left)) surface.Canvas.DrawImage(l, 0, 0, new SKSamplingOptions(SKFilterMode.Nearest));
+        using (var r = SKImage.FromBitmap(right)) surface.Canvas.DrawImage(r, left.Width, 0, new SKSamplingOptions(SKFilterMode.Nearest));
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
     }
 
     private static string Clip(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
