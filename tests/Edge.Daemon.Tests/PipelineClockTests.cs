@@ -119,6 +119,24 @@ public class PipelineClockTests
         Assert.That(last.Sum, Is.GreaterThan(windowSum), "the sum covers more than the window");
     }
 
+    [Test]
+    public async Task DisposingARunningPipelineStopsItsRunFirst()
+    {
+        // An owner that leaves on an exception disposes without cancelling: the pipeline stops its own
+        // run, so nothing it owns is disposed under a frame being classified, and the run ends cleanly.
+        using var classifier = Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"), new ClassifierOptions { MaxBatch = 1 });
+        var sky = Path.Combine(RepoPaths.Models, "samples", "sky.jpg");
+        var supervisor = new SourceSupervisor(() => new FolderSource(sky, loop: true, fps: 0), TimeSpan.FromSeconds(5), NullLogger.Instance);
+        var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance,
+            new PipelineSettings { Mode = TriggerMode.Continuous, Lossless = true }, clock: new FakeTimeProvider());
+        var run = pipeline.RunAsync(CancellationToken.None);
+        await Until(() => pipeline.Counters.FramesClassified > 20, "classifications");
+        Assert.That(() => pipeline.RunAsync(CancellationToken.None), Throws.InvalidOperationException, "one run at a time");
+        await pipeline.DisposeAsync();
+        Assert.That(run.IsCompleted, Is.True, "the run ended before the pipeline's parts were disposed");
+        Assert.That(run.IsFaulted, Is.False);
+    }
+
     private static (double Sum, long Count) Summary(string metrics)
     {
         double Value(string name) => double.Parse(metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);

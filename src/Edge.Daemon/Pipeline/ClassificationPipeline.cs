@@ -34,6 +34,8 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly Channel<Frame> _frames;
     private readonly Prediction[] _top;
     private readonly PipelineSettings _settings;
+    private Task? _running;
+    private CancellationTokenSource? _runStop;
 
     /// <summary>What it was started with (the status and metrics show its rules).</summary>
     public PipelineSettings Settings => _settings;
@@ -167,7 +169,15 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         lock (_latestGate) return _latestFrameLength == 0 ? null : _latestFrame[.._latestFrameLength];
     }
 
-    public async Task RunAsync(CancellationToken ct)
+    /// <summary>Captures and classifies until <paramref name="ct"/> is cancelled (or <see cref="DisposeAsync"/> stops it).</summary>
+    public Task RunAsync(CancellationToken ct)
+    {
+        if (_running is { IsCompleted: false }) throw new InvalidOperationException("the pipeline is already running");
+        _runStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        return _running = RunCoreAsync(_runStop.Token);
+    }
+
+    private async Task RunCoreAsync(CancellationToken ct)
     {
         var capture = Task.Run(() => _source.RunAsync(f =>
         {
@@ -199,9 +209,17 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         }
     }
 
-    /// <summary>Disposes what the pipeline owns: the supervisor (its unopened source), the motion detector, frames left queued. Call after <see cref="RunAsync"/> ended.</summary>
+    /// <summary>Disposes what the pipeline owns: the supervisor (its unopened source), the motion detector, frames left queued; a run still going is stopped first.</summary>
     public async ValueTask DisposeAsync()
     {
+        // Its owner normally stops the run first; if not (an exception on the way out), the pipeline
+        // stops it itself, so nothing it owns is disposed while a frame is still being classified.
+        if (_running is { IsCompleted: false } running)
+        {
+            _runStop!.Cancel();
+            try { await running.ConfigureAwait(false); } catch (Exception) { } // the run's own failure was said by its awaiter
+        }
+        _runStop?.Dispose();
         _frames.Writer.TryComplete();
         while (_frames.Reader.TryRead(out var left)) left.Dispose();
         _motion?.Dispose();
