@@ -139,7 +139,10 @@ internal static class RunCommand
         }
         finally
         {
-            foreach (var rule in rules) rule.Dispose(); // pins back low, before the controller they use goes
+            // The run stops before the rules it applies go (a no-op when it has already ended), then pins
+            // back low, before the controller they use goes.
+            await pipeline.DisposeAsync();
+            foreach (var rule in rules) rule.Dispose();
         }
     }
 

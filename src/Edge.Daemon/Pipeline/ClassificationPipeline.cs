@@ -36,6 +36,8 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly PipelineSettings _settings;
     private Task? _running;
     private CancellationTokenSource? _runStop;
+    private int _started, _disposed;
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>What it was started with (the status and metrics show its rules).</summary>
     public PipelineSettings Settings => _settings;
@@ -169,10 +171,14 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         lock (_latestGate) return _latestFrameLength == 0 ? null : _latestFrame[.._latestFrameLength];
     }
 
-    /// <summary>Captures and classifies until <paramref name="ct"/> is cancelled (or <see cref="DisposeAsync"/> stops it).</summary>
+    /// <summary>
+    /// Captures and classifies until <paramref name="ct"/> is cancelled (or <see cref="DisposeAsync"/> stops it).
+    /// A pipeline runs once: stopping completes its frame queue for good.
+    /// </summary>
     public Task RunAsync(CancellationToken ct)
     {
-        if (_running is { IsCompleted: false }) throw new InvalidOperationException("the pipeline is already running");
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.CompareExchange(ref _started, 1, 0) != 0) throw new InvalidOperationException("a pipeline runs once");
         _runStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         return _running = RunCoreAsync(_runStop.Token);
     }
@@ -212,18 +218,29 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     /// <summary>Disposes what the pipeline owns: the supervisor (its unopened source), the motion detector, frames left queued; a run still going is stopped first.</summary>
     public async ValueTask DisposeAsync()
     {
-        // Its owner normally stops the run first; if not (an exception on the way out), the pipeline
-        // stops it itself, so nothing it owns is disposed while a frame is still being classified.
-        if (_running is { IsCompleted: false } running)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        try
         {
-            _runStop!.Cancel();
-            try { await running.ConfigureAwait(false); } catch (Exception) { } // the run's own failure was said by its awaiter
+            // Its owner normally stops the run first; if not (an exception on the way out), the pipeline
+            // stops it itself, so nothing it owns is disposed while a frame is still being classified.
+            if (_running is { IsCompleted: false } running)
+            {
+                try { _runStop!.Cancel(); }
+                catch (AggregateException e) { _logger.LogWarning("stopping the pipeline: {Error}", e.InnerException?.Message ?? e.Message); }
+                try { await running.WaitAsync(StopTimeout).ConfigureAwait(false); }
+                catch (TimeoutException) { _logger.LogWarning("the pipeline did not stop within {Seconds} s; disposing it anyway", StopTimeout.TotalSeconds); }
+                catch (OperationCanceledException) { }
+                catch (Exception e) { _logger.LogWarning("the pipeline's run failed: {Error}", e.Message); } // its owner left without awaiting it
+            }
         }
-        _runStop?.Dispose();
-        _frames.Writer.TryComplete();
-        while (_frames.Reader.TryRead(out var left)) left.Dispose();
-        _motion?.Dispose();
-        await _source.DisposeAsync().ConfigureAwait(false);
+        finally
+        {
+            if (_running is null or { IsCompleted: true }) _runStop?.Dispose();
+            _frames.Writer.TryComplete();
+            while (_frames.Reader.TryRead(out var left)) left.Dispose();
+            _motion?.Dispose();
+            await _source.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private static ValueTask Release(Frame f)

@@ -50,7 +50,7 @@ internal static class ExplainCommand
             target = index;
         }
         foreach (var f in files)
-            if (!File.Exists(f)) throw new CliError($"image '{f}' does not exist");
+            if (!File.Exists(f)) throw new CliError(Directory.Exists(f) ? $"'{f}' is a folder: give the image files (a shell glob such as '{f}/*.jpg')" : $"image '{f}' does not exist");
         Directory.CreateDirectory(outDir);
         var spec = CheckpointEvaluator.Preprocessing(state);
         var preprocessor = new Preprocessor(spec);
@@ -59,7 +59,7 @@ internal static class ExplainCommand
         var buffer = new float[preprocessor.TensorLength];
         var results = new List<ExplainedImage>();
         var failed = 0;
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase); // X.png and x.png are one file on some file systems
         foreach (var file in files)
         {
             try
@@ -75,6 +75,14 @@ internal static class ExplainCommand
             preprocessor.Run(pixels.View, buffer);
             using var input = tensor(buffer, [1, spec.Channels, spec.Height, spec.Width]);
             var cam = GradCam.Explain(net, input, target);
+            if (!cam.Finite)
+            {
+                Console.Error.WriteLine($"edge-prep: {file}: the network produced non-finite scores (NaN or infinity) for this image");
+                failed++;
+                continue;
+            }
+            if (!cam.HasEvidence)
+                Console.Error.WriteLine($"edge-prep: {file}: nothing in the image speaks for '{state.Classes[cam.Explained]}': its heatmap is empty");
             // One file per image even when two images share a name (a/x.jpg, b/x.jpg).
             var stem = Path.GetFileNameWithoutExtension(file);
             var name = stem;

@@ -222,7 +222,7 @@ internal static class TrainCommands
                         progress.Message($"evaluating the best checkpoint (epoch {result.Best.Epoch}) on {options.TestData}");
                         test = CheckpointEvaluator.Evaluate(run.Best is var b && Directory.Exists(b) ? b : run.Last, evalData,
                             [.. Enumerable.Range(0, evalData.Count)], options.Threads > 0 ? options.Threads : 1, 100);
-                        ReportWriter.Write(run.Report, test, ReadHistory(run.Metrics));
+                        ReportWriter.Write(run.Report, test, ReadHistory(run.Metrics), result.Best.BestEpoch);
                         progress.Message(string.Create(CultureInfo.InvariantCulture, $"test: top-1 {test.Top1:0.00}%, top-5 {test.Top5:0.00}% on {test.Images} images; report in {run.Report}"));
                     }
                 }
@@ -347,13 +347,15 @@ internal static class TrainCommands
                 var isOnnx = File.Exists(path);
                 string? dataSpec = r.GetValue(data);
                 IReadOnlyList<EpochMetrics>? history = null;
+                int? bestEpoch = null;
                 if (!isOnnx)
                 {
                     var run = new RunFolder(path);
                     if (File.Exists(run.Metrics)) history = ReadHistory(run.Metrics);
+                    var state = Checkpoint.ReadState(Checkpoint.Resolve(path));
+                    bestEpoch = state.BestEpoch; // the trainer's own choice, not one worked out again from rounded figures
                     if (dataSpec is null)
                     {
-                        var state = Checkpoint.ReadState(Checkpoint.Resolve(path));
                         dataSpec = state.Data.StartsWith("fashion-mnist", StringComparison.OrdinalIgnoreCase) ? "fashion-mnist:test" : state.Data;
                     }
                 }
@@ -367,7 +369,7 @@ internal static class TrainCommands
                     ? OnnxEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency), progress)
                     : CheckpointEvaluator.Evaluate(path, set, indices, r.GetValue(threads), r.GetValue(latency), progress);
                 var folder = r.GetValue(outDir);
-                if (folder is not null) ReportWriter.Write(folder, report, history);
+                if (folder is not null) ReportWriter.Write(folder, report, history, bestEpoch);
                 if (r.GetValue(json)) Console.WriteLine(ReportWriter.ToJson(report));
                 else
                 {

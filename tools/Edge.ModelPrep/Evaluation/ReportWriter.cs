@@ -34,8 +34,12 @@ public static class ReportWriter
         lock (FontGate)
         {
             if (_fontsReady) return;
-            const string folder = "/usr/share/fonts/truetype/dejavu";
-            if (File.Exists(Path.Combine(folder, "DejaVuSans.ttf")))
+            // Debian/Ubuntu, Fedora, Arch.
+            var folder = new[] { "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF" }
+                .FirstOrDefault(f => File.Exists(Path.Combine(f, "DejaVuSans.ttf")));
+            if (folder is null)
+                Console.Error.WriteLine("edge-prep: warning: DejaVu Sans is not installed (fonts-dejavu-core): the plots may have no text");
+            else
             {
                 Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans.ttf"), bold: false, italic: false);
                 if (File.Exists(Path.Combine(folder, "DejaVuSans-Bold.ttf")))
@@ -48,7 +52,7 @@ public static class ReportWriter
 
     public static string ToJson(EvalReport report) => JsonSerializer.Serialize(report, EvalJson.Default.EvalReport);
 
-    public static IReadOnlyList<string> Write(string folder, EvalReport report, IReadOnlyList<EpochMetrics>? history = null)
+    public static IReadOnlyList<string> Write(string folder, EvalReport report, IReadOnlyList<EpochMetrics>? history = null, int? bestEpoch = null)
     {
         Directory.CreateDirectory(folder);
         var written = new List<string>();
@@ -62,7 +66,7 @@ public static class ReportWriter
         if (history is { Count: > 0 })
         {
             curves = Path.Combine(folder, "curves.png");
-            AtomicFile.Write(curves, CurvesPng(history));
+            AtomicFile.Write(curves, CurvesPng(history, bestEpoch));
             written.Add(curves);
         }
         var md = Path.Combine(folder, "report.md");
@@ -136,12 +140,12 @@ public static class ReportWriter
         return plot.GetImageBytes(side + 160, side + 60, ImageFormat.Png);
     }
 
-    /// <summary>Loss and accuracy per epoch (train and validation), side by side, with the best validation epoch marked.</summary>
-    public static byte[] CurvesPng(IReadOnlyList<EpochMetrics> history)
+    /// <summary>Loss and accuracy per epoch (train and validation), side by side, with the best epoch (the checkpoint kept as best) marked.</summary>
+    public static byte[] CurvesPng(IReadOnlyList<EpochMetrics> history, int? bestEpoch = null)
     {
         UseDejaVu();
         var epochs = history.Select(m => (double)m.Epoch).ToArray();
-        var best = history.Where(m => m.ValAccuracy is not null).MaxBy(m => m.ValAccuracy!.Value);
+        int? best = bestEpoch is > 0 ? bestEpoch : null;
         byte[] Panel(string title, string unit, double[] train, double[] validation)
         {
             var plot = new Plot();
@@ -156,10 +160,10 @@ public static class ReportWriter
             }
             if (best is not null)
             {
-                var line = plot.Add.VerticalLine(best.Epoch);
+                var line = plot.Add.VerticalLine(best.Value);
                 line.LinePattern = LinePattern.Dashed;
                 line.Color = Colors.Gray;
-                line.LegendText = $"best epoch ({best.Epoch})";
+                line.LegendText = $"best epoch ({best.Value})";
             }
             plot.Title(title);
             plot.XLabel("epoch");

@@ -6,7 +6,9 @@ using static TorchSharp.torch.nn;
 namespace Edge.ModelPrep.Explain;
 
 /// <summary>What Grad-CAM found for one image: the prediction and a heatmap over the input, 0..1, row-major.</summary>
-public sealed record GradCamResult(int Predicted, float[] Probabilities, int Explained, float[] Heatmap, int Width, int Height);
+/// <param name="HasEvidence">False when nothing in the image speaks for the explained class (the map is all zero).</param>
+/// <param name="Finite">False when the network produced NaN or infinity for this image: nothing here can be trusted.</param>
+public sealed record GradCamResult(int Predicted, float[] Probabilities, int Explained, float[] Heatmap, int Width, int Height, bool HasEvidence, bool Finite);
 
 /// <summary>
 /// Grad-CAM (Selvaraju et al. 2017): the last feature map's channels weighted by the mean gradient of
@@ -39,6 +41,7 @@ public static class GradCam
         cam = functional.interpolate(cam, [h, w], mode: InterpolationMode.Bilinear, align_corners: false).reshape(h * w);
         var max = cam.max().item<float>();
         var heat = (max > 0 ? cam / max : cam).detach().data<float>().ToArray();
-        return new GradCamResult(predicted, probabilities, target, heat, w, h);
+        var finite = probabilities.All(float.IsFinite) && float.IsFinite(max);
+        return new GradCamResult(predicted, probabilities, target, heat, w, h, max > 0, finite);
     }
 }
