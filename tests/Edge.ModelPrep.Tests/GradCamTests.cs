@@ -16,7 +16,7 @@ public class GradCamTests
     {
         private readonly Tensor _topLeft;
         // A trainable gain (1.0): a real weight that Grad-CAM must leave without a gradient.
-        private readonly TorchSharp.Modules.Parameter gain = new(ones(1));
+        private readonly TorchSharp.Modules.Parameter _gain = new(ones(1));
 
         public QuadrantNet(int size) : base(nameof(QuadrantNet), new ArchSpec { Arch = "resnet20", InputSize = size, Channels = 1, Classes = 2 })
         {
@@ -25,9 +25,9 @@ public class GradCamTests
             RegisterComponents();
         }
 
-        public override Tensor FeatureMap(Tensor x) => cat([x * _topLeft, x * (1 - _topLeft)], 1) * gain;
+        public override Tensor FeatureMap(Tensor x) => cat([x * _topLeft, x * (1 - _topLeft)], 1) * _gain;
 
-        public override Tensor Classify(Tensor featureMap) => nn.functional.adaptive_avg_pool2d(featureMap, 1).flatten(1) * 10 * gain;
+        public override Tensor Classify(Tensor featureMap) => nn.functional.adaptive_avg_pool2d(featureMap, 1).flatten(1) * 10 * _gain;
 
         public override string Export(OnnxEmitter e, string path, string x) => throw new NotSupportedException();
     }
@@ -70,7 +70,7 @@ public class GradCamTests
         // softmax of [10 * 16/64, 0] = [2.5, 0]
         Assert.That(r.Probabilities[0], Is.EqualTo(1 / (1 + Math.Exp(-2.5))).Within(1e-5));
         Assert.That(Mean(r).TopLeft, Is.EqualTo(1).Within(1e-5));
-        Assert.That(net.parameters().ToList(), Has.Count.EqualTo(1), "the gain is a registered weight");
+        Assert.That(net.parameters().ToList(), Has.Count.EqualTo(1), "the _gain is a registered weight");
         Assert.That(net.parameters().All(p => p.grad is null), "explaining trains nothing");
         Assert.That(r.HasEvidence && r.Finite, Is.True);
         // Class 1 has no evidence in an image that is dark outside the top-left quadrant: an empty map, said so.

@@ -33,11 +33,7 @@ public static class AtomicFile
         }
     }
 
-    public static void Write(string path, ReadOnlySpan<byte> bytes)
-    {
-        var copy = bytes.ToArray();
-        Write(path, s => s.Write(copy));
-    }
+    public static void Write(string path, byte[] bytes) => Write(path, s => s.Write(bytes));
 
     public static void WriteText(string path, string text) => Write(path, Encoding.UTF8.GetBytes(text));
 }

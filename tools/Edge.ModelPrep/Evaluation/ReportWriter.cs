@@ -22,33 +22,26 @@ internal sealed partial class EvalJson : JsonSerializerContext;
 /// </summary>
 public static class ReportWriter
 {
-    private static readonly Lock FontGate = new();
-    private static bool _fontsReady;
-
     /// <summary>
     /// ScottPlot finds no font of its own on a server without fontconfig's usual families: it is given
-    /// Debian's DejaVu Sans (fonts-dejavu-core, installed by setup.sh), or its text would not be drawn.
+    /// DejaVu Sans (fonts-dejavu-core, installed by setup.sh), or its text would not be drawn. Once per process.
     /// </summary>
-    private static void UseDejaVu()
+    private static readonly Lazy<bool> DejaVu = new(() =>
     {
-        lock (FontGate)
+        // Debian/Ubuntu, Fedora, Arch.
+        var folder = new[] { "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF" }
+            .FirstOrDefault(f => File.Exists(Path.Combine(f, "DejaVuSans.ttf")));
+        if (folder is null)
         {
-            if (_fontsReady) return;
-            // Debian/Ubuntu, Fedora, Arch.
-            var folder = new[] { "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF" }
-                .FirstOrDefault(f => File.Exists(Path.Combine(f, "DejaVuSans.ttf")));
-            if (folder is null)
-                Console.Error.WriteLine("edge-prep: warning: DejaVu Sans is not installed (fonts-dejavu-core): the plots may have no text");
-            else
-            {
-                Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans.ttf"), bold: false, italic: false);
-                if (File.Exists(Path.Combine(folder, "DejaVuSans-Bold.ttf")))
-                    Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans-Bold.ttf"), bold: true, italic: false);
-                Fonts.Default = "DejaVu Sans";
-            }
-            _fontsReady = true;
+            Console.Error.WriteLine("edge-prep: warning: DejaVu Sans is not installed (fonts-dejavu-core): the plots may have no text");
+            return false;
         }
-    }
+        Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans.ttf"), bold: false, italic: false);
+        if (File.Exists(Path.Combine(folder, "DejaVuSans-Bold.ttf")))
+            Fonts.AddFontFile("DejaVu Sans", Path.Combine(folder, "DejaVuSans-Bold.ttf"), bold: true, italic: false);
+        Fonts.Default = "DejaVu Sans";
+        return true;
+    });
 
     public static string ToJson(EvalReport report) => JsonSerializer.Serialize(report, EvalJson.Default.EvalReport);
 
@@ -107,7 +100,7 @@ public static class ReportWriter
             var rowSum = Math.Max(1, r.Confusion[t].Sum());
             for (var p = 0; p < k; p++) fractions[t, p] = (double)r.Confusion[t][p] / rowSum;
         }
-        UseDejaVu();
+        _ = DejaVu.Value;
         var plot = new Plot();
         var heat = plot.Add.Heatmap(fractions);
         heat.Colormap = new ScottPlot.Colormaps.CustomInterpolated([Colors.White, Color.FromHex("#08306B")]); // none: white, all: dark blue
@@ -143,10 +136,10 @@ public static class ReportWriter
     /// <summary>Loss and accuracy per epoch (train and validation), side by side, with the best epoch (the checkpoint kept as best) marked.</summary>
     public static byte[] CurvesPng(IReadOnlyList<EpochMetrics> history, int? bestEpoch = null)
     {
-        UseDejaVu();
+        _ = DejaVu.Value;
         var epochs = history.Select(m => (double)m.Epoch).ToArray();
         int? best = bestEpoch is > 0 ? bestEpoch : null;
-        byte[] Panel(string title, string unit, double[] train, double[] validation)
+        Plot Panel(string title, string unit, double[] train, double[] validation)
         {
             var plot = new Plot();
             var t = plot.Add.Scatter(epochs, train);
@@ -171,17 +164,21 @@ public static class ReportWriter
             plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
             // The legend goes outside the data area, so it never covers a curve.
             plot.ShowLegend(ScottPlot.Edge.Right);
-            return plot.GetImageBytes(640, 400, ImageFormat.Png);
+            return plot;
         }
         var loss = Panel("Loss", "loss", [.. history.Select(m => m.TrainLoss)], [.. history.Select(m => m.ValLoss ?? double.NaN)]);
         var accuracy = Panel("Accuracy", "top-1 %", [.. history.Select(m => m.TrainAccuracy)], [.. history.Select(m => m.ValAccuracy ?? double.NaN)]);
-        // Two panels in one file: laid side by side.
-        using var left = SKBitmap.Decode(loss);
-        using var right = SKBitmap.Decode(accuracy);
-        using var surface = SKSurface.Create(new SKImageInfo(left.Width + right.Width, Math.Max(left.Height, right.Height)));
+        // Two 640x400 panels side by side, drawn straight onto one canvas.
+        using var surface = SKSurface.Create(new SKImageInfo(1280, 400));
         surface.Canvas.Clear(SKColors.White);
-        using (var l = SKImage.FromBitmap(left)) surface.Canvas.DrawImage(l, 0, 0, new SKSamplingOptions(SKFilterMode.Nearest));
-        using (var r = SKImage.FromBitmap(right)) surface.Canvas.DrawImage(r, left.Width, 0, new SKSamplingOptions(SKFilterMode.Nearest));
+        // Each panel clears what it draws on: clipped to its own half, it leaves the other one alone.
+        foreach (var (plot, left) in new[] { (loss, 0), (accuracy, 640) })
+        {
+            surface.Canvas.Save();
+            surface.Canvas.ClipRect(new SKRect(left, 0, left + 640, 400));
+            plot.Render(surface.Canvas, new PixelRect(new Pixel(left, 0), new PixelSize(640, 400)));
+            surface.Canvas.Restore();
+        }
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();

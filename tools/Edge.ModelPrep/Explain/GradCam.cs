@@ -28,7 +28,7 @@ public static class GradCam
         // whether or not the weights want gradients (nothing accumulates on them).
         Tensor map;
         using (no_grad()) map = net.FeatureMap(input);
-        map = map.detach().requires_grad_(true);
+        map = map.requires_grad_(true); // made under no_grad: already a leaf of its own
         var logits = net.Classify(map);
         var probabilities = functional.softmax(logits, 1).detach().data<float>().ToArray();
         var predicted = Array.IndexOf(probabilities, probabilities.Max());
