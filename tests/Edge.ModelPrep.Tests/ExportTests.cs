@@ -34,7 +34,7 @@ public class ExportTests
         net.eval();
     }
 
-    private static ExportInfo Info(ArchSpec spec) => new(
+    internal static ExportInfo Info(ArchSpec spec) => new(
         [.. Enumerable.Range(0, spec.Classes).Select(i => $"class{i}")],
         new PreprocessingSpec
         {

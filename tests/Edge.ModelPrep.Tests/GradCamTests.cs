@@ -30,6 +30,8 @@ public class GradCamTests
         public override Tensor Classify(Tensor featureMap) => nn.functional.adaptive_avg_pool2d(featureMap, 1).flatten(1) * 10 * _gain;
 
         public override string Export(OnnxEmitter e, string path, string x) => throw new NotSupportedException();
+
+        protected override IEnumerable<(string Tensor, ChannelGroup?[] Dims)> OwnChannelDims() => []; // nothing to prune
     }
 
     private static (double TopLeft, double Others) Mean(GradCamResult r)

@@ -22,8 +22,25 @@ public sealed record ArchSpec
     /// <summary>ResNet-18/34: ImageNet's 7x7 stride-2 stem and max-pool whatever the input size (a pretrained start needs it); null = only from 128 pixels.</summary>
     public bool? ImagenetStem { get; init; }
 
+    /// <summary>
+    /// Structured pruning's result: the channel count of each of the network's channel groups, comma-separated
+    /// in the order the network builds them (<see cref="ClassifierNet.Groups"/>); null = full width. A string so
+    /// that specs compare by value.
+    /// </summary>
+    public string? Plan { get; init; }
+
     public string Describe() =>
-        $"{Arch}{(Width == 1.0 ? "" : FormattableString.Invariant($"-{Width:0.###}"))}{(Blocks is null ? "" : $" [{Blocks}]")} {InputSize}x{InputSize}x{Channels} → {Classes} classes";
+        $"{Arch}{(Width == 1.0 ? "" : FormattableString.Invariant($"-{Width:0.###}"))}{(Blocks is null ? "" : $" [{Blocks}]")}{(Plan is null ? "" : " pruned")} {InputSize}x{InputSize}x{Channels} → {Classes} classes";
+
+    /// <summary>The counts of <see cref="Plan"/>, or null; ranges are checked against the groups as the network is built.</summary>
+    public int[]? PlanCounts()
+    {
+        if (Plan is null) return null;
+        var parts = Plan.Split(',', StringSplitOptions.TrimEntries);
+        if (!parts.All(p => int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1))
+            throw new CliError($"channel plan '{(Plan.Length > 80 ? Plan[..80] + "..." : Plan)}': expected channel counts of at least 1 separated by commas");
+        return [.. parts.Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture))];
+    }
 
     /// <summary>Blocks per stage: <see cref="Blocks"/> if given, else the architecture's own.</summary>
     public int[] Depths(int[] usual)

@@ -6,23 +6,33 @@ using static TorchSharp.torch.nn;
 
 namespace Edge.ModelPrep.Models;
 
-/// <summary>Conv2d without bias → BatchNorm2d → activation: the unit every architecture is built from.</summary>
-public sealed class ConvBn : ExportableModule
+/// <summary>
+/// Conv2d without bias → BatchNorm2d → activation: the unit every architecture is built from. It reads the
+/// channels of one group and writes those of another (a depthwise convolution reads and writes one group).
+/// </summary>
+public sealed class ConvBn : ExportableModule, IChannelLayer
 {
     private readonly Conv2d conv;
     private readonly BatchNorm2d bn;
     private readonly Activation _act;
+    private readonly ChannelGroup _input, _output;
+    private readonly bool _depthwise;
 
-    public ConvBn(long inChannels, long outChannels, int kernel, int stride = 1, long groups = 1, Activation act = Activation.Relu)
+    public ConvBn(ChannelGroup input, ChannelGroup output, int kernel, int stride = 1, bool depthwise = false, Activation act = Activation.Relu)
         : base(nameof(ConvBn))
     {
-        conv = Conv2d(inChannels, outChannels, kernel, stride: stride, padding: kernel / 2, groups: groups, bias: false);
-        bn = BatchNorm2d(outChannels);
-        _act = act;
+        if (depthwise && input != output) throw new ArgumentException("a depthwise convolution reads and writes the same channel group");
+        conv = Conv2d(input.Count, output.Count, kernel, stride: stride, padding: kernel / 2, groups: depthwise ? output.Count : 1, bias: false);
+        bn = BatchNorm2d(output.Count);
+        (_input, _output, _depthwise, _act) = (input, output, depthwise, act);
         RegisterComponents();
     }
 
-    public long OutChannels => conv.out_channels;
+    public IEnumerable<(string Tensor, ChannelGroup?[] Dims)> ChannelDims()
+    {
+        yield return ("conv.weight", [_output, _depthwise ? null : _input, null, null]);
+        foreach (var t in new[] { "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var" }) yield return (t, [_output]);
+    }
 
     public override Tensor forward(Tensor x) => Apply(_act, bn.call(conv.call(x)));
 

@@ -18,13 +18,22 @@ public sealed class ResNet : ClassifierNet
         private readonly ConvBn conv1, conv2;
         private readonly ConvBn? downsample;
 
-        public BasicBlock(long inC, long outC, int stride) : base(nameof(BasicBlock))
+        /// <summary>
+        /// Two 3x3 convolutions and a shortcut. The channels between the convolutions are a group of their own;
+        /// an identity shortcut ties the output to the input's group, a 1x1 shortcut starts a new one.
+        /// </summary>
+        public BasicBlock(ChannelGroups groups, string path, ChannelGroup input, int outC, int stride) : base(nameof(BasicBlock))
         {
-            conv1 = new ConvBn(inC, outC, 3, stride, act: Activation.Relu);
-            conv2 = new ConvBn(outC, outC, 3, act: Activation.None);
-            if (stride != 1 || inC != outC) downsample = new ConvBn(inC, outC, 1, stride, act: Activation.None);
+            var identity = stride == 1 && input.Full == outC;
+            var inner = groups.Add($"{path}.inner", outC);
+            Output = identity ? input : groups.Add($"{path}.out", outC);
+            conv1 = new ConvBn(input, inner, 3, stride, act: Activation.Relu);
+            conv2 = new ConvBn(inner, Output, 3, act: Activation.None);
+            if (!identity) downsample = new ConvBn(input, Output, 1, stride, act: Activation.None);
             RegisterComponents();
         }
+
+        public ChannelGroup Output { get; }
 
         public override Tensor forward(Tensor x)
         {
@@ -45,13 +54,16 @@ public sealed class ResNet : ClassifierNet
     private readonly MaxPool2d? maxpool;
     private readonly ModuleList<ExportableModule> blocks;
     private readonly Linear fc;
+    private readonly ChannelGroup _last;
 
     public ResNet(ArchSpec spec, int[] depths, int baseWidth) : base(nameof(ResNet), spec)
     {
         int C(double c) => Math.Max(8, ArchSpec.MakeDivisible(c * spec.Width));
         var imagenetStem = depths.Length == 4 && (spec.ImagenetStem ?? spec.InputSize >= 128);
-        var input = C(baseWidth);
-        stem = imagenetStem ? new ConvBn(spec.Channels, input, 7, 2) : new ConvBn(spec.Channels, input, 3, 1);
+        var groups = new ChannelGroups(spec);
+        var input = groups.Add("stem", C(baseWidth));
+        var image = ChannelGroup.Fixed(spec.Channels);
+        stem = imagenetStem ? new ConvBn(image, input, 7, 2) : new ConvBn(image, input, 3, 1);
         if (imagenetStem) maxpool = MaxPool2d(3, 2, 1);
         var list = new List<ExportableModule>();
         for (var stage = 0; stage < depths.Length; stage++)
@@ -59,20 +71,25 @@ public sealed class ResNet : ClassifierNet
             var output = C(baseWidth << stage);
             for (var i = 0; i < depths[stage]; i++)
             {
-                list.Add(new BasicBlock(input, output, i == 0 && stage > 0 ? 2 : 1));
-                input = output;
+                var block = new BasicBlock(groups, $"blocks.{list.Count}", input, output, i == 0 && stage > 0 ? 2 : 1);
+                list.Add(block);
+                input = block.Output;
             }
         }
+        _last = input;
+        Groups = groups.Complete();
         blocks = ModuleList([.. list]);
-        fc = Linear(input, spec.Classes);
+        fc = Linear(_last.Count, spec.Classes);
         RegisterComponents();
         InitializeWeights();
         // ResNet's linear layer keeps PyTorch's default (uniform ±1/√fan_in) rather than MobileNet's N(0, 0.01).
         using var _ = no_grad();
-        var bound = 1 / Math.Sqrt(input);
+        var bound = 1 / Math.Sqrt(_last.Count);
         init.uniform_(fc.weight!, -bound, bound);
         init.uniform_(fc.bias!, -bound, bound);
     }
+
+    protected override IEnumerable<(string Tensor, ChannelGroup?[] Dims)> OwnChannelDims() => LinearDims("fc", _last, null);
 
     public override Tensor FeatureMap(Tensor x)
     {

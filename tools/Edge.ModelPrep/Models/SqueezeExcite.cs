@@ -7,15 +7,26 @@ using static TorchSharp.torch.nn;
 namespace Edge.ModelPrep.Models;
 
 /// <summary>Squeeze-and-excite (MobileNetV3): global pool → 1x1 conv → ReLU → 1x1 conv → hard-sigmoid → scale.</summary>
-public sealed class SqueezeExcite : ExportableModule
+public sealed class SqueezeExcite : ExportableModule, IChannelLayer
 {
     private readonly Conv2d fc1, fc2;
+    private readonly ChannelGroup _channels, _squeeze;
 
-    public SqueezeExcite(long channels, long squeeze) : base(nameof(SqueezeExcite))
+    /// <summary>Gates the channels of <paramref name="channels"/> through a bottleneck of <paramref name="squeeze"/> (its own group).</summary>
+    public SqueezeExcite(ChannelGroup channels, ChannelGroup squeeze) : base(nameof(SqueezeExcite))
     {
-        fc1 = Conv2d(channels, squeeze, 1);
-        fc2 = Conv2d(squeeze, channels, 1);
+        fc1 = Conv2d(channels.Count, squeeze.Count, 1);
+        fc2 = Conv2d(squeeze.Count, channels.Count, 1);
+        (_channels, _squeeze) = (channels, squeeze);
         RegisterComponents();
+    }
+
+    public IEnumerable<(string Tensor, ChannelGroup?[] Dims)> ChannelDims()
+    {
+        yield return ("fc1.weight", [_squeeze, _channels, null, null]);
+        yield return ("fc1.bias", [_squeeze]);
+        yield return ("fc2.weight", [_channels, _squeeze, null, null]);
+        yield return ("fc2.bias", [_channels]);
     }
 
     public override Tensor forward(Tensor x)

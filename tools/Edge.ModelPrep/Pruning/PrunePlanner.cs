@@ -1,0 +1,115 @@
+using System.Globalization;
+using Edge.Cli;
+using Edge.ModelPrep.Export;
+using Edge.ModelPrep.Models;
+
+namespace Edge.ModelPrep.Pruning;
+
+/// <summary>What to prune to and how.</summary>
+public sealed record PruneSettings
+{
+    /// <summary>Multiply-accumulates per image the pruned network may have at most.</summary>
+    public required long TargetMacs { get; init; }
+    public PruneCriterion Criterion { get; init; } = PruneCriterion.L2;
+    public PruneScope Scope { get; init; } = PruneScope.Global;
+    /// <summary>Fewest channels a group keeps (or all it has, when it has fewer).</summary>
+    public int MinChannels { get; init; } = 8;
+    /// <summary>Smallest share of its full width a group keeps.</summary>
+    public double MinKeep { get; init; } = 0.1;
+    /// <summary>Kept counts are rounded up to a multiple of this (integer kernels run fastest on multiples of 8); 1 = no rounding.</summary>
+    public int RoundTo { get; init; } = 8;
+}
+
+/// <summary>The channels to keep in each group and what the result costs.</summary>
+public sealed record PrunePlan(IReadOnlyList<int[]> Keep, long Macs);
+
+/// <summary>
+/// Chooses how many channels each group keeps so that the network fits a MAC budget: globally (one
+/// importance threshold across all groups, scores normalised by their group's mean) or per layer (one
+/// share for every group); counts rounded up to multiples of <see cref="PruneSettings.RoundTo"/> and kept
+/// above the minimums; within a group the most important channels stay. MACs are counted on the network
+/// the plan builds, so every rounding is paid for.
+/// </summary>
+public static class PrunePlanner
+{
+    public static PrunePlan Plan(ClassifierNet net, double[][] scores, PruneSettings settings)
+    {
+        var groups = net.Groups;
+        var normalized = ChannelImportance.Normalize(scores);
+        var cache = new Dictionary<string, long>();
+        long Macs(int[] counts)
+        {
+            var key = string.Join(",", counts);
+            if (cache.TryGetValue(key, out var m)) return m;
+            using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, counts));
+            return cache[key] = ModelExporter.CountMacs(candidate);
+        }
+        int Min(ChannelGroup g) => Math.Min(g.Count, Math.Max(settings.MinChannels, (int)Math.Ceiling(settings.MinKeep * g.Full)));
+        int Round(ChannelGroup g, int n) =>
+            Math.Clamp((n + settings.RoundTo - 1) / settings.RoundTo * settings.RoundTo, Min(g), g.Count);
+
+        // Counts as a function of one knob t in [0, 1]: t = 0 keeps everything, t = 1 the minimums; monotone.
+        Func<double, int[]> countsAt;
+        if (settings.Scope == PruneScope.Layer)
+            countsAt = t => [.. groups.Select(g => Round(g, (int)Math.Ceiling((1 - t) * g.Count)))];
+        else
+        {
+            var thresholds = normalized.SelectMany(s => s).Distinct().Order().ToArray();
+            countsAt = t =>
+            {
+                // Channels scoring below the threshold go; t indexes the sorted scores.
+                var cut = t <= 0 ? double.NegativeInfinity : thresholds[Math.Min(thresholds.Length - 1, (int)(t * thresholds.Length))];
+                return [.. groups.Select((g, i) => Round(g, normalized[i].Count(v => v >= cut)))];
+            };
+        }
+
+        var full = countsAt(0);
+        if (Macs(full) <= settings.TargetMacs) return Keep(full, Macs(full));
+        var smallest = groups.Select(Min).ToArray();
+        if (Macs(smallest) > settings.TargetMacs)
+            throw new CliError(string.Create(CultureInfo.InvariantCulture,
+                $"--target-macs {settings.TargetMacs / 1e6:0.###} M is below the smallest network the minimums allow ({Macs(smallest) / 1e6:0.###} M MACs with --min-channels {settings.MinChannels} and --min-keep {settings.MinKeep}); lower them or raise the target"));
+        // Bisection for the least pruning that fits the budget.
+        double lo = 0, hi = 1;
+        for (var i = 0; i < 40 && hi - lo > 1e-6; i++)
+        {
+            var mid = (lo + hi) / 2;
+            if (Macs(countsAt(mid)) <= settings.TargetMacs) hi = mid; else lo = mid;
+        }
+        var counts = countsAt(hi);
+        if (Macs(counts) > settings.TargetMacs) counts = smallest;
+        Refill(counts);
+        return Keep(counts, Macs(counts));
+
+        // Rounding makes the steps coarse (a 16-channel group keeps 8 or 16): the budget left is handed back one
+        // rounding step at a time, to the strongest channels left out (global) or the most pruned group (per layer).
+        void Refill(int[] n)
+        {
+            var order = normalized.Select(s => s.OrderDescending().ToArray()).ToArray();
+            while (true)
+            {
+                var best = -1;
+                var bestValue = double.NegativeInfinity;
+                var used = Macs(n);
+                for (var g = 0; g < n.Length; g++)
+                {
+                    if (n[g] >= groups[g].Count) continue;
+                    var grown = (int[])n.Clone();
+                    grown[g] = Round(groups[g], n[g] + 1);
+                    var cost = Macs(grown);
+                    if (cost > settings.TargetMacs) continue;
+                    var value = settings.Scope == PruneScope.Layer
+                        ? -(double)n[g] / groups[g].Count
+                        : order[g].Skip(n[g]).Take(grown[g] - n[g]).Sum() / Math.Max(1, cost - used);
+                    if (value > bestValue) (best, bestValue) = (g, value);
+                }
+                if (best < 0) return;
+                n[best] = Round(groups[best], n[best] + 1);
+            }
+        }
+
+        PrunePlan Keep(int[] n, long macs) => new(
+            [.. n.Select((c, i) => scores[i].Select((v, j) => (v, j)).OrderByDescending(p => p.v).ThenBy(p => p.j).Take(c).Select(p => p.j).Order().ToArray())],
+            macs);
+    }
+}
