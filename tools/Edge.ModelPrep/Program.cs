@@ -20,6 +20,7 @@ public static class Program
             TrainCommands.Eval(),
             QuantizeCommand.Create(),
             ExplainCommand.Create(),
+            PruneCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

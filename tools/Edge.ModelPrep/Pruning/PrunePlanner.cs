@@ -32,6 +32,18 @@ public sealed record PrunePlan(IReadOnlyList<int[]> Keep, long Macs);
 /// </summary>
 public static class PrunePlanner
 {
+    /// <summary>Refuses, before any work, a budget below the smallest network the minimums allow.</summary>
+    public static void CheckReachable(ClassifierNet net, PruneSettings settings)
+    {
+        var smallest = net.Groups.Select(g => Math.Min(g.Count, Math.Max(settings.MinChannels, (int)Math.Ceiling(settings.MinKeep * g.Full)))).ToArray();
+        using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, smallest));
+        var macs = ModelExporter.CountMacs(candidate);
+        if (macs > settings.TargetMacs) throw Unreachable(settings, macs);
+    }
+
+    private static CliError Unreachable(PruneSettings settings, long smallest) => new(string.Create(CultureInfo.InvariantCulture,
+        $"--target-macs {settings.TargetMacs / 1e6:0.###} M is below the smallest network the minimums allow ({smallest / 1e6:0.###} M MACs with --min-channels {settings.MinChannels} and --min-keep {settings.MinKeep}); lower them or raise the target"));
+
     public static PrunePlan Plan(ClassifierNet net, double[][] scores, PruneSettings settings)
     {
         var groups = net.Groups;
@@ -67,8 +79,7 @@ public static class PrunePlanner
         if (Macs(full) <= settings.TargetMacs) return Keep(full, Macs(full));
         var smallest = groups.Select(Min).ToArray();
         if (Macs(smallest) > settings.TargetMacs)
-            throw new CliError(string.Create(CultureInfo.InvariantCulture,
-                $"--target-macs {settings.TargetMacs / 1e6:0.###} M is below the smallest network the minimums allow ({Macs(smallest) / 1e6:0.###} M MACs with --min-channels {settings.MinChannels} and --min-keep {settings.MinKeep}); lower them or raise the target"));
+            throw Unreachable(settings, Macs(smallest));
         // Bisection for the least pruning that fits the budget.
         double lo = 0, hi = 1;
         for (var i = 0; i < 40 && hi - lo > 1e-6; i++)

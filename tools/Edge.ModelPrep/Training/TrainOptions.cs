@@ -46,6 +46,8 @@ public sealed record TrainOptions
     public double BackboneLrFactor { get; init; } = 1.0;
     /// <summary>Keep BatchNorm statistics fixed while training (right for tiny batches, whose statistics are noise).</summary>
     [JsonPropertyName("freeze_batchnorm")] public bool FreezeBatchNorm { get; init; }
+    /// <summary>Start from this checkpoint's weights (a pruned network's, which only its own checkpoint describes), or null.</summary>
+    public string? Init { get; init; }
     /// <summary>Distillation: the teacher (a run folder, a checkpoint or an ONNX classifier), or null.</summary>
     public string? Teacher { get; init; }
     /// <summary>Distillation: softmax temperature of the soft targets.</summary>

@@ -105,6 +105,12 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             PretrainedBackbone.Load(net, weights);
             progress.Message($"pretrained start: {weights.Spec(options.Arch.InputSize, options.Arch.Classes).Describe()} from {weights.Source}");
         }
+        if (options.Init is { } init && resumed is null)
+        {
+            var folder = Checkpoint.Resolve(init);
+            Checkpoint.LoadWeights(folder, net, Checkpoint.ReadState(folder));
+            progress.Message($"starting from {folder}");
+        }
         net.to(device);
         // The teacher comes first: its memory is part of what the plan below measures.
         using var teacher = options.Teacher is { } teacherSpec

@@ -1,0 +1,107 @@
+using System.Text.Json;
+
+namespace Edge.ModelPrep.Tests;
+
+/// <summary>train → prune (two steps, distilled) → resume → export → quantize through the real CLI, and its refusals.</summary>
+public class PruneCliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args) => EdgePrep.Run(args);
+
+    [Category(Needs.Training)]
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
+    [Test]
+    public void APrunedRunIsSmallerResumesWithoutRedoingStepsAndExportsAndQuantizesLikeAnyRun()
+    {
+        using var dir = new TempDir();
+        var run = dir.File("run");
+        var t = Run("train", "--data", "fashion-mnist", "--arch", "resnet20", "--width", "0.5", "--input-size", "16", "--lr", "0.05",
+            "--epochs", "1", "--batch-size", "32", "--max-images", "800", "--threads", "2", "--no-eval", "--out", run);
+        Assert.That(t.Code, Is.Zero, t.Err);
+
+        var pruned = dir.File("pruned");
+        string[] prune = ["prune", run, "--out", pruned, "--target-macs", "55%", "--steps", "2", "--epochs", "1", "--teacher", "source",
+            "--max-images", "400", "--threads", "2", "--json"];
+        var p = Run(prune);
+        Assert.That(p.Code, Is.Zero, p.Err);
+        JsonSchemas.AssertValid(p.Out, "edge-prep-prune");
+        using var summary = JsonDocument.Parse(p.Out);
+        var root = summary.RootElement;
+        var steps = root.GetProperty("steps").EnumerateArray().ToList();
+        Assert.That(steps, Has.Count.EqualTo(2));
+        var before = root.GetProperty("before");
+        var after = root.GetProperty("after");
+        Assert.That(after.GetProperty("macs").GetInt64(), Is.LessThanOrEqualTo(before.GetProperty("macs").GetInt64() * 0.55));
+        Assert.That(after.GetProperty("parameters").GetInt64(), Is.LessThan(before.GetProperty("parameters").GetInt64()));
+        Assert.That(steps[0].GetProperty("macs_after").GetInt64(), Is.GreaterThan(steps[1].GetProperty("macs_after").GetInt64()), "budgets shrink step by step");
+        Assert.That(steps[1].GetProperty("macs_before").GetInt64(), Is.EqualTo(steps[0].GetProperty("macs_after").GetInt64()));
+        foreach (var g in steps[1].GetProperty("groups").EnumerateArray())
+            Assert.That(g.GetProperty("after").GetInt32() % 8 == 0 || g.GetProperty("after").GetInt32() == g.GetProperty("before").GetInt32());
+        Assert.That(after.GetProperty("test_top1").GetDouble(), Is.InRange(0, 100));
+        Assert.That(File.ReadAllText(Path.Combine(pruned, "pruning.json")), Is.EqualTo(p.Out.TrimEnd('\n')).Or.EqualTo(p.Out));
+
+        // Rerun: every stage is found, nothing pruned or trained again.
+        var stamps = new[] { Path.Combine(pruned, "step-1", "pruned", "model.bin"), Path.Combine(pruned, "checkpoints", "last", "model.bin") }
+            .ToDictionary(f => f, File.GetLastWriteTimeUtc);
+        var again = Run([.. prune.Where(a => a != "--json"), "--resume", "--no-eval"]);
+        Assert.That(again.Code, Is.Zero, again.Err);
+        Assert.That(again.Err, Does.Contain("step 1: pruned network found").And.Contain("step 2: pruned network found"));
+        Assert.That(again.Err, Does.Not.Contain("fine-tuning"));
+        foreach (var (f, stamp) in stamps) Assert.That(File.GetLastWriteTimeUtc(f), Is.EqualTo(stamp), f);
+
+        // Without --resume the run is not overwritten.
+        var refused = Run(prune);
+        Assert.That(refused.Code, Is.EqualTo(1));
+        Assert.That(refused.Err, Does.Contain("already holds a pruning run").And.Contain("--resume"));
+
+        var onnx = dir.File("pruned.onnx");
+        var x = Run("export", pruned, "--out", onnx, "--json");
+        Assert.That(x.Code, Is.Zero, x.Err);
+        using var exported = JsonDocument.Parse(x.Out);
+        Assert.That(exported.RootElement.GetProperty("macs").GetInt64(), Is.EqualTo(after.GetProperty("macs").GetInt64()));
+        Assert.That(exported.RootElement.GetProperty("architecture").GetString(), Does.Contain("pruned"));
+        Python.CheckModel(onnx);
+        var q = Run("quantize", onnx, dir.File("pruned.int8.onnx"), "--calibration", "fashion-mnist", "--samples", "64");
+        Assert.That(q.Code, Is.Zero, q.Err);
+        var e = Run("eval", pruned, "--max-images", "500", "--latency-runs", "0", "--json");
+        Assert.That(e.Code, Is.Zero, e.Err);
+    }
+
+    [TestCase("0%", "share such as 50%")]
+    [TestCase("100%", "below 100%")]
+    [TestCase("1.5", "below 1")]
+    [TestCase("lots", "share such as 50%")]
+    [TestCase("-3M", "share such as 50%")]
+    public void ABadBudgetIsAUsageError(string budget, string message)
+    {
+        var r = Run("prune", "nowhere", "--out", "nowhere-else", "--target-macs", budget);
+        Assert.That(r.Code, Is.EqualTo(2), r.Err);
+        Assert.That(r.Err, Does.Contain("--target-macs").And.Contain(message));
+        Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1));
+    }
+
+    [Category(Needs.Training), Category(Needs.FashionMnist)]
+    [Test]
+    public void AnUnreachableBudgetIsRefusedBeforeAnyWork()
+    {
+        using var dir = new TempDir();
+        var run = dir.File("run");
+        var t = Run("train", "--data", "fashion-mnist", "--arch", "resnet20", "--width", "0.25", "--input-size", "16",
+            "--epochs", "1", "--max-steps", "1", "--batch-size", "16", "--max-images", "200", "--threads", "1", "--no-eval", "--out", run);
+        Assert.That(t.Code, Is.Zero, t.Err);
+        var r = Run("prune", run, "--out", dir.File("p"), "--target-macs", "10%", "--steps", "3");
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err, Does.Contain("below the smallest network").And.Contain("--min-channels 8"));
+        Assert.That(r.Err, Does.Not.Contain("step 1"));
+        Assert.That(Directory.Exists(dir.File("p")), Is.False, "nothing written");
+    }
+
+    [Test]
+    public void AMissingSourceIsOneLineNamingIt()
+    {
+        using var dir = new TempDir();
+        var r = Run("prune", dir.File("no-run"), "--out", dir.File("p"), "--target-macs", "50%");
+        Assert.That(r.Code, Is.EqualTo(1));
+        Assert.That(r.Err, Does.Contain("no-run").And.Contain("neither a checkpoint folder"));
+        Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1));
+    }
+}

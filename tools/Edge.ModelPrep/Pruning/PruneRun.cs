@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Text.Json;
+using Edge.Cli;
+using Edge.Host.Datasets;
+using Edge.ModelPrep.Commands;
+using Edge.ModelPrep.Data;
+using Edge.ModelPrep.Evaluation;
+using Edge.ModelPrep.Export;
+using Edge.ModelPrep.Models;
+using Edge.ModelPrep.Training;
+using Edge.Onnx.IO;
+
+namespace Edge.ModelPrep.Pruning;
+
+/// <summary>Everything a pruning run was given.</summary>
+public sealed record PruneRunOptions
+{
+    public required string Source { get; init; }
+    public required string Out { get; init; }
+    /// <summary>The budget: a share of the source's MACs (0..1) or, when above 1, a MAC count.</summary>
+    public required double TargetMacs { get; init; }
+    public PruneCriterion Criterion { get; init; } = PruneCriterion.L2;
+    public PruneScope Scope { get; init; } = PruneScope.Global;
+    public int MinChannels { get; init; } = 8;
+    public double MinKeep { get; init; } = 0.1;
+    public int RoundTo { get; init; } = 8;
+    public int Steps { get; init; } = 1;
+    /// <summary>Fine-tuning epochs after each step (0 = prune only).</summary>
+    public int Epochs { get; init; } = 5;
+    public double? LearningRate { get; init; }
+    /// <summary>Distill from this teacher while fine-tuning: a run, a checkpoint or an ONNX classifier; "source" = the unpruned network.</summary>
+    public string? Teacher { get; init; }
+    public string? Data { get; init; }
+    public int? BatchSize { get; init; }
+    public int Threads { get; init; }
+    public int MaxImages { get; init; }
+    public int MaxSteps { get; init; }
+    public bool Resume { get; init; }
+    public bool Evaluate { get; init; } = true;
+
+    public void Validate()
+    {
+        if (!double.IsFinite(TargetMacs) || TargetMacs <= 0) throw new CliError($"--target-macs {TargetMacs}: expected a share such as 50% or a count such as 10M", ExitCodes.Usage);
+        if (MinChannels < 1) throw new CliError($"--min-channels {MinChannels}: expected at least 1", ExitCodes.Usage);
+        if (!double.IsFinite(MinKeep) || MinKeep is < 0 or > 1) throw new CliError($"--min-keep {MinKeep}: expected 0..1", ExitCodes.Usage);
+        if (RoundTo is < 1 or > 64) throw new CliError($"--round-to {RoundTo}: expected 1..64", ExitCodes.Usage);
+        if (Steps is < 1 or > 20) throw new CliError($"--steps {Steps}: expected 1..20", ExitCodes.Usage);
+        if (Epochs is < 0 or > 1000) throw new CliError($"--epochs {Epochs}: expected 0..1000", ExitCodes.Usage);
+        if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0)) throw new CliError($"--lr {lr}: expected > 0", ExitCodes.Usage);
+    }
+}
+
+/// <summary>
+/// Iterative structured pruning: each step prunes to the next MAC budget (the budgets shrink geometrically to the
+/// target), saves the pruned checkpoint (<c>pruned/</c>) and fine-tunes it as a run of its own, optionally
+/// distilling from a teacher. The last step's run is <see cref="PruneRunOptions.Out"/> itself, earlier ones
+/// <c>step-N/</c> inside it; each stage is kept, so a stopped run resumes where it was.
+/// </summary>
+public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress)
+{
+    public const string ReportFile = "pruning.json";
+
+    public static string StepFolder(string root, int step, int steps) => step == steps ? root : Path.Combine(root, $"step-{step}");
+
+    public PruneSummary Run(CancellationToken cancel = default)
+    {
+        options.Validate();
+        var sourceFolder = Checkpoint.Resolve(options.Source);
+        var (source, sourceState) = Checkpoint.Load(sourceFolder);
+        using var _ = source;
+        var sourceConfig = ReadConfig(sourceFolder);
+        if (source.Groups.Count == 0) throw new CliError($"{sourceState.Arch.Describe()} has no channel groups to prune");
+        var sourceMacs = ModelExporter.CountMacs(source);
+        var target = options.TargetMacs <= 1 ? (long)(options.TargetMacs * sourceMacs) : (long)options.TargetMacs;
+        if (target >= sourceMacs) throw new CliError(string.Create(CultureInfo.InvariantCulture,
+            $"--target-macs {target / 1e6:0.###} M: the network has {sourceMacs / 1e6:0.###} M MACs already"), ExitCodes.Usage);
+
+        var settings = new PruneSettings
+        {
+            TargetMacs = target, Criterion = options.Criterion, Scope = options.Scope,
+            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo,
+        };
+        PrunePlanner.CheckReachable(source, settings);
+        var report = Path.Combine(options.Out, ReportFile);
+        if (!options.Resume && (File.Exists(report) || Directory.Exists(Path.Combine(StepFolder(options.Out, 1, options.Steps), "pruned"))))
+            throw new CliError($"'{options.Out}' already holds a pruning run: pass --resume to continue it, or choose another --out");
+        Directory.CreateDirectory(options.Out);
+        var teacher = options.Teacher == "source" ? sourceFolder : options.Teacher;
+        var data = options.Data ?? sourceConfig?.Data ?? sourceState.Data;
+
+        var steps = new List<PruneStep>();
+        var current = sourceFolder;
+        for (var step = 1; step <= options.Steps && !cancel.IsCancellationRequested; step++)
+        {
+            var folder = StepFolder(options.Out, step, options.Steps);
+            var pruned = Path.Combine(folder, "pruned");
+            var budget = (long)(sourceMacs * Math.Pow((double)target / sourceMacs, (double)step / options.Steps));
+            var (net, state) = Checkpoint.Load(current);
+            using var __ = net;
+            var macsBefore = ModelExporter.CountMacs(net);
+            ClassifierNet smaller;
+            if (File.Exists(Path.Combine(pruned, Checkpoint.StateFile)))
+            {
+                smaller = Checkpoint.Load(pruned).Net;
+                progress.Message($"step {step}: pruned network found in {pruned}");
+            }
+            else
+            {
+                progress.Message(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step}/{options.Steps}: pruning {state.Arch.Describe()} from {macsBefore / 1e6:0.##} M to at most {budget / 1e6:0.##} M MACs ({Name(options.Criterion)}, {options.Scope.ToString().ToLowerInvariant()})"));
+                var scores = ChannelImportance.Score(net, options.Criterion);
+                var plan = PrunePlanner.Plan(net, scores, settings with { TargetMacs = budget });
+                smaller = ChannelPruner.Prune(net, plan.Keep);
+                Checkpoint.Save(pruned, smaller, null, state with { Arch = smaller.Spec, Epoch = 0, Step = 0, ValAccuracy = null, BestValAccuracy = 0, BestEpoch = 0, EpochsWithoutImprovement = 0 });
+            }
+            using var ___ = smaller;
+            var groups = net.Groups.Select((g, i) => new GroupChannels(g.Name, g.Full, g.Count, smaller.Groups[i].Count)).ToList();
+            var macsAfter = ModelExporter.CountMacs(smaller);
+            string? tuned = null;
+            double? val = null;
+            if (options.Epochs > 0)
+            {
+                var run = new RunFolder(folder);
+                var done = File.Exists(Path.Combine(run.Last, Checkpoint.StateFile)) ? Checkpoint.ReadState(run.Last) : null;
+                if (done is null || done.Epoch < options.Epochs)
+                {
+                    var train = FineTuneOptions(sourceConfig, sourceState, smaller.Spec, data, pruned, teacher);
+                    progress.Message($"step {step}: fine-tuning for {options.Epochs} epoch(s){(teacher is null ? "" : $", distilling from {teacher}")}");
+                    var result = new Trainer(train, run, progress).Run(resume: done is not null, cancel);
+                    done = result.Last;
+                    if (done.Epoch < options.Epochs) break; // cancelled: the checkpoint is kept for --resume
+                }
+                tuned = Directory.Exists(run.Best) ? run.Best : run.Last;
+                val = Checkpoint.ReadState(tuned).BestValAccuracy;
+            }
+            steps.Add(new PruneStep(step, budget, macsBefore, macsAfter, Parameters(net), Parameters(smaller), groups, pruned, tuned, options.Epochs, val));
+            current = tuned ?? pruned;
+        }
+        if (steps.Count < options.Steps) throw new CliError($"stopped: '{options.Out}' keeps what was done; rerun with --resume to continue", ExitCodes.Cancelled);
+
+        var before = new NetworkFigures(sourceFolder, sourceMacs, Parameters(source));
+        NetworkFigures after;
+        using (var final = Checkpoint.Load(current).Net) after = new NetworkFigures(current, ModelExporter.CountMacs(final), Parameters(final));
+        var testData = sourceConfig?.TestData;
+        if (options.Evaluate && testData is not null)
+        {
+            var set = ImageSets.Open(testData, "test");
+            var all = Enumerable.Range(0, set.Count).ToArray();
+            var threads = 1; // latency as on a small device: one thread
+            progress.Message($"evaluating the unpruned and the pruned network on {testData} ({set.Count} images)");
+            var b = CheckpointEvaluator.Evaluate(sourceFolder, set, all, threads, 200);
+            var a = CheckpointEvaluator.Evaluate(current, set, all, threads, 200);
+            ReportWriter.Write(Path.Combine(options.Out, "report"), a, TrainCommands.ReadHistory(new RunFolder(options.Out).Metrics), Checkpoint.ReadState(current).BestEpoch);
+            before = before with { TestTop1 = b.Top1, LatencyP50Ms = b.Latency?.P50Ms, LatencyThreads = b.Latency?.Threads };
+            after = after with { TestTop1 = a.Top1, LatencyP50Ms = a.Latency?.P50Ms, LatencyThreads = a.Latency?.Threads };
+        }
+        var summary = new PruneSummary(options.Out, sourceFolder, Name(options.Criterion), options.Scope.ToString().ToLowerInvariant(), teacher, steps, before, after, testData);
+        AtomicFile.WriteText(report, JsonSerializer.Serialize(summary, PruneJson.Default.PruneSummary));
+        return summary;
+    }
+
+    public static string Name(PruneCriterion c) => c switch { PruneCriterion.BatchNorm => "bn", _ => c.ToString().ToLowerInvariant() };
+
+    private static long Parameters(ClassifierNet net) => net.parameters().Sum(p => p.numel());
+
+    /// <summary>The training options of the run a checkpoint belongs to (its config.json two folders up), or null.</summary>
+    private static TrainOptions? ReadConfig(string checkpointFolder)
+    {
+        var parent = Path.GetDirectoryName(Path.GetFullPath(checkpointFolder).TrimEnd('/'));
+        if (parent is null || Path.GetFileName(parent) != "checkpoints") return null;
+        var config = new RunFolder(Path.GetDirectoryName(parent)!).Config;
+        if (!File.Exists(config)) return null;
+        try { return JsonSerializer.Deserialize(File.ReadAllText(config), TrainingJson.Default.TrainOptions); }
+        catch (JsonException e) { throw new CheckpointException($"cannot read '{config}': {e.Message}", e); }
+    }
+
+    /// <summary>The source run's settings for the pruned network: a tenth of its learning rate, no warm-up, its data, preprocessing and seed.</summary>
+    private TrainOptions FineTuneOptions(TrainOptions? config, CheckpointState state, ArchSpec spec, string data, string init, string? teacher)
+    {
+        var baseline = config ?? new TrainOptions
+        {
+            Data = data, Arch = spec, Color = state.Color, Augmentation = AugmentationOptions.Preset("light"),
+        };
+        return baseline with
+        {
+            Data = data, Arch = spec, Color = state.Color, Resize = state.Resize, Mean = state.Mean, Std = state.Std,
+            Epochs = options.Epochs, LearningRate = options.LearningRate ?? baseline.LearningRate * 0.1, WarmupEpochs = 0,
+            Pretrained = null, HeadEpochs = 0, BackboneLrFactor = 1, Init = init, Teacher = teacher,
+            BatchSize = options.BatchSize ?? baseline.BatchSize, AutoBatch = false, Patience = 0,
+            Threads = options.Threads, MaxImages = options.MaxImages > 0 ? options.MaxImages : baseline.MaxImages, MaxSteps = options.MaxSteps,
+            TestData = config?.TestData,
+        };
+    }
+}
