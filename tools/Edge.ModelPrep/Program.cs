@@ -21,6 +21,7 @@ public static class Program
             QuantizeCommand.Create(),
             ExplainCommand.Create(),
             PruneCommand.Create(),
+            QatCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

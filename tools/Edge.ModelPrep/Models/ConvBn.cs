@@ -10,7 +10,7 @@ namespace Edge.ModelPrep.Models;
 /// Conv2d without bias → BatchNorm2d → activation: the unit every architecture is built from. It reads the
 /// channels of one group and writes those of another (a depthwise convolution reads and writes one group).
 /// </summary>
-public sealed class ConvBn : ExportableModule, IChannelLayer
+public sealed class ConvBn : ExportableModule, IChannelLayer, Qat.IFakeQuantized
 {
     private readonly Conv2d conv;
     private readonly BatchNorm2d bn;
@@ -34,7 +34,24 @@ public sealed class ConvBn : ExportableModule, IChannelLayer
         foreach (var t in new[] { "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var" }) yield return (t, [_output]);
     }
 
-    public override Tensor forward(Tensor x) => Apply(_act, bn.call(conv.call(x)));
+    private Qat.ActivationObserver? _quantized;
+
+    /// <summary>
+    /// Quantization-aware training: BatchNorm folded into the convolution with its statistics frozen (as export
+    /// folds it), the folded weights fake-quantized per channel, the activated output per tensor.
+    /// </summary>
+    public void EnableFakeQuant() => _quantized ??= new Qat.ActivationObserver();
+
+    public override Tensor forward(Tensor x) =>
+        _quantized is { } observer ? observer.Apply(Apply(_act, FoldedConv(x)), training) : Apply(_act, bn.call(conv.call(x)));
+
+    private Tensor FoldedConv(Tensor x)
+    {
+        var gain = bn.weight! / (bn.running_var! + bn.eps).sqrt();
+        var w = conv.weight! * gain.reshape(-1, 1, 1, 1);
+        var b = bn.bias! - bn.running_mean! * gain;
+        return functional.conv2d(x, Qat.FakeQuant.Weights(w), b, conv.stride, conv.padding!, conv.dilation, conv.groups);
+    }
 
     public override string Export(OnnxEmitter e, string path, string x) => e.Conv(path, conv, bn, _act, x);
 

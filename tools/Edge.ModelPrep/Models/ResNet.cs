@@ -13,7 +13,7 @@ namespace Edge.ModelPrep.Models;
 /// </summary>
 public sealed class ResNet : ClassifierNet
 {
-    private sealed class BasicBlock : ExportableModule
+    private sealed class BasicBlock : ExportableModule, Qat.IFakeQuantized
     {
         private readonly ConvBn conv1, conv2;
         private readonly ConvBn? downsample;
@@ -35,10 +35,16 @@ public sealed class ResNet : ClassifierNet
 
         public ChannelGroup Output { get; }
 
+        private Qat.ActivationObserver? _quantized;
+
+        /// <summary>The block's output (add, ReLU) is a tensor of its own in the INT8 model: quantized too.</summary>
+        public void EnableFakeQuant() => _quantized ??= new Qat.ActivationObserver();
+
         public override Tensor forward(Tensor x)
         {
             var b = conv2.call(conv1.call(x));
-            return functional.relu(b + (downsample?.call(x) ?? x), inplace: true);
+            var y = functional.relu(b + (downsample?.call(x) ?? x), inplace: true);
+            return _quantized is { } observer ? observer.Apply(y, training) : y;
         }
 
         public override string Export(OnnxEmitter e, string path, string x)

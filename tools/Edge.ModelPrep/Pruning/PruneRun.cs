@@ -68,7 +68,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         var sourceFolder = Checkpoint.Resolve(options.Source);
         var (source, sourceState) = Checkpoint.Load(sourceFolder);
         using var _ = source;
-        var sourceConfig = ReadConfig(sourceFolder);
+        var sourceConfig = FineTuning.ReadConfig(sourceFolder);
         if (source.Groups.Count == 0) throw new CliError($"{sourceState.Arch.Describe()} has no channel groups to prune");
         var sourceMacs = ModelExporter.CountMacs(source);
         var target = options.TargetMacs <= 1 ? (long)(options.TargetMacs * sourceMacs) : (long)options.TargetMacs;
@@ -124,7 +124,12 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
                 var done = File.Exists(Path.Combine(run.Last, Checkpoint.StateFile)) ? Checkpoint.ReadState(run.Last) : null;
                 if (done is null || done.Epoch < options.Epochs)
                 {
-                    var train = FineTuneOptions(sourceConfig, sourceState, smaller.Spec, data, pruned, teacher);
+                    var train = FineTuning.Options(sourceConfig, sourceState, smaller.Spec, data, pruned) with
+                    {
+                        Teacher = teacher, Epochs = options.Epochs, LearningRate = options.LearningRate ?? FineTuning.LearningRate(sourceConfig),
+                        BatchSize = options.BatchSize ?? sourceConfig?.BatchSize ?? 128, Threads = options.Threads,
+                        MaxImages = options.MaxImages > 0 ? options.MaxImages : sourceConfig?.MaxImages ?? 0, MaxSteps = options.MaxSteps,
+                    };
                     progress.Message($"step {step}: fine-tuning for {options.Epochs} epoch(s){(teacher is null ? "" : $", distilling from {teacher}")}");
                     var result = new Trainer(train, run, progress).Run(resume: done is not null, cancel);
                     done = result.Last;
@@ -162,33 +167,4 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
     public static string Name(PruneCriterion c) => c switch { PruneCriterion.BatchNorm => "bn", _ => c.ToString().ToLowerInvariant() };
 
     private static long Parameters(ClassifierNet net) => net.parameters().Sum(p => p.numel());
-
-    /// <summary>The training options of the run a checkpoint belongs to (its config.json two folders up), or null.</summary>
-    private static TrainOptions? ReadConfig(string checkpointFolder)
-    {
-        var parent = Path.GetDirectoryName(Path.GetFullPath(checkpointFolder).TrimEnd('/'));
-        if (parent is null || Path.GetFileName(parent) != "checkpoints") return null;
-        var config = new RunFolder(Path.GetDirectoryName(parent)!).Config;
-        if (!File.Exists(config)) return null;
-        try { return JsonSerializer.Deserialize(File.ReadAllText(config), TrainingJson.Default.TrainOptions); }
-        catch (JsonException e) { throw new CheckpointException($"cannot read '{config}': {e.Message}", e); }
-    }
-
-    /// <summary>The source run's settings for the pruned network: a tenth of its learning rate, no warm-up, its data, preprocessing and seed.</summary>
-    private TrainOptions FineTuneOptions(TrainOptions? config, CheckpointState state, ArchSpec spec, string data, string init, string? teacher)
-    {
-        var baseline = config ?? new TrainOptions
-        {
-            Data = data, Arch = spec, Color = state.Color, Augmentation = AugmentationOptions.Preset("light"),
-        };
-        return baseline with
-        {
-            Data = data, Arch = spec, Color = state.Color, Resize = state.Resize, Mean = state.Mean, Std = state.Std,
-            Epochs = options.Epochs, LearningRate = options.LearningRate ?? baseline.LearningRate * 0.1, WarmupEpochs = 0,
-            Pretrained = null, HeadEpochs = 0, BackboneLrFactor = 1, Init = init, Teacher = teacher,
-            BatchSize = options.BatchSize ?? baseline.BatchSize, AutoBatch = false, Patience = 0,
-            Threads = options.Threads, MaxImages = options.MaxImages > 0 ? options.MaxImages : baseline.MaxImages, MaxSteps = options.MaxSteps,
-            TestData = config?.TestData,
-        };
-    }
 }

@@ -48,6 +48,8 @@ public sealed record TrainOptions
     [JsonPropertyName("freeze_batchnorm")] public bool FreezeBatchNorm { get; init; }
     /// <summary>Start from this checkpoint's weights (a pruned network's, which only its own checkpoint describes), or null.</summary>
     public string? Init { get; init; }
+    /// <summary>Quantization-aware training: layers run as their INT8 export will (BatchNorm folded and frozen, weights and activations fake-quantized).</summary>
+    public bool Qat { get; init; }
     /// <summary>Distillation: the teacher (a run folder, a checkpoint or an ONNX classifier), or null.</summary>
     public string? Teacher { get; init; }
     /// <summary>Distillation: softmax temperature of the soft targets.</summary>

@@ -111,6 +111,7 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             Checkpoint.LoadWeights(folder, net, Checkpoint.ReadState(folder));
             progress.Message($"starting from {folder}");
         }
+        if (options.Qat) progress.Message($"quantization-aware: {Qat.QuantizationAware.Enable(net)} layers fake-quantized as the INT8 model will run them");
         net.to(device);
         // The teacher comes first: its memory is part of what the plan below measures.
         using var teacher = options.Teacher is { } teacherSpec
