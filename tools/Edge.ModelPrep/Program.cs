@@ -12,7 +12,25 @@ public static class Program
     public static int Main(string[] args)
     {
         Interop.NativeMemory.TuneForTraining();
-        var root = new RootCommand("edge-prep: prepare image classifiers for Edge devices")
+        var parsed = Root().Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            return Errors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see 'edge-prep --help')", ExitCodes.Usage);
+        }
+        // Each command runs inside Errors.Run; what escapes here is a bug in the parser's own handling.
+        return Errors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+    }
+
+    /// <summary>Runs one edge-prep command line in this process (the pipeline's stages); its exit code.</summary>
+    internal static int Invoke(IReadOnlyList<string> args)
+    {
+        var parsed = Root().Parse(args);
+        if (parsed.Errors.Count > 0) return Errors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))}", ExitCodes.Usage);
+        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+
+    private static RootCommand Root() =>
+        new("edge-prep: prepare image classifiers for Edge devices")
         {
             TrainCommands.Train(),
             TrainCommands.Distill(),
@@ -22,13 +40,6 @@ public static class Program
             ExplainCommand.Create(),
             PruneCommand.Create(),
             QatCommand.Create(),
+            PipelineCommand.Create(),
         };
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            return Errors.Fail($"{string.Join("; ", parsed.Errors.Select(e => e.Message))} (see 'edge-prep --help')", ExitCodes.Usage);
-        }
-        // Each command runs inside Errors.Run; what escapes here is a bug in the parser's own handling.
-        return Errors.Run(() => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
-    }
 }

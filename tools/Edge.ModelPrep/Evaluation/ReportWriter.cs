@@ -83,7 +83,7 @@ public static class ReportWriter
         sb.AppendLine("| class | support | precision | recall | F1 |");
         sb.AppendLine("|---|---:|---:|---:|---:|");
         foreach (var c in r.PerClass)
-            sb.AppendLine(inv, $"| {c.Label} | {c.Support} | {c.Precision:0.0000} | {c.Recall:0.0000} | {c.F1:0.0000} |");
+            sb.AppendLine(inv, $"| {Md(c.Label)} | {c.Support} | {c.Precision:0.0000} | {c.Recall:0.0000} | {c.F1:0.0000} |");
         sb.AppendLine();
         sb.AppendLine("![confusion matrix](confusion.png)");
         if (hasCurves) sb.AppendLine("\n![training curves](curves.png)");
@@ -182,6 +182,54 @@ public static class ReportWriter
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
+    }
+
+    /// <summary>Text from users' data (class names, paths) as Markdown shows it literally: no table breaks, links or HTML.</summary>
+    internal static string Md(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        foreach (var c in s)
+            sb.Append(c switch
+            {
+                '<' => "&lt;", '>' => "&gt;", '&' => "&amp;", '\n' or '\r' or '\t' => " ",
+                '|' or '\\' or '`' or '*' or '_' or '[' or ']' or '(' or ')' or '#' or '!' => $"\\{c}",
+                _ when char.IsControl(c) => " ",
+                _ => c.ToString(),
+            });
+        return sb.ToString();
+    }
+
+    /// <summary>Text for a Markdown code span inside a table: backticks, pipes and line breaks cannot end it early.</summary>
+    internal static string MdCode(string s) => new string([.. s.Select(c => c is '`' ? '\'' : char.IsControl(c) ? ' ' : c)]).Replace("|", "\\|");
+
+    /// <summary>Top-1 against latency, a labelled point per model of the pipeline (ScottPlot scatter).</summary>
+    public static byte[] AccuracyLatencyPng(IReadOnlyList<Pipeline.PipelinePoint> points)
+    {
+        _ = DejaVu.Value;
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (var i = 0; i < points.Count; i++)
+        {
+            var p = points[i];
+            var marker = plot.Add.Marker(p.LatencyP50Ms, p.Top1);
+            marker.MarkerSize = 12;
+            marker.Color = palette.GetColor(i);
+            marker.LegendText = string.Create(CultureInfo.InvariantCulture, $"{p.Stage} {p.Precision}: {p.Top1:0.00}%, {p.LatencyP50Ms:0.###} ms");
+        }
+        plot.Title("Accuracy against latency (ONNX Runtime, 1 thread, batch 1)");
+        plot.XLabel("median latency (ms)");
+        plot.YLabel("top-1 (%)");
+        var xs = points.Select(p => p.LatencyP50Ms).ToArray();
+        var ys = points.Select(p => p.Top1).ToArray();
+        if (xs.Length > 0)
+        {
+            var (x0, x1, y0, y1) = (xs.Min(), xs.Max(), ys.Min(), ys.Max());
+            var dx = Math.Max(0.05, (x1 - x0) * 0.15);
+            var dy = Math.Max(0.5, (y1 - y0) * 0.15);
+            plot.Axes.SetLimits(Math.Max(0, x0 - dx), x1 + dx, y0 - dy, Math.Min(100, y1 + dy));
+        }
+        plot.ShowLegend(ScottPlot.Edge.Right); // beside the data, never over a point
+        return plot.GetImageBytes(900, 480, ImageFormat.Png);
     }
 
     private static string Clip(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
