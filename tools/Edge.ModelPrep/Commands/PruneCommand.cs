@@ -101,9 +101,13 @@ internal static class PruneCommand
             tables.WriteLine(table.ToString().TrimEnd('\n'));
             progress.Message(string.Create(inv, $"step {step.Step}: {step.MacsBefore / 1e6:0.##} → {step.MacsAfter / 1e6:0.##} M MACs (budget {step.TargetMacs / 1e6:0.##} M), {step.ParametersBefore / 1e3:0.#} → {step.ParametersAfter / 1e3:0.#} k parameters{(step.ValAccuracy is { } v ? $", validation {v:0.00}% after {step.FineTuneEpochs} epoch(s)" : "")}"));
         }
-        string Acc(NetworkFigures f) => f.TestTop1 is { } a ? string.Create(inv, $", test {a:0.00}%") : "";
-        string Lat(NetworkFigures f) => f.LatencyP50Ms is { } l ? string.Create(inv, $", {l:0.###} ms (FP32, {f.LatencyThreads} thread)") : "";
-        progress.Message(string.Create(inv, $"done: {s.Before.Macs / 1e6:0.##} → {s.After.Macs / 1e6:0.##} M MACs ({100.0 * s.After.Macs / s.Before.Macs:0.#}%){Acc(s.Before)}{Lat(s.Before)} → {Acc(s.After).TrimStart(',', ' ')}{Lat(s.After)}"));
+        string Figures(NetworkFigures f) => string.Join(", ", new[]
+        {
+            string.Create(inv, $"{f.Macs / 1e6:0.##} M MACs"),
+            f.TestTop1 is { } a ? string.Create(inv, $"test {a:0.00}%") : null,
+            f.LatencyP50Ms is { } l ? string.Create(inv, $"{l:0.###} ms (FP32, {f.LatencyThreads} thread)") : null,
+        }.OfType<string>());
+        progress.Message(string.Create(inv, $"done: {Figures(s.Before)} → {Figures(s.After)} ({100.0 * s.After.Macs / s.Before.Macs:0.#}% of the MACs)"));
         progress.Message($"files: {Path.Combine(s.Run, PruneRun.ReportFile)}, {s.After.Checkpoint} (pruned checkpoint)");
         progress.Message($"next: edge-prep export {s.Run} --out pruned.onnx && edge-prep quantize pruned.onnx pruned.int8.onnx --calibration DATA");
     }
