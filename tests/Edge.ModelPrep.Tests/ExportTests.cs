@@ -59,7 +59,8 @@ public class ExportTests
         return data;
     }
 
-    private static IEnumerable<TestCaseData> Cases()
+    /// <summary>Every architecture at widths, sizes and channel counts that change its structure (also pruning's cases).</summary>
+    internal static IEnumerable<TestCaseData> Cases()
     {
         yield return new TestCaseData("mobilenetv2", 0.5, 28, 1);
         yield return new TestCaseData("mobilenetv2", 1.0, 32, 3);
