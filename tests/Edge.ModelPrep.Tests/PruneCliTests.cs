@@ -51,7 +51,25 @@ public class PruneCliTests
         // Without --resume the run is not overwritten.
         var refused = Run(prune);
         Assert.That(refused.Code, Is.EqualTo(1));
-        Assert.That(refused.Err, Does.Contain("already holds a pruning run").And.Contain("--resume"));
+        Assert.That(refused.Err, Does.Contain("already holds a run").And.Contain("--resume"));
+
+        // Resuming with other settings, or into the source run itself, is refused rather than mixed.
+        var changed = Run([.. prune.Select(a => a == "55%" ? "60%" : a), "--resume"]);
+        Assert.That(changed.Code, Is.EqualTo(1));
+        Assert.That(changed.Err, Does.Contain("other settings"));
+        var intoSource = Run("prune", run, "--out", run, "--target-macs", "50%", "--resume");
+        Assert.That(intoSource.Code, Is.EqualTo(1));
+        Assert.That(intoSource.Err, Does.Contain("not a pruning run"));
+
+        // Quantization-aware fine-tuning through the trainer keeps what the network knew (BatchNorm folded, not reset).
+        var qat = Run("qat", run, "--out", dir.File("qat"), "--epochs", "1", "--max-images", "400", "--threads", "2", "--json");
+        Assert.That(qat.Code, Is.Zero, qat.Err);
+        JsonSchemas.AssertValid(qat.Out, "edge-prep-train");
+        using var qatSummary = JsonDocument.Parse(qat.Out);
+        var sourceVal = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoints", "best", "state.json"))).RootElement.GetProperty("best_val_accuracy").GetDouble();
+        var qatVal = qatSummary.RootElement.GetProperty("best_val_accuracy").GetDouble();
+        TestContext.Out.WriteLine($"validation: source {sourceVal:0.0}%, after QAT {qatVal:0.0}%");
+        Assert.That(qatVal, Is.GreaterThan(Math.Min(40, sourceVal - 15)), "a network whose BatchNorm statistics were lost scores about 10%");
 
         var onnx = dir.File("pruned.onnx");
         var x = Run("export", pruned, "--out", onnx, "--json");

@@ -25,7 +25,13 @@ internal static class PipelineCommand
                 throw new CliError($"--data '{d}': no such folder or file", ExitCodes.Usage);
             using var progress = new ConsoleProgress(quiet: false);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var summary = new PipelineRunner(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(testData), settings, progress).Run();
+            PipelineSummary summary;
+            try { summary = new PipelineRunner(r.GetValue(data)!, r.GetValue(output)!, r.GetValue(testData), settings, progress).Run(); }
+            catch (PipelineRunner.StageFailedException e)
+            {
+                progress.Message($"pipeline stopped at stage '{e.Stage}'; what is done is kept: rerun the same command to continue");
+                return e.Code;
+            }
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(summary, PipelineJson.Default.PipelineSummary));
             var final = summary.Points.First(p => p.Model == summary.Final);
             progress.Message(string.Create(CultureInfo.InvariantCulture,

@@ -9,6 +9,7 @@ namespace Edge.ModelPrep.Commands;
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(PruneSummary))]
+[JsonSerializable(typeof(PruneRunOptions))]
 internal sealed partial class PruneJson : JsonSerializerContext;
 
 /// <summary><c>edge-prep prune RUN --target-macs 50% --out R</c>: structured pruning with fine-tuning.</summary>
@@ -63,8 +64,7 @@ internal static class PruneCommand
             if (options.Teacher is { } t && t != "source" && !File.Exists(t) && !Directory.Exists(t))
                 throw new CliError($"--teacher '{t}': no such file or folder (or 'source' for the unpruned network)", ExitCodes.Usage);
             using var progress = new ConsoleProgress(quiet: false);
-            using var cancel = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); progress.Message("stopping after this step (what is done is kept; --resume continues)"); };
+            using var cancel = new CtrlC(progress, "stopping after this step (what is done is kept; --resume continues)");
             var summary = new PruneRun(options, progress).Run(cancel.Token);
             if (r.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(summary, PruneJson.Default.PruneSummary));
             Print(summary, progress, r.GetValue(json) ? Console.Error : Console.Out); // standard output holds only the JSON when asked
@@ -109,6 +109,6 @@ internal static class PruneCommand
         }.OfType<string>());
         progress.Message(string.Create(inv, $"done: {Figures(s.Before)} → {Figures(s.After)} ({100.0 * s.After.Macs / s.Before.Macs:0.#}% of the MACs)"));
         progress.Message($"files: {Path.Combine(s.Run, PruneRun.ReportFile)}, {s.After.Checkpoint} (pruned checkpoint)");
-        progress.Message($"next: edge-prep export {s.Run} --out pruned.onnx && edge-prep quantize pruned.onnx pruned.int8.onnx --calibration DATA");
+        progress.Message($"next: edge-prep export {s.After.Checkpoint} --out pruned.onnx && edge-prep quantize pruned.onnx pruned.int8.onnx --calibration DATA");
     }
 }

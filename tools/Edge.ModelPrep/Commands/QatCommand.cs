@@ -49,8 +49,7 @@ internal static class QatCommand
             if (!r.GetValue(resume) && Directory.Exists(run.Last))
                 throw new CliError($"'{run.Root}' already holds a run: pass --resume to continue it, or choose another --out");
             using var progress = new ConsoleProgress(quiet: false);
-            using var cancel = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); progress.Message("stopping after this step (the last checkpoint is kept)"); };
+            using var cancel = new CtrlC(progress, "stopping after this step (the last checkpoint is kept)");
             progress.Message($"quantization-aware fine-tuning of {state.Arch.Describe()} from {source} for {options.Epochs} epoch(s) into {run.Root}");
             var result = new Trainer(options, run, progress).Run(r.GetValue(resume), cancel.Token);
             var summary = new TrainSummary(run.Root, result.Last.Epoch, result.Best.BestEpoch, result.Best.BestValAccuracy, result.StoppedEarly,
@@ -60,7 +59,8 @@ internal static class QatCommand
             progress.Message(string.Create(CultureInfo.InvariantCulture,
                 $"done: best epoch {result.Best.BestEpoch} of {result.Last.Epoch}: validation {result.Best.BestValAccuracy:0.00}% with fake-quantized weights and activations ({result.ValImages} images)"));
             progress.Message($"next: edge-prep export {run.Root} --out qat.onnx && edge-prep quantize qat.onnx qat.int8.onnx --calibration {options.Data} --eval {options.TestData ?? "TEST-DATA"}");
-            return result.Last.Epoch >= options.Epochs ? ExitCodes.Ok : ExitCodes.Cancelled;
+            var complete = result.Last.Epoch >= options.Epochs || (options.MaxSteps > 0 && result.Last.Step >= options.MaxSteps);
+            return complete ? ExitCodes.Ok : ExitCodes.Cancelled;
         }));
         return command;
     }

@@ -207,8 +207,7 @@ internal static class TrainCommands
                 if (!r.GetValue(resume) && Directory.Exists(run.Last))
                     throw new CliError($"'{run.Root}' already holds a run: pass --resume to continue it, or choose another --out");
                 progress.Message($"training {options.Arch.Describe()} on {options.Data} for {options.Epochs} epochs into {run.Root}");
-                using var cancel = new CancellationTokenSource();
-                Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); progress.Message("stopping after this step (the last checkpoint is kept)"); };
+                using var cancel = new CtrlC(progress, "stopping after this step (the last checkpoint is kept)");
                 var trainer = new Trainer(options, run, progress, set);
                 var result = trainer.Run(r.GetValue(resume), cancel.Token);
                 var peak = Edge.Core.Diagnostics.ProcessMemory.PeakMib(); // training's, before the test evaluation

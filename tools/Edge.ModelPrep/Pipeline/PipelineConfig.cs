@@ -44,7 +44,9 @@ public sealed record PipelineConfig
         {
             { TeacherEpochs: < 1 or > 1000 } => $"teacher_epochs {TeacherEpochs}: expected 1..1000",
             { StudentEpochs: < 1 or > 1000 } => $"student_epochs {StudentEpochs}: expected 1..1000",
-            { PruneEpochs: < 0 or > 1000 } => $"prune_epochs {PruneEpochs}: expected 0..1000",
+            { PruneEpochs: < 1 or > 1000 } => $"prune_epochs {PruneEpochs}: expected 1..1000 (the pruned network is fine-tuned)",
+            { TeacherArch: { } t } when !Models.ArchSpec.Names.Contains(t) => $"teacher_arch '{t}': expected one of {string.Join(", ", Models.ArchSpec.Names)} (or leave it out)",
+            { StudentArch: var a } when !Models.ArchSpec.Names.Contains(a) => $"student_arch '{a}': expected one of {string.Join(", ", Models.ArchSpec.Names)}",
             { QatEpochs: < 1 or > 100 } => $"qat_epochs {QatEpochs}: expected 1..100",
             { CalibrationSamples: < 1 or > 100_000 } => $"calibration_samples {CalibrationSamples}: expected 1..100000",
             { MaxPtqLoss: var l } when !double.IsFinite(l) || l < 0 => $"max_ptq_loss {MaxPtqLoss}: expected a number of points >= 0",
@@ -60,6 +62,8 @@ public sealed record PipelineConfig
             _ => null,
         };
         if (Bad() is { } why) throw new CliError($"{where}: {why}", ExitCodes.Usage);
+        try { Commands.PruneCommand.ParseBudget(PruneTarget); }
+        catch (CliError e) { throw new CliError($"{where}: prune_target: {e.Message}", ExitCodes.Usage); }
     }
 }
 

@@ -40,7 +40,7 @@ public static class PipelineReport
         sb.AppendLine("|---|---|---:|---|");
         foreach (var s in stages) sb.AppendLine(inv, $"| {s.Stage} | {s.Status} | {s.Seconds / 60:0.0} | `{ReportWriter.MdCode(s.Command)}` |");
         sb.AppendLine();
-        sb.AppendLine(inv, $"Settings: teacher {config.TeacherArch} ({config.TeacherEpochs} epochs), student {config.StudentArch}-{config.StudentWidth} ({config.StudentEpochs} epochs), pruned to {config.PruneTarget} ({config.PruneEpochs} epochs), seed {config.Seed}; all in settings.json.");
+        sb.AppendLine(inv, $"Settings: teacher {ReportWriter.Md(config.TeacherArch ?? "")} ({config.TeacherEpochs} epochs), student {ReportWriter.Md(config.StudentArch)}-{config.StudentWidth} ({config.StudentEpochs} epochs), pruned to {ReportWriter.Md(config.PruneTarget)} ({config.PruneEpochs} epochs), seed {config.Seed}; all in settings.json.");
         return sb.ToString();
     }
 }

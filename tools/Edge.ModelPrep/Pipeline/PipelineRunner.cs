@@ -26,6 +26,7 @@ public sealed class PipelineRunner(string data, string output, string? testData,
     public const string SummaryFile = "pipeline.json";
 
     private readonly List<PipelineStage> _stages = [];
+    private bool _upstreamRan;
     private string Out(string name) => Path.Combine(output, name);
 
     public PipelineSummary Run()
@@ -46,7 +47,7 @@ public sealed class PipelineRunner(string data, string output, string? testData,
             ["distill", "--teacher", Out("teacher"), "--data", data, "--out", Out("student"), "--arch", config.StudentArch, "--width", D(config.StudentWidth),
              "--epochs", I(config.StudentEpochs), "--seed", I(config.Seed), .. TestFlag(), .. Common()]);
         var pruneTeacher = config.PruneTeacher switch { "source" => "source", "teacher" => Out("teacher"), _ => null };
-        Stage("prune", File.Exists(Path.Combine(Out("pruned"), PruneRun.ReportFile)), Directory.Exists(Out("pruned")),
+        Stage("prune", Out("pruned"), File.Exists(Path.Combine(Out("pruned"), PruneRun.ReportFile)), Directory.Exists(Out("pruned")),
             ["prune", Out("student"), "--out", Out("pruned"), "--target-macs", config.PruneTarget, "--epochs", I(config.PruneEpochs),
              "--criterion", config.PruneCriterion, "--no-eval", .. pruneTeacher is null ? Array.Empty<string>() : ["--teacher", pruneTeacher], .. Common()]);
         var final = ExportAndQuantize("pruned", Out("pruned"));
@@ -102,8 +103,8 @@ public sealed class PipelineRunner(string data, string output, string? testData,
         {
             var onnx = Out($"{stage}.onnx");
             var int8 = Out($"{stage}.int8.onnx");
-            Stage($"{stage} export", File.Exists(onnx), false, ["export", run, "--out", onnx]);
-            Stage($"{stage} quantize", File.Exists(int8), false,
+            Stage($"{stage} export", onnx, File.Exists(onnx), false, ["export", run, "--out", onnx]);
+            Stage($"{stage} quantize", int8, File.Exists(int8), false,
                 ["quantize", onnx, int8, "--calibration", data, "--samples", I(config.CalibrationSamples), "--no-latency", .. Threads()]);
             return int8;
         }
@@ -125,13 +126,23 @@ public sealed class PipelineRunner(string data, string output, string? testData,
         var run = new RunFolder(args[Array.IndexOf(args, "--out") + 1]);
         var last = Path.Combine(run.Last, Checkpoint.StateFile);
         var done = File.Exists(last) && Checkpoint.ReadState(run.Last).Epoch >= epochs;
-        Stage(stage, done, File.Exists(last), args);
+        Stage(stage, run.Root, done, File.Exists(last), args);
     }
 
-    /// <summary>Runs one stage unless <paramref name="done"/>; <paramref name="started"/> adds --resume.</summary>
-    private void Stage(string stage, bool done, bool started, string[] args)
+    /// <summary>
+    /// Runs one stage unless <paramref name="done"/>; <paramref name="started"/> adds --resume. Once a stage has
+    /// run, what later stages made came from its old output: their output is removed and they run afresh.
+    /// </summary>
+    private void Stage(string stage, string output, bool done, bool started, string[] args)
     {
         var line = "edge-prep " + string.Join(' ', args.Select(Quote));
+        if (_upstreamRan && (done || started || File.Exists(output) || Directory.Exists(output)))
+        {
+            progress.Message($"{stage}: an earlier stage ran again, so {output} is made again");
+            if (Directory.Exists(output)) Directory.Delete(output, true);
+            else File.Delete(output);
+            (done, started) = (false, false);
+        }
         if (done)
         {
             progress.Message($"{stage}: done before, kept");
@@ -147,8 +158,8 @@ public sealed class PipelineRunner(string data, string output, string? testData,
         int code;
         try { code = Program.Invoke(run); }
         finally { Console.SetOut(stdout); }
-        if (code != 0)
-            throw new CliError($"stage '{stage}' failed (exit {code}): what is done is kept; rerun the same pipeline command to continue", code == ExitCodes.Cancelled ? ExitCodes.Cancelled : ExitCodes.Failure);
+        _upstreamRan = true;
+        if (code != 0) throw new StageFailedException(stage, code); // the stage said why, in its own one line
         _stages.Add(new PipelineStage(stage, line, started ? "resumed" : "ran", Math.Round(clock.Elapsed.TotalSeconds, 1)));
         progress.Message(string.Create(CultureInfo.InvariantCulture, $"{stage}: done in {clock.Elapsed.TotalMinutes:0.0} min"));
     }
@@ -183,6 +194,13 @@ public sealed class PipelineRunner(string data, string output, string? testData,
             taken[label]++;
         }
         return [.. cams.OrderBy(c => c.Item2, StringComparer.Ordinal)];
+    }
+
+    /// <summary>A stage stopped (it said why): the pipeline stops with its exit code, keeping what is done.</summary>
+    public sealed class StageFailedException(string stage, int code) : Exception($"stage '{stage}' stopped with exit code {code}")
+    {
+        public string Stage { get; } = stage;
+        public int Code { get; } = code;
     }
 
     private string[] Threads() => config.Threads > 0 ? ["--threads", I(config.Threads)] : [];

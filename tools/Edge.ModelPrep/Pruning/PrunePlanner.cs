@@ -35,10 +35,17 @@ public static class PrunePlanner
     /// <summary>Refuses, before any work, a budget below the smallest network the minimums allow.</summary>
     public static void CheckReachable(ClassifierNet net, PruneSettings settings)
     {
-        var smallest = net.Groups.Select(g => Math.Min(g.Count, Math.Max(settings.MinChannels, (int)Math.Ceiling(settings.MinKeep * g.Full)))).ToArray();
+        var smallest = net.Groups.Select(g => Minimum(g, settings)).ToArray();
         using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, smallest));
         var macs = ModelExporter.CountMacs(candidate);
         if (macs > settings.TargetMacs) throw Unreachable(settings, macs);
+    }
+
+    /// <summary>The fewest channels a group keeps: the minimums rounded up to the rounding step, never more than it has.</summary>
+    public static int Minimum(ChannelGroup g, PruneSettings settings)
+    {
+        var n = Math.Max(settings.MinChannels, (int)Math.Ceiling(settings.MinKeep * g.Full));
+        return Math.Min(g.Count, (n + settings.RoundTo - 1) / settings.RoundTo * settings.RoundTo);
     }
 
     private static CliError Unreachable(PruneSettings settings, long smallest) => new(string.Create(CultureInfo.InvariantCulture,
@@ -56,7 +63,7 @@ public static class PrunePlanner
             using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, counts));
             return cache[key] = ModelExporter.CountMacs(candidate);
         }
-        int Min(ChannelGroup g) => Math.Min(g.Count, Math.Max(settings.MinChannels, (int)Math.Ceiling(settings.MinKeep * g.Full)));
+        int Min(ChannelGroup g) => Minimum(g, settings);
         int Round(ChannelGroup g, int n) =>
             Math.Clamp((n + settings.RoundTo - 1) / settings.RoundTo * settings.RoundTo, Min(g), g.Count);
 

@@ -58,7 +58,7 @@ public sealed record PruneRunOptions
 /// </summary>
 public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress)
 {
-    public const string ReportFile = "pruning.json";
+    public const string ReportFile = "pruning.json", SettingsFile = "prune-settings.json";
 
     public static string StepFolder(string root, int step, int steps) => step == steps ? root : Path.Combine(root, $"step-{step}");
 
@@ -82,9 +82,19 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         };
         PrunePlanner.CheckReachable(source, settings);
         var report = Path.Combine(options.Out, ReportFile);
-        if (!options.Resume && (File.Exists(report) || Directory.Exists(Path.Combine(StepFolder(options.Out, 1, options.Steps), "pruned"))))
-            throw new CliError($"'{options.Out}' already holds a pruning run: pass --resume to continue it, or choose another --out");
+        // What the stages in --out were made from: a resumed run continues only with the same source and settings.
+        var settingsFile = Path.Combine(options.Out, SettingsFile);
+        var identity = JsonSerializer.Serialize(options with { Source = Path.GetFullPath(sourceFolder), Out = "", Resume = false, Evaluate = true, Threads = 0, MaxSteps = 0 },
+            PruneJson.Default.PruneRunOptions);
+        var holdsSomething = File.Exists(settingsFile) || File.Exists(report) || Directory.Exists(new RunFolder(options.Out).Last);
+        if (!options.Resume && holdsSomething)
+            throw new CliError($"'{options.Out}' already holds a run: pass --resume to continue a pruning run, or choose another --out");
+        if (options.Resume && holdsSomething && !File.Exists(settingsFile))
+            throw new CliError($"'{options.Out}' holds a run that is not a pruning run ({SettingsFile} missing): choose another --out");
+        if (options.Resume && File.Exists(settingsFile) && File.ReadAllText(settingsFile) != identity)
+            throw new CliError($"'{options.Out}' holds a pruning run of another source or with other settings ({settingsFile}): rerun with those, or choose another --out");
         Directory.CreateDirectory(options.Out);
+        AtomicFile.WriteText(settingsFile, identity);
         var teacher = options.Teacher == "source" ? sourceFolder : options.Teacher;
         var data = options.Data ?? sourceConfig?.Data ?? sourceState.Data;
 
@@ -102,6 +112,12 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
             if (File.Exists(Path.Combine(pruned, Checkpoint.StateFile)))
             {
                 smaller = Checkpoint.Load(pruned).Net;
+                if (smaller.Spec with { Plan = null } != net.Spec with { Plan = null } || smaller.Groups.Count != net.Groups.Count)
+                {
+                    var found = smaller.Spec.Describe();
+                    smaller.Dispose();
+                    throw new CheckpointException($"'{pruned}' holds a {found}, not a pruned {net.Spec.Describe()}: choose another --out");
+                }
                 progress.Message($"step {step}: pruned network found in {pruned}");
             }
             else
@@ -122,7 +138,11 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
             {
                 var run = new RunFolder(folder);
                 var done = File.Exists(Path.Combine(run.Last, Checkpoint.StateFile)) ? Checkpoint.ReadState(run.Last) : null;
-                if (done is null || done.Epoch < options.Epochs)
+                if (done is not null && done.Arch != smaller.Spec)
+                    throw new CheckpointException($"'{run.Last}' holds a {done.Arch.Describe()}, not the pruned network of step {step}: choose another --out");
+                // Complete: all epochs, or the step limit asked for (which stops part-way through an epoch).
+                bool Complete(CheckpointState s) => s.Epoch >= options.Epochs || (options.MaxSteps > 0 && s.Step >= options.MaxSteps);
+                if (done is null || !Complete(done))
                 {
                     var train = FineTuning.Options(sourceConfig, sourceState, smaller.Spec, data, pruned) with
                     {
@@ -133,7 +153,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
                     progress.Message($"step {step}: fine-tuning for {options.Epochs} epoch(s){(teacher is null ? "" : $", distilling from {teacher}")}");
                     var result = new Trainer(train, run, progress).Run(resume: done is not null, cancel);
                     done = result.Last;
-                    if (done.Epoch < options.Epochs) break; // cancelled: the checkpoint is kept for --resume
+                    if (!Complete(done)) break; // cancelled: the checkpoint is kept for --resume
                 }
                 tuned = Directory.Exists(run.Best) ? run.Best : run.Last;
                 val = Checkpoint.ReadState(tuned).BestValAccuracy;

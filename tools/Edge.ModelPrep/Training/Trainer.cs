@@ -266,7 +266,8 @@ public sealed class Trainer(TrainOptions options, RunFolder run, ITrainingProgre
             // After few steps the running statistics still hold much of where they started (momentum 0.1):
             // measured afresh on training batches, evaluation sees what the network now computes.
             Interop.NativeMemory.Trim();
-            if (step < 100 && !backboneFrozen && !options.FreezeBatchNorm) RecalibrateBatchNorm(net, batchNorms, train, epoch, device);
+            // Not under QAT: its layers never run BatchNorm (folded, statistics frozen), so statistics reset here would stay reset.
+            if (step < 100 && !backboneFrozen && !options.FreezeBatchNorm && !options.Qat) RecalibrateBatchNorm(net, batchNorms, train, epoch, device);
             double? valLoss = null, valAcc = null;
             if (val is not null)
             {
