@@ -68,6 +68,7 @@ public class PipelineTests
     [TestCase("[1, 2]", "not valid settings")]
     [TestCase("{ \"student_arch\": \"vgg\" }", "student_arch 'vgg'")]
     [TestCase("{ \"prune_target\": \"half\" }", "prune_target")]
+    [TestCase("{ \"prune_latency\": \"soon\" }", "prune_latency: --target-latency 'soon'")]
     [TestCase("{ \"prune_epochs\": 0 }", "prune_epochs 0")]
     [TestCase("{ \"qat\": \"sometimes\" }", "qat 'sometimes'")]
     public void BadSettingsAreOneLineNamingTheKey(string json, string message)

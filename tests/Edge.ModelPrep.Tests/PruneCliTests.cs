@@ -97,6 +97,71 @@ public class PruneCliTests
         Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1));
     }
 
+    [TestCase("--target-latency", "0ms", "expected milliseconds such as 0.2ms")]
+    [TestCase("--target-latency", "100%", "below 100%")]
+    [TestCase("--target-latency", "fast", "expected milliseconds such as 0.2ms")]
+    [TestCase("--target-latency", "-1ms", "expected milliseconds such as 0.2ms")]
+    public void ABadLatencyTargetIsAUsageError(string option, string value, string message)
+    {
+        var r = Run("prune", "nowhere", "--out", "nowhere-else", option, value);
+        Assert.That(r.Code, Is.EqualTo(2), r.Err);
+        Assert.That(r.Err, Does.Contain(message));
+        Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1));
+        var both = Run("prune", "nowhere", "--out", "nowhere-else", "--target-macs", "50%", "--target-latency", "0.2ms");
+        Assert.That(both.Code, Is.EqualTo(2));
+        Assert.That(both.Err.Trim(), Does.EndWith("give one target: --target-macs (50%, 10M) or --target-latency (0.2ms, 60%)"));
+        var threads = Run("prune", "nowhere", "--out", "nowhere-else", "--target-latency", "0.2ms", "--latency-threads", "0");
+        Assert.That(threads.Code, Is.EqualTo(2));
+        Assert.That(threads.Err.Trim(), Does.EndWith("--latency-threads 0: expected 1..64"));
+    }
+
+    [Category(Needs.Training), Category(Needs.FashionMnist), Category(Needs.Python)]
+    [Test]
+    public void ALatencyTargetIsTurnedIntoAMacBudgetByMeasurementAndKeptOnResume()
+    {
+        using var dir = new TempDir();
+        var run = dir.File("run");
+        var t = Run("train", "--data", "fashion-mnist", "--arch", "resnet20", "--input-size", "28", "--epochs", "1", "--max-steps", "1",
+            "--batch-size", "16", "--max-images", "200", "--threads", "1", "--no-eval", "--out", run);
+        Assert.That(t.Code, Is.Zero, t.Err);
+
+        // Nothing runs in a microsecond, and everything runs in ten seconds: both refused before anything is written.
+        var tooFast = Run("prune", run, "--out", dir.File("none"), "--target-latency", "0.001ms");
+        Assert.That(tooFast.Code, Is.EqualTo(1));
+        Assert.That(tooFast.Err.Trim().Split('\n')[^1], Does.Contain("below the smallest network the minimums allow"));
+        var tooSlow = Run("prune", run, "--out", dir.File("none"), "--target-latency", "10000ms");
+        Assert.That(tooSlow.Code, Is.EqualTo(2));
+        Assert.That(tooSlow.Err, Does.Contain("nothing to prune"));
+        Assert.That(Directory.Exists(dir.File("none")), Is.False);
+
+        var pruned = dir.File("pruned");
+        string[] prune = ["prune", run, "--out", pruned, "--target-latency", "70%", "--epochs", "0", "--no-eval", "--json"];
+        var p = Run(prune);
+        Assert.That(p.Code, Is.Zero, p.Err);
+        JsonSchemas.AssertValid(p.Out, "edge-prep-prune");
+        using var summary = JsonDocument.Parse(p.Out);
+        var root = summary.RootElement;
+        var latency = root.GetProperty("latency");
+        var target = latency.GetProperty("target_ms").GetDouble();
+        var chosen = latency.GetProperty("chosen_macs").GetInt64();
+        Assert.That(latency.GetProperty("chosen_ms").GetDouble(), Is.LessThanOrEqualTo(target));
+        Assert.That(latency.GetProperty("source_ms").GetDouble(), Is.GreaterThan(target), "the unpruned network misses the target");
+        var probes = latency.GetProperty("probes").EnumerateArray()
+            .Select(x => (Macs: x.GetProperty("macs").GetInt64(), Ms: x.GetProperty("latency_ms").GetDouble())).ToList();
+        Assert.That(probes, Has.Count.EqualTo(8), "the smallest network, then seven bisection steps");
+        Assert.That(probes.Where(x => x.Ms <= target).Max(x => x.Macs), Is.EqualTo(chosen), "the largest candidate that met the target");
+        var after = root.GetProperty("after").GetProperty("macs").GetInt64();
+        Assert.That(after, Is.LessThanOrEqualTo(chosen).And.LessThan(root.GetProperty("before").GetProperty("macs").GetInt64()));
+        Assert.That(File.Exists(Path.Combine(pruned, "latency-search.json")), Is.True);
+
+        // Resumed: the budget is read back, not measured again (a second measurement could choose another).
+        var again = Run([.. prune, "--resume"]);
+        Assert.That(again.Code, Is.Zero, again.Err);
+        Assert.That(again.Err, Does.Contain("latency-search.json").And.Not.Contain("the unpruned network takes"));
+        using var second = JsonDocument.Parse(again.Out);
+        Assert.That(second.RootElement.GetProperty("after").GetProperty("macs").GetInt64(), Is.EqualTo(after));
+    }
+
     [Category(Needs.Training), Category(Needs.FashionMnist)]
     [Test]
     public void AnUnreachableBudgetIsRefusedBeforeAnyWork()

@@ -10,6 +10,7 @@ namespace Edge.ModelPrep.Commands;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(PruneSummary))]
 [JsonSerializable(typeof(PruneRunOptions))]
+[JsonSerializable(typeof(LatencySearch))]
 internal sealed partial class PruneJson : JsonSerializerContext;
 
 /// <summary><c>edge-prep prune RUN --target-macs 50% --out R</c>: structured pruning with fine-tuning.</summary>
@@ -19,7 +20,9 @@ internal static class PruneCommand
     {
         var input = new Argument<string>("checkpoint") { Description = "A trained run folder (its best checkpoint) or a checkpoint folder" };
         var output = new Option<string>("--out", "-o") { Description = "Run folder for the pruned network (checkpoints, pruning.json, report)", Required = true };
-        var target = new Option<string>("--target-macs") { Description = "MAC budget: a share of the network's (50%, 0.5) or a count (10M, 2500000)", Required = true };
+        var target = new Option<string?>("--target-macs") { Description = "MAC budget: a share of the network's (50%, 0.5) or a count (10M, 2500000)" };
+        var targetLatency = new Option<string?>("--target-latency") { Description = "Or a latency budget, measured in ONNX Runtime (FP32, batch 1): milliseconds (0.2ms) or a share of the unpruned network's (60%)" };
+        var latencyThreads = new Option<int>("--latency-threads") { Description = "ONNX Runtime threads --target-latency is measured with", DefaultValueFactory = _ => 1 };
         var criterion = new Option<string>("--criterion") { Description = "Channel importance: l1 or l2 (norms of every weight writing or reading the channel) or bn (BatchNorm scale)", DefaultValueFactory = _ => "l2" };
         var scope = new Option<string>("--scope") { Description = "global (channels compete across layers) or layer (every group loses the same share)", DefaultValueFactory = _ => "global" };
         var minChannels = new Option<int>("--min-channels") { Description = "Fewest channels a group keeps", DefaultValueFactory = _ => 8 };
@@ -39,13 +42,18 @@ internal static class PruneCommand
         var json = new Option<bool>("--json") { Description = "Write the summary (pruning.json) to standard output" };
         var command = new Command("prune", "Structured pruning: remove whole channels (by dependency group) to a MAC budget, then fine-tune; the result is a smaller network, not a masked one");
         command.Arguments.Add(input);
-        foreach (var o in new Option[] { output, target, criterion, scope, minChannels, minKeep, roundTo, steps, epochs, lr, teacher, data, batch, threads, maxImages, maxSteps, resume, noEval, json })
+        foreach (var o in new Option[] { output, target, targetLatency, latencyThreads, criterion, scope, minChannels, minKeep, roundTo, steps, epochs, lr, teacher, data, batch, threads, maxImages, maxSteps, resume, noEval, json })
             command.Options.Add(o);
         command.SetAction(r => Program.Errors.Run(() =>
         {
+            var (macs, latency) = (r.GetValue(target), r.GetValue(targetLatency));
+            if ((macs is null) == (latency is null))
+                throw new CliError("give one target: --target-macs (50%, 10M) or --target-latency (0.2ms, 60%)", ExitCodes.Usage);
+            var (latencyMs, latencyShare) = latency is null ? (null, null) : ParseLatency(latency);
             var options = new PruneRunOptions
             {
-                Source = r.GetValue(input)!, Out = r.GetValue(output)!, TargetMacs = ParseBudget(r.GetValue(target)!),
+                Source = r.GetValue(input)!, Out = r.GetValue(output)!, TargetMacs = macs is null ? 0 : ParseBudget(macs),
+                TargetLatencyMs = latencyMs, TargetLatencyShare = latencyShare, LatencyThreads = r.GetValue(latencyThreads),
                 Criterion = r.GetValue(criterion)!.ToLowerInvariant() switch
                 {
                     "l1" => PruneCriterion.L1, "l2" => PruneCriterion.L2, "bn" => PruneCriterion.BatchNorm,
@@ -90,6 +98,17 @@ internal static class PruneCommand
         return n;
     }
 
+    /// <summary>"0.2ms" and "0.2" are milliseconds; "60%" is a share of the unpruned network's latency.</summary>
+    internal static (double? Ms, double? Share) ParseLatency(string text)
+    {
+        var t = text.Trim();
+        var share = t.EndsWith('%');
+        var number = share ? t[..^1] : t.EndsWith("ms", StringComparison.OrdinalIgnoreCase) ? t[..^2] : t;
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v) || v <= 0 || (share && v >= 100))
+            throw new CliError($"--target-latency '{text}': expected milliseconds such as 0.2ms, or a share of the unpruned network's latency below 100% such as 60%", ExitCodes.Usage);
+        return share ? (null, v / 100) : (v, null);
+    }
+
     private static void Print(PruneSummary s, ConsoleProgress progress, TextWriter tables)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -107,6 +126,8 @@ internal static class PruneCommand
             f.TestTop1 is { } a ? string.Create(inv, $"test {a:0.00}%") : null,
             f.LatencyP50Ms is { } l ? string.Create(inv, $"{l:0.###} ms (FP32, {f.LatencyThreads} thread)") : null,
         }.OfType<string>());
+        if (s.Latency is { } l)
+            progress.Message(string.Create(inv, $"latency target {l.TargetMs:0.###} ms ({l.Threads} thread(s)): unpruned {l.SourceMs:0.###} ms, budget chosen {l.ChosenMacs / 1e6:0.###} M MACs measured at {l.ChosenMs:0.###} ms ({l.Probes.Count} candidates timed)"));
         progress.Message(string.Create(inv, $"done: {Figures(s.Before)} → {Figures(s.After)} ({100.0 * s.After.Macs / s.Before.Macs:0.#}% of the MACs)"));
         progress.Message($"files: {Path.Combine(s.Run, PruneRun.ReportFile)}, {s.After.Checkpoint} (pruned checkpoint)");
         progress.Message($"next: edge-prep export {s.After.Checkpoint} --out pruned.onnx && edge-prep quantize pruned.onnx pruned.int8.onnx --calibration DATA");

@@ -45,22 +45,27 @@ public static class CheckpointEvaluator
         }
         var report = ClassificationMetrics.Summarize(path, "checkpoint", set.Name, state.Classes, [.. truth], [.. ranked], data.Skipped.Count)
             with { Architecture = state.Arch.Describe(), Macs = ModelExporter.CountMacs(net) };
-        if (latencyRuns > 0)
-        {
-            // Latency is what the daemon will see: the exported graph in ONNX Runtime.
-            var tmp = Path.Combine(Path.GetTempPath(), $"edge-prep-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
-            try
-            {
-                File.WriteAllBytes(tmp, ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, preprocessing, state.Data, null)).ToByteArray());
-                using var classifier = Classifier.Load(tmp, new ClassifierOptions { IntraOpThreads = threads, MaxBatch = 1 });
-                report = report with { Latency = OnnxEvaluator.MeasureLatency(classifier, latencyRuns) };
-            }
-            finally
-            {
-                File.Delete(tmp);
-            }
-        }
+        if (latencyRuns > 0) report = report with { Latency = MeasureLatency(net, state, threads, latencyRuns) };
         return report;
+    }
+
+    /// <summary>
+    /// Batch-1 latency of a network as the daemon will see it: its exported graph (FP32) in ONNX Runtime with
+    /// <paramref name="threads"/> threads. The weights' values do not matter, so untrained candidates measure too.
+    /// </summary>
+    public static LatencyFigures MeasureLatency(Models.ClassifierNet net, CheckpointState state, int threads, int runs)
+    {
+        var tmp = Path.Combine(Path.GetTempPath(), $"edge-prep-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(tmp, ModelExporter.ToOnnx(net, new ExportInfo(state.Classes, Preprocessing(state), state.Data, null)).ToByteArray());
+            using var classifier = Classifier.Load(tmp, new ClassifierOptions { IntraOpThreads = threads, MaxBatch = 1 });
+            return OnnxEvaluator.MeasureLatency(classifier, runs);
+        }
+        finally
+        {
+            File.Delete(tmp);
+        }
     }
 
     /// <summary>The deployment preprocessing a checkpoint was trained with.</summary>

@@ -19,6 +19,8 @@ public sealed record PipelineConfig
     public int StudentEpochs { get; set; } = 10;
     /// <summary>The pruning budget, as <c>prune --target-macs</c> takes it (a share or a count).</summary>
     public string PruneTarget { get; set; } = "50%";
+    /// <summary>The pruning budget as a measured latency, as <c>prune --target-latency</c> takes it (0.2ms, 60%); replaces prune_target when set.</summary>
+    public string? PruneLatency { get; set; }
     public int PruneEpochs { get; set; } = 5;
     public string PruneCriterion { get; set; } = "l2";
     /// <summary>Teacher of the pruned network's fine-tuning: "source" (the unpruned student), "teacher" (the pipeline's teacher) or "none".</summary>
@@ -64,6 +66,8 @@ public sealed record PipelineConfig
         if (Bad() is { } why) throw new CliError($"{where}: {why}", ExitCodes.Usage);
         try { Commands.PruneCommand.ParseBudget(PruneTarget); }
         catch (CliError e) { throw new CliError($"{where}: prune_target: {e.Message}", ExitCodes.Usage); }
+        try { if (PruneLatency is not null) Commands.PruneCommand.ParseLatency(PruneLatency); }
+        catch (CliError e) { throw new CliError($"{where}: prune_latency: {e.Message}", ExitCodes.Usage); }
     }
 }
 

@@ -48,7 +48,8 @@ public sealed class PipelineRunner(string data, string output, string? testData,
              "--epochs", I(config.StudentEpochs), "--seed", I(config.Seed), .. TestFlag(), .. Common()]);
         var pruneTeacher = config.PruneTeacher switch { "source" => "source", "teacher" => Out("teacher"), _ => null };
         Stage("prune", Out("pruned"), File.Exists(Path.Combine(Out("pruned"), PruneRun.ReportFile)), Directory.Exists(Out("pruned")),
-            ["prune", Out("student"), "--out", Out("pruned"), "--target-macs", config.PruneTarget, "--epochs", I(config.PruneEpochs),
+            ["prune", Out("student"), "--out", Out("pruned"), .. config.PruneLatency is { } latency ? ["--target-latency", latency] : new[] { "--target-macs", config.PruneTarget },
+             "--epochs", I(config.PruneEpochs),
              "--criterion", config.PruneCriterion, "--no-eval", .. pruneTeacher is null ? Array.Empty<string>() : ["--teacher", pruneTeacher], .. Common()]);
         var final = ExportAndQuantize("pruned", Out("pruned"));
 

@@ -30,4 +30,5 @@ public sealed record PruneSummary(
     IReadOnlyList<PruneStep> Steps,
     NetworkFigures Before,
     NetworkFigures After,
-    string? TestData);
+    string? TestData,
+    LatencySearch? Latency = null);

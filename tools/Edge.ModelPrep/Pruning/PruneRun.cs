@@ -17,8 +17,14 @@ public sealed record PruneRunOptions
 {
     public required string Source { get; init; }
     public required string Out { get; init; }
-    /// <summary>The budget: a share of the source's MACs (0..1) or, when above 1, a MAC count.</summary>
-    public required double TargetMacs { get; init; }
+    /// <summary>The budget: a share of the source's MACs (0..1) or, when above 1, a MAC count; 0 when the target is a latency.</summary>
+    public double TargetMacs { get; init; }
+    /// <summary>The target as a measured latency in milliseconds (FP32 ONNX Runtime, batch 1, <see cref="LatencyThreads"/>).</summary>
+    public double? TargetLatencyMs { get; init; }
+    /// <summary>The target as a share (0..1) of the unpruned network's measured latency.</summary>
+    public double? TargetLatencyShare { get; init; }
+    /// <summary>ONNX Runtime threads the latency target is measured with (1: a small device's core).</summary>
+    public int LatencyThreads { get; init; } = 1;
     public PruneCriterion Criterion { get; init; } = PruneCriterion.L2;
     public PruneScope Scope { get; init; } = PruneScope.Global;
     public int MinChannels { get; init; } = 8;
@@ -40,7 +46,12 @@ public sealed record PruneRunOptions
 
     public void Validate()
     {
-        if (!double.IsFinite(TargetMacs) || TargetMacs <= 0) throw new CliError($"--target-macs {TargetMacs}: expected a share such as 50% or a count such as 10M", ExitCodes.Usage);
+        var targets = (TargetMacs != 0 ? 1 : 0) + (TargetLatencyMs is null ? 0 : 1) + (TargetLatencyShare is null ? 0 : 1);
+        if (targets != 1) throw new CliError("give one target: --target-macs (50%, 10M) or --target-latency (0.2ms, 60%)", ExitCodes.Usage);
+        if (TargetMacs != 0 && (!double.IsFinite(TargetMacs) || TargetMacs <= 0)) throw new CliError($"--target-macs {TargetMacs}: expected a share such as 50% or a count such as 10M", ExitCodes.Usage);
+        if (TargetLatencyMs is { } ms && (!double.IsFinite(ms) || ms <= 0)) throw new CliError($"--target-latency {ms}: expected milliseconds above 0", ExitCodes.Usage);
+        if (TargetLatencyShare is { } share && (!double.IsFinite(share) || share is <= 0 or >= 1)) throw new CliError($"--target-latency {share * 100}%: expected a share between 0% and 100%", ExitCodes.Usage);
+        if (LatencyThreads is < 1 or > 64) throw new CliError($"--latency-threads {LatencyThreads}: expected 1..64", ExitCodes.Usage);
         if (MinChannels < 1) throw new CliError($"--min-channels {MinChannels}: expected at least 1", ExitCodes.Usage);
         if (!double.IsFinite(MinKeep) || MinKeep is < 0 or > 1) throw new CliError($"--min-keep {MinKeep}: expected 0..1", ExitCodes.Usage);
         if (RoundTo is < 1 or > 64) throw new CliError($"--round-to {RoundTo}: expected 1..64", ExitCodes.Usage);
@@ -58,7 +69,9 @@ public sealed record PruneRunOptions
 /// </summary>
 public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress)
 {
-    public const string ReportFile = "pruning.json", SettingsFile = "prune-settings.json";
+    public const string ReportFile = "pruning.json", SettingsFile = "prune-settings.json", LatencyFile = "latency-search.json";
+    /// <summary>Timed runs per latency measurement (the median is used).</summary>
+    public const int LatencyRuns = 200;
 
     public static string StepFolder(string root, int step, int steps) => step == steps ? root : Path.Combine(root, $"step-{step}");
 
@@ -71,16 +84,6 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         var sourceConfig = FineTuning.ReadConfig(sourceFolder);
         if (source.Groups.Count == 0) throw new CliError($"{sourceState.Arch.Describe()} has no channel groups to prune");
         var sourceMacs = ModelExporter.CountMacs(source);
-        var target = options.TargetMacs <= 1 ? (long)(options.TargetMacs * sourceMacs) : (long)options.TargetMacs;
-        if (target >= sourceMacs) throw new CliError(string.Create(CultureInfo.InvariantCulture,
-            $"--target-macs {target / 1e6:0.###} M: the network has {sourceMacs / 1e6:0.###} M MACs already"), ExitCodes.Usage);
-
-        var settings = new PruneSettings
-        {
-            TargetMacs = target, Criterion = options.Criterion, Scope = options.Scope,
-            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo,
-        };
-        PrunePlanner.CheckReachable(source, settings);
         var report = Path.Combine(options.Out, ReportFile);
         // What the stages in --out were made from: a resumed run continues only with the same source and settings.
         var settingsFile = Path.Combine(options.Out, SettingsFile);
@@ -93,8 +96,44 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
             throw new CliError($"'{options.Out}' holds a run that is not a pruning run ({SettingsFile} missing): choose another --out");
         if (options.Resume && File.Exists(settingsFile) && File.ReadAllText(settingsFile) != identity)
             throw new CliError($"'{options.Out}' holds a pruning run of another source or with other settings ({settingsFile}): rerun with those, or choose another --out");
+
+        var settings = new PruneSettings
+        {
+            TargetMacs = sourceMacs, Criterion = options.Criterion, Scope = options.Scope,
+            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo,
+        };
+        var latencyFile = Path.Combine(options.Out, LatencyFile);
+        LatencySearch? latency = null;
+        long target;
+        if (options.TargetMacs != 0)
+        {
+            target = options.TargetMacs <= 1 ? (long)(options.TargetMacs * sourceMacs) : (long)options.TargetMacs;
+            if (target >= sourceMacs) throw new CliError(string.Create(CultureInfo.InvariantCulture,
+                $"--target-macs {target / 1e6:0.###} M: the network has {sourceMacs / 1e6:0.###} M MACs already"), ExitCodes.Usage);
+        }
+        else if (options.Resume && File.Exists(latencyFile) && File.Exists(settingsFile))
+        {
+            // Measured once: a resumed run prunes to the budget its first measurement chose.
+            latency = JsonSerializer.Deserialize(File.ReadAllText(latencyFile), PruneJson.Default.LatencySearch)
+                ?? throw new CheckpointException($"'{latencyFile}' is empty: choose another --out");
+            target = latency.ChosenMacs;
+            progress.Message(string.Create(CultureInfo.InvariantCulture, $"latency target: budget {target / 1e6:0.###} M MACs from {latencyFile}"));
+        }
+        else
+        {
+            double? share = options.TargetLatencyShare;
+            var ms = options.TargetLatencyMs;
+            if (share is { } sh)
+                ms = sh * CheckpointEvaluator.MeasureLatency(source, sourceState, options.LatencyThreads, LatencyRuns).P50Ms;
+            latency = LatencyBudget.Find(source, sourceState, ChannelImportance.Score(source, options.Criterion), settings, ms!.Value,
+                options.LatencyThreads, LatencyRuns, progress);
+            target = latency.ChosenMacs;
+        }
+        settings = settings with { TargetMacs = target };
+        PrunePlanner.CheckReachable(source, settings);
         Directory.CreateDirectory(options.Out);
         AtomicFile.WriteText(settingsFile, identity);
+        if (latency is not null) AtomicFile.WriteText(latencyFile, JsonSerializer.Serialize(latency, PruneJson.Default.LatencySearch));
         var teacher = options.Teacher == "source" ? sourceFolder : options.Teacher;
         var data = options.Data ?? sourceConfig?.Data ?? sourceState.Data;
 
@@ -179,7 +218,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
             before = before with { TestTop1 = b.Top1, LatencyP50Ms = b.Latency?.P50Ms, LatencyThreads = b.Latency?.Threads };
             after = after with { TestTop1 = a.Top1, LatencyP50Ms = a.Latency?.P50Ms, LatencyThreads = a.Latency?.Threads };
         }
-        var summary = new PruneSummary(options.Out, sourceFolder, Name(options.Criterion), options.Scope.ToString().ToLowerInvariant(), teacher, steps, before, after, testData);
+        var summary = new PruneSummary(options.Out, sourceFolder, Name(options.Criterion), options.Scope.ToString().ToLowerInvariant(), teacher, steps, before, after, testData, latency);
         AtomicFile.WriteText(report, JsonSerializer.Serialize(summary, PruneJson.Default.PruneSummary));
         return summary;
     }
