@@ -229,7 +229,7 @@ public class FuzzTests
         {
             Path.Combine(RepoPaths.Models, "colors.onnx"),
             Path.Combine(RepoPaths.Root, "tests", "fixtures", "fmnist_convnet.onnx"),
-            Path.Combine(RepoPaths.Models, "fashion-mnist-mobilenetv2.int8.onnx"),
+            Path.Combine(RepoPaths.Models, "fashion-mnist-resnet20-pruned.int8.onnx"),
         };
         var seeds = seedPaths.Select(p => (Bytes: File.ReadAllBytes(p), Proto: OnnxModelFile.Load(p))).ToList();
         var image = File.ReadAllBytes(Path.Combine(Samples, "tomatoes.jpg"));

@@ -5,12 +5,12 @@ using Edge.Onnx.Model;
 namespace Edge.Daemon.Tests;
 
 /// <summary>
-/// The INT8 Fashion-MNIST model shipped in models/ (trained, exported and quantized by edge-prep with
+/// The pruned INT8 Fashion-MNIST model shipped in models/ (trained, pruned, exported and quantized by edge-prep with
 /// tools/make-models.sh): a valid ONNX file with everything edged needs inside, that names its samples.
 /// </summary>
 public class ShippedTrainedModelTests
 {
-    private static string ModelPath => Path.Combine(RepoPaths.Models, "fashion-mnist-mobilenetv2.int8.onnx");
+    private static string ModelPath => Path.Combine(RepoPaths.Models, "fashion-mnist-resnet20-pruned.int8.onnx");
 
     [Category(Needs.Python)]
     [Test]
@@ -20,7 +20,7 @@ public class ShippedTrainedModelTests
         var model = OnnxModelFile.Load(ModelPath);
         var report = ModelInspector.Inspect(model);
         Assert.That(report.Operators.Keys, Does.Contain("QuantizeLinear").And.Contain("DequantizeLinear"));
-        Assert.That(report.Metadata[ModelMetadataKeys.Architecture], Does.StartWith("mobilenetv2-0.5"));
+        Assert.That(report.Metadata[ModelMetadataKeys.Architecture], Does.StartWith("resnet20 pruned"));
         var settings = ModelSettings.FromMetadata(report.Metadata);
         Assert.That(settings.Labels, Is.EqualTo(new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" }));
         Assert.That(settings.Color, Is.EqualTo(ColorOrder.Gray));
