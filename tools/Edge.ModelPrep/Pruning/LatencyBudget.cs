@@ -28,12 +28,14 @@ public static class LatencyBudget
     /// <summary>Bisection steps between the smallest allowed network and the unpruned one.</summary>
     public const int Steps = 7;
 
-    public static LatencySearch Find(ClassifierNet net, CheckpointState state, double[][] scores, PruneSettings settings, double targetMs, int threads, int runs, ITrainingProgress progress)
+    /// <param name="target">Milliseconds, or with <paramref name="share"/> a share (0..1) of the unpruned network's latency measured here.</param>
+    public static LatencySearch Find(ClassifierNet net, CheckpointState state, double[][] scores, PruneSettings settings, double target, bool share, int threads, int runs, ITrainingProgress progress)
     {
         var inv = CultureInfo.InvariantCulture;
         var probes = new List<LatencyProbe>();
         var sourceMacs = ModelExporter.CountMacs(net);
         var sourceMs = CheckpointEvaluator.MeasureLatency(net, state, threads, runs).P50Ms;
+        var targetMs = share ? target * sourceMs : target; // one measurement of the source, so a share is always below it
         progress.Message(string.Create(inv, $"latency target {targetMs:0.###} ms: the unpruned network takes {sourceMs:0.###} ms ({sourceMacs / 1e6:0.##} M MACs, FP32, {threads} thread(s), median of {runs})"));
         if (sourceMs <= targetMs)
             throw new CliError(string.Create(inv, $"--target-latency {targetMs:0.###} ms: the network takes {sourceMs:0.###} ms already ({threads} thread(s)); nothing to prune"), ExitCodes.Usage);

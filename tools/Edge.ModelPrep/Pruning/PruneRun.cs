@@ -121,12 +121,8 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         }
         else
         {
-            double? share = options.TargetLatencyShare;
-            var ms = options.TargetLatencyMs;
-            if (share is { } sh)
-                ms = sh * CheckpointEvaluator.MeasureLatency(source, sourceState, options.LatencyThreads, LatencyRuns).P50Ms;
-            latency = LatencyBudget.Find(source, sourceState, ChannelImportance.Score(source, options.Criterion), settings, ms!.Value,
-                options.LatencyThreads, LatencyRuns, progress);
+            latency = LatencyBudget.Find(source, sourceState, ChannelImportance.Score(source, options.Criterion), settings,
+                options.TargetLatencyShare ?? options.TargetLatencyMs!.Value, options.TargetLatencyShare is not null, options.LatencyThreads, LatencyRuns, progress);
             target = latency.ChosenMacs;
         }
         settings = settings with { TargetMacs = target };
