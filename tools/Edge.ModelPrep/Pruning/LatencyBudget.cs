@@ -50,9 +50,7 @@ public static class LatencyBudget
             return probe;
         }
 
-        var smallest = net.Groups.Select(g => PrunePlanner.Minimum(g, settings)).ToArray();
-        long smallestMacs;
-        using (var s = Architectures.Create(ChannelPruner.PlanSpec(net, smallest))) smallestMacs = ModelExporter.CountMacs(s);
+        var smallestMacs = PrunePlanner.SmallestMacs(net, settings);
         var floor = Probe(smallestMacs);
         if (floor.LatencyMs > targetMs)
             throw new CliError(string.Create(inv,

@@ -35,10 +35,15 @@ public static class PrunePlanner
     /// <summary>Refuses, before any work, a budget below the smallest network the minimums allow.</summary>
     public static void CheckReachable(ClassifierNet net, PruneSettings settings)
     {
-        var smallest = net.Groups.Select(g => Minimum(g, settings)).ToArray();
-        using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, smallest));
-        var macs = ModelExporter.CountMacs(candidate);
+        var macs = SmallestMacs(net, settings);
         if (macs > settings.TargetMacs) throw Unreachable(settings, macs);
+    }
+
+    /// <summary>MACs of the smallest network the minimums allow (every group at <see cref="Minimum"/>).</summary>
+    public static long SmallestMacs(ClassifierNet net, PruneSettings settings)
+    {
+        using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, [.. net.Groups.Select(g => Minimum(g, settings))]));
+        return ModelExporter.CountMacs(candidate);
     }
 
     /// <summary>The fewest channels a group keeps: the minimums rounded up to the rounding step, never more than it has.</summary>

@@ -114,8 +114,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         else if (options.Resume && File.Exists(latencyFile) && File.Exists(settingsFile))
         {
             // Measured once: a resumed run prunes to the budget its first measurement chose.
-            latency = JsonSerializer.Deserialize(File.ReadAllText(latencyFile), PruneJson.Default.LatencySearch)
-                ?? throw new CheckpointException($"'{latencyFile}' is empty: choose another --out");
+            latency = ReadLatencySearch(latencyFile, sourceMacs);
             target = latency.ChosenMacs;
             progress.Message(string.Create(CultureInfo.InvariantCulture, $"latency target: budget {target / 1e6:0.###} M MACs from {latencyFile}"));
         }
@@ -217,6 +216,17 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         var summary = new PruneSummary(options.Out, sourceFolder, Name(options.Criterion), options.Scope.ToString().ToLowerInvariant(), teacher, steps, before, after, testData, latency);
         AtomicFile.WriteText(report, JsonSerializer.Serialize(summary, PruneJson.Default.PruneSummary));
         return summary;
+    }
+
+    /// <summary>A saved latency search, bounded and checked: it decides the budget a resumed run prunes to.</summary>
+    private static LatencySearch ReadLatencySearch(string path, long sourceMacs)
+    {
+        LatencySearch? search;
+        try { search = JsonSerializer.Deserialize(BoundedFile.ReadAll(path, 1 << 20), PruneJson.Default.LatencySearch); }
+        catch (JsonException) { search = null; }
+        if (search is null || search.ChosenMacs <= 0 || search.ChosenMacs >= sourceMacs)
+            throw new CheckpointException($"'{path}' is not a latency search of this network: delete it to measure again, or choose another --out");
+        return search;
     }
 
     public static string Name(PruneCriterion c) => c switch { PruneCriterion.BatchNorm => "bn", _ => c.ToString().ToLowerInvariant() };
