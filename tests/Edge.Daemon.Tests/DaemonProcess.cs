@@ -10,6 +10,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();
+    // Each daemon its own state directory (where results go by default), so tests never share a store.
+    private readonly TempDir _state = new();
 
     public DaemonProcess(IEnumerable<string> args, IDictionary<string, string>? env = null, string? workDir = null)
     {
@@ -24,6 +26,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
         psi.ArgumentList.Add("run");
         psi.ArgumentList.Add($"--Http:Url=http://127.0.0.1:{Port}");
         foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["XDG_STATE_HOME"] = _state.Path;
+        psi.Environment.Remove("STATE_DIRECTORY");
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         _process = Process.Start(psi)!;
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
@@ -99,6 +103,7 @@ internal sealed class DaemonProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
         Client.Dispose();
         _process.Dispose();
+        _state.Dispose();
     }
 
     private static int FreePort()

@@ -83,6 +83,14 @@ internal static class RunCommand
         var logger = logs.CreateLogger("edged");
         using var notifier = new SystemdNotifier();
         var endpoints = HttpEndpoints.Parse(o.Http.Url, []);
+        if (o.Store.Enabled)
+        {
+            var state = StateDirectory.Resolve(Environment.GetEnvironmentVariable);
+            o = o with { Store = o.Store with { Path = o.Store.Path ?? state.Results } };
+            logger.LogInformation("results: {Path}{Origin}", o.Store.Path, o.Store.Path == state.Results ? $" ({state.Origin})" : "");
+        }
+        // Taken before the model loads, so a second daemon on the same store is refused at once.
+        using var storeLock = o.Store.Enabled ? StoreLock.Acquire(o.Store.Path!, logger) : null;
         using var classifier = LoadModel(o, logger);
         // Uploads get a classifier of their own (one thread, their own pixel limit), so they never take the camera's.
         using var uploads = o.Http.MaxQueuedUploads > 0
@@ -91,7 +99,7 @@ internal static class RunCommand
                 o.Http.MaxQueuedUploads, o.Model.TopK, logger)
             : null;
         var store = o.Store.Enabled
-            ? new ResultWriter(o.Store.Path, () => new ResultStore(o.Store.Path, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays)), o.Store.MaxPending, logger)
+            ? new ResultWriter(o.Store.Path!, () => new ResultStore(o.Store.Path!, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays)), o.Store.MaxPending, logger)
             : null;
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).

@@ -117,8 +117,8 @@ public sealed record StoreOptions
 {
     /// <summary>Record results in SQLite (false: results are only served live).</summary>
     public bool Enabled { get; set; } = true;
-    /// <summary>SQLite file; relative paths are under the working directory.</summary>
-    public string Path { get; set; } = "edged-results.db";
+    /// <summary>SQLite file; unset = edged-results.db in the state directory (systemd's StateDirectory, else ~/.local/state/edge); a relative path is under the working directory. One daemon per file.</summary>
+    public string? Path { get; set; }
     public int MaxRows { get; set; } = 100_000;
     public int MaxAgeDays { get; set; } = 30;
     /// <summary>Results kept in memory while the database cannot take them (disk full, unopenable); beyond this the oldest are dropped and counted as lost.</summary>

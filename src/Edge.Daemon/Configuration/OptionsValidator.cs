@@ -74,7 +74,7 @@ public static class OptionsValidator
         Check(o.Actions.Snapshots.MinFreeMb >= 0, "Actions:Snapshots:MinFreeMb", $"must be 0 or more, got {o.Actions.Snapshots.MinFreeMb}");
         Check(o.Trigger.MaxRate is > 0 and <= 1000, "Trigger:MaxRate", $"must be in (0, 1000], got {o.Trigger.MaxRate}");
         Check(o.Trigger.Burst is >= 1 and <= 100, "Trigger:Burst", $"must be 1..100, got {o.Trigger.Burst}");
-        Check(!o.Store.Enabled || !string.IsNullOrWhiteSpace(o.Store.Path), "Store:Path", "must not be empty (set Store:Enabled=false to run without recording)");
+        Check(!o.Store.Enabled || o.Store.Path is null || !string.IsNullOrWhiteSpace(o.Store.Path), "Store:Path", "must not be empty (leave it out for the state directory, or set Store:Enabled=false to run without recording)");
         Check(o.Store.MaxPending is >= 10 and <= 1_000_000, "Store:MaxPending", $"must be 10..1000000, got {o.Store.MaxPending}");
         Check(o.Store.MaxRows >= 1, "Store:MaxRows", $"must be at least 1, got {o.Store.MaxRows}");
         Check(o.Store.MaxAgeDays >= 1, "Store:MaxAgeDays", $"must be at least 1, got {o.Store.MaxAgeDays}");
