@@ -18,6 +18,9 @@ packages=(
   chromium prometheus
   # Native AOT publishing of edged for linux-x64.
   clang zlib1g-dev
+  # Packaging and its tests: the .deb (tools/package.sh), lintian, a Debian chroot to install it into,
+  # and systemd-analyze for the unit.
+  fakeroot lintian debootstrap systemd
   # edge-prep: a font for the labels of its report plots; readelf to check the libtorch load fix.
   fonts-dejavu-core binutils
 )

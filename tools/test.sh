@@ -2,7 +2,7 @@
 # Runs every test and prints the totals from the TRX results as the last line: "N passed, N failed".
 #   tools/test.sh           everything (CI)
 #   tools/test.sh --fast    only tests that need nothing beyond .NET: no Python references, Fashion-MNIST,
-#                           ffmpeg, Chromium, promtool, root, published binary or TorchSharp training
+#                           ffmpeg, Chromium, promtool, root, published binary, packaging tools or TorchSharp training
 #                           (the categories in tests/Edge.TestSupport/Needs.cs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ dotnet build Edge.sln -c Release --verbosity quiet --nologo 2>&1 || exit 1
 # One results folder per test project, so no two TRX files can collide on a timestamped name.
 filter=()
 if [ "${1:-}" = "--fast" ]; then
-  filter=(--filter "TestCategory!=Python&TestCategory!=FashionMnist&TestCategory!=Ffmpeg&TestCategory!=Chromium&TestCategory!=Promtool&TestCategory!=Root&TestCategory!=Aot&TestCategory!=Training")
+  filter=(--filter "TestCategory!=Python&TestCategory!=FashionMnist&TestCategory!=Ffmpeg&TestCategory!=Chromium&TestCategory!=Promtool&TestCategory!=Root&TestCategory!=Aot&TestCategory!=Packaging&TestCategory!=Training")
 fi
 status=0
 for project in tests/*.Tests/*.Tests.csproj; do

@@ -22,10 +22,12 @@ public static class Needs
     public const string Root = "Root";
     /// <summary>A published Native-AOT edged (tools/publish.sh; CI publishes before testing).</summary>
     public const string Aot = "Aot";
+    /// <summary>Debian packaging and systemd tools: dpkg-deb, fakeroot, lintian, debootstrap, systemd-analyze (tools/setup.sh installs them).</summary>
+    public const string Packaging = "Packaging";
     /// <summary>Minutes of TorchSharp training: real but slow.</summary>
     public const string Training = "Training";
 
-    public static readonly string[] All = [Python, FashionMnist, Ffmpeg, Chromium, Promtool, Root, Aot, Training];
+    public static readonly string[] All = [Python, FashionMnist, Ffmpeg, Chromium, Promtool, Root, Aot, Packaging, Training];
 
     /// <summary>Fails the current test unless it (or its fixture) carries <paramref name="category"/>.</summary>
     public static void Check(string category)
