@@ -68,3 +68,24 @@ public class StatePathTests
         Assert.That(await third.StopAsync(), Is.Zero, third.Log);
     }
 }
+
+/// <summary>The working directory is only where edged was started: nothing in it is read or watched.</summary>
+[NonParallelizable]
+public class WorkingDirectoryTests
+{
+    [Test]
+    public async Task AnAppsettingsFileOrALargeTreeInTheWorkingDirectoryIsNeitherReadNorWatched()
+    {
+        using var work = new TempDir();
+        File.WriteAllText(work.File("appsettings.json"), "{ not json");
+        for (var i = 0; i < 300; i++) Directory.CreateDirectory(work.File($"tree/d{i}"));
+        await using var d = new DaemonProcess([], workDir: work.Path);
+        await d.WaitListeningAsync();
+        // Every inotify watch the process holds is one "inotify wd:" line in its fdinfo.
+        var watches = Directory.GetFiles($"/proc/{d.Pid}/fdinfo")
+            .Sum(f => { try { return File.ReadLines(f).Count(l => l.StartsWith("inotify wd:", StringComparison.Ordinal)); } catch (IOException) { return 0; } });
+        Assert.That(watches, Is.LessThan(10), "no watch per subdirectory of the working directory");
+        Assert.That(await d.StopAsync(), Is.Zero, d.Log);
+        Assert.That(d.Log, Does.Not.Contain("appsettings"));
+    }
+}

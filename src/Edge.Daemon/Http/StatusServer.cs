@@ -28,8 +28,13 @@ public static class StatusServer
     public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
         UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Configuration.Sources.Clear();
+        // The empty builder, not the slim one: the slim builder reads appsettings.json from the working directory
+        // (a malformed one stopped edged from starting) and watches that directory's whole tree for changes (one
+        // inotify watch per subdirectory, walked at start: seconds and thousands of watches under a large working
+        // directory). edged takes no configuration from ASP.NET: only Kestrel, routing and logging.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddRoutingCore();
         var limiter = new ConnectionLimiter(PerAddressConnections);
         builder.WebHost.ConfigureKestrel(k =>
         {
