@@ -10,6 +10,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        Core.Inference.OnnxRuntimeTelemetry.Disable(); // before any ONNX Runtime code: nothing leaves the device
         using var logs = LoggerFactory.Create(b => b
             .SetMinimumLevel(LogLevel.Information)
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = null; })

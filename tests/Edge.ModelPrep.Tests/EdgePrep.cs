@@ -5,7 +5,9 @@ namespace Edge.ModelPrep.Tests;
 /// <summary>Runs the real edge-prep CLI (the edge-prep.dll beside the tests) as a process.</summary>
 internal static class EdgePrep
 {
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => Run(null, args);
+
+    public static (int Code, string Out, string Err) Run(IDictionary<string, string>? env, params string[] args)
     {
         if (args.Length > 0 && args[0] is "train" or "distill") Needs.Check(Needs.Training);
         if (args.Any(a => a.StartsWith("fashion-mnist", StringComparison.Ordinal))) Needs.Check(Needs.FashionMnist);
@@ -15,6 +17,7 @@ internal static class EdgePrep
         };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge-prep.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var o = p.StandardOutput.ReadToEndAsync();
         var e = p.StandardError.ReadToEndAsync();

@@ -11,6 +11,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        Edge.Core.Inference.OnnxRuntimeTelemetry.Disable(); // before any ONNX Runtime code: nothing leaves the machine
         Interop.NativeMemory.TuneForTraining();
         var parsed = Root().Parse(args);
         if (parsed.Errors.Count > 0)
