@@ -11,13 +11,16 @@
 # PREFIX is not writable); commands go to PREFIX/bin, their files to PREFIX/lib/edge and PREFIX/lib/edge-prep.
 # Rerunning replaces an earlier install. Runs tools/setup.sh first.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
+# Paths given on the command line are the caller's, not the repository's.
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 fail() { echo "install: $*" >&2; exit 1; }
 usage() { echo "usage: tools/install.sh [--prefix DIR] [--no-edge-prep] | --service" >&2; exit 2; }
 prefix=""; prep=1; service=0
 while (($#)); do
   case "$1" in
-    --prefix) (($# >= 2)) || usage; prefix=$2; shift 2 ;;
+    --prefix) (($# >= 2)) || usage; prefix=$(absolute "$2"); shift 2 ;;
     --no-edge-prep) prep=0; shift ;;
     --service) service=1; shift ;;
     -h|--help) usage ;;
@@ -36,9 +39,10 @@ if ((service)); then
   tools/package.sh "$arch"
   version=$(sed -n 's:.*<Version>\([^<]*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get install -y "./artifacts/edge_${version}_${arch}.deb"
+  # --reinstall: a rebuild of the same version replaces what is installed instead of being skipped.
+  $sudo apt-get install -y --reinstall "./artifacts/edge_${version}_${arch}.deb"
   echo "install: edged runs as the systemd service 'edged' (config /etc/edge/edged.json, results /var/lib/edge)"
-  echo "next: edit /etc/edge/edged.json for your camera, then: edged check --config /etc/edge/edged.json && sudo systemctl restart edged"
+  echo "next: edit /etc/edge/edged.json for your camera, then: sudo -u edge edged check --config /etc/edge/edged.json && sudo systemctl restart edged"
   exit 0
 fi
 
@@ -65,12 +69,15 @@ if ((prep)); then
   rm -f "$stage"/edge-prep/*.pdb
   # A wrapper rather than a link: the .NET runtime that built it is found wherever it is installed.
   dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
-  cat > "$stage/edge-prep.sh" <<WRAPPER
-#!/bin/sh
-# edge-prep, installed by tools/install.sh
-export DOTNET_ROOT="\${DOTNET_ROOT:-$dotnet_root}"
-exec "$prefix/lib/edge-prep/edge-prep" "\$@"
-WRAPPER
+  # Single-quoted for the shell, whatever characters the paths hold.
+  quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+  {
+    echo '#!/bin/sh'
+    echo '# edge-prep, installed by tools/install.sh'
+    echo "[ -n \"\${DOTNET_ROOT:-}\" ] || DOTNET_ROOT=$(quote "$dotnet_root")"
+    echo 'export DOTNET_ROOT'
+    echo "exec $(quote "$prefix/lib/edge-prep/edge-prep") \"\$@\""
+  } > "$stage/edge-prep.sh"
 fi
 
 # Into place: the old install goes only once the new one is built.

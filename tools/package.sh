@@ -6,7 +6,10 @@
 # publish folder's edged.dbg), its native libraries, the shipped models, /etc/edge/edged.json (a
 # conffile), the hardened unit and maintainer scripts that create the edge user and enable the service.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
+# Paths given on the command line are the caller's, not the repository's.
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 fail() { echo "package: $*" >&2; exit 1; }
 usage() { echo "usage: tools/package.sh amd64|arm64 [--from DIR] [--out DIR] [--version X.Y.Z]" >&2; exit 2; }
 (($#)) || usage
@@ -19,8 +22,8 @@ esac
 from=""; out=artifacts; version=""
 while (($#)); do
   case "$1" in
-    --from) (($# >= 2)) || usage; from=$2; shift 2 ;;
-    --out) (($# >= 2)) || usage; out=$2; shift 2 ;;
+    --from) (($# >= 2)) || usage; from=$(absolute "$2"); shift 2 ;;
+    --out) (($# >= 2)) || usage; out=$(absolute "$2"); shift 2 ;;
     --version) (($# >= 2)) || usage; version=$2; shift 2 ;;
     *) echo "package: unknown argument '$1'" >&2; usage ;;
   esac
@@ -81,7 +84,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: libc6 (>= $glibc), libgcc-s1, libstdc++6, adduser
+Depends: libc6 (>= $glibc), libgcc-s1, libstdc++6, libssl3 | libssl3t64 | libssl1.1, adduser
 Recommends: libgpiod2
 Suggests: ffmpeg
 Section: video

@@ -56,6 +56,13 @@ public class StatePathTests
             second.Log);
         Assert.That(second.Log, Does.Not.Contain("   at "), "no stack trace");
 
+        // A symbolic link to the same store is the same store.
+        var link = dir.File("alias.db");
+        File.CreateSymbolicLink(link, db);
+        await using var viaLink = new DaemonProcess([$"--Store:Path={link}"]);
+        await viaLink.WaitUntilAsync(() => Task.FromResult(viaLink.HasExited), "the daemon given a link to exit");
+        Assert.That(viaLink.Log, Does.Contain($"'{link}' is in use by another edged (pid {first.Pid})"), viaLink.Log);
+
         long Classified() => JsonDocument.Parse(first.Client.GetStringAsync("api/status").Result).RootElement.GetProperty("frames_classified").GetInt64();
         var before = Classified();
         await first.WaitUntilAsync(() => Task.FromResult(Classified() > before + 2), "the first daemon to go on classifying");

@@ -12,7 +12,8 @@ namespace Edge.Daemon.Interop;
 /// </summary>
 internal sealed partial class ExclusiveFileLock : IDisposable
 {
-    private const int ORdWr = 0x2, OCreat = 0x40, OCloExec = 0x80000;
+    private const int ORdOnly = 0x0, ORdWr = 0x2, OCreat = 0x40, OCloExec = 0x80000;
+    private const int EAccess = 13, EReadOnlyFs = 30;
     private const int LockEx = 2, LockNb = 4;
     private const int EWouldBlock = 11;
 
@@ -32,6 +33,8 @@ internal sealed partial class ExclusiveFileLock : IDisposable
         held = null;
         detail = "";
         var fd = Open(path, ORdWr | OCreat | OCloExec, 0x1A4 /* 0644 */);
+        if (fd < 0 && Marshal.GetLastPInvokeError() is EAccess or EReadOnlyFs)
+            fd = Open(path, ORdOnly | OCloExec, 0); // flock needs no write access: another user's lock file still locks
         if (fd < 0)
         {
             detail = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
@@ -51,7 +54,7 @@ internal sealed partial class ExclusiveFileLock : IDisposable
             Ftruncate(fd, 0);
             RandomAccess.Write(handle, pid, 0);
         }
-        catch (IOException) { } // the lock is what matters; the pid is only for the message
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the lock is what matters; the pid is only for the message
         held = new ExclusiveFileLock(handle);
         return Outcome.Acquired;
     }

@@ -17,7 +17,15 @@ internal static class StoreLock
     /// </summary>
     public static IDisposable? Acquire(string storePath, ILogger logger)
     {
-        var path = Path.GetFullPath(storePath) + ".lock";
+        // The lock belongs to the file SQLite will open: through a symbolic link, to its target (a second daemon
+        // given a link to the first one's store is refused too).
+        var full = Path.GetFullPath(storePath);
+        try
+        {
+            if (new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target) full = target.FullName;
+        }
+        catch (IOException) { } // a link loop or an unreadable link: SQLite will fail on it and say so
+        var path = full + ".lock";
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
