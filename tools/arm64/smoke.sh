@@ -20,13 +20,25 @@ out=artifacts/edged-linux-arm64
 tools/publish.sh linux-arm64 "$out" > artifacts/publish-arm64.log 2>&1 || { tail -n 40 artifacts/publish-arm64.log; exit 1; }
 tail -n 1 artifacts/publish-arm64.log
 cpuinfo=$(realpath tools/arm64/cpuinfo-rpi4.txt)
-actual=$(unshare -m sh -c "mount --bind '$cpuinfo' /proc/cpuinfo && exec qemu-aarch64-static -cpu cortex-a72 -L /usr/aarch64-linux-gnu $out/edged classify models/samples --json" \
-  | grep -o '"label": "[a-z]*"' | head -n 100 | tr '\n' ' ')
-expected=$(artifacts/edged-linux-x64/edged classify models/samples --json | grep -o '"label": "[a-z]*"' | head -n 100 | tr '\n' ' ')
-if [ -z "$actual" ] || [ "$actual" != "$expected" ]; then
-  echo "arm64 smoke: answers differ from x64" >&2
-  echo "  arm64: $actual" >&2
-  echo "  x64:   $expected" >&2
-  exit 1
-fi
-echo "arm64 smoke: $out/edged classifies the samples as the x64 build does"
+x64=artifacts/edged-linux-x64/edged
+qemu="qemu-aarch64-static -cpu cortex-a72 -L /usr/aarch64-linux-gnu"
+arm64() { unshare -m sh -c "mount --bind '$cpuinfo' /proc/cpuinfo && exec $qemu $out/edged $*"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+compare=tools/arm64/same_results.py
+# The FP32 default model: same top-1 and every score within 1e-4. The INT8 model: same top-1 (its integer
+# kernels differ between architectures).
+"$x64" classify models/samples --json > "$work/x64.json"
+arm64 classify models/samples --json > "$work/arm64.json"
+/usr/bin/python3 "$compare" classify "$work/x64.json" "$work/arm64.json" 1e-4
+int8=models/fashion-mnist-resnet20-pruned.int8.onnx
+"$x64" classify --model "$int8" models/fashion-samples --json > "$work/x64-int8.json"
+arm64 classify --model "$int8" models/fashion-samples --json > "$work/arm64-int8.json"
+/usr/bin/python3 "$compare" classify "$work/x64-int8.json" "$work/arm64-int8.json"
+# A short `edged run` on the sample frames: the stored results agree.
+settings="--Source:Fps=20 --Trigger:MaxRate=20 --Http:MaxQueuedUploads=0"
+/usr/bin/python3 "$compare" collect 6 "$work/x64.db" -- "$x64" run $settings --Store:Path="$work/x64.db" --Http:Url=http://127.0.0.1:18781
+/usr/bin/python3 "$compare" collect 6 "$work/arm64.db" -- unshare -m sh -c \
+  "mount --bind '$cpuinfo' /proc/cpuinfo && exec $qemu $out/edged run $settings --Store:Path=$work/arm64.db --Http:Url=http://127.0.0.1:18782"
+/usr/bin/python3 "$compare" stored 6 "$work/x64.db" "$work/arm64.db"
+echo "arm64 smoke: $out/edged classifies and runs as the x64 build does"
