@@ -9,7 +9,7 @@
 #
 # PREFIX defaults to /usr/local (on every user's PATH; sudo is used only to copy the built files there when
 # PREFIX is not writable); commands go to PREFIX/bin, their files to PREFIX/lib/edge and PREFIX/lib/edge-prep.
-# Rerunning replaces an earlier install. Runs tools/setup.sh first.
+# Rerunning replaces an earlier install. Runs tools/setup.sh first (with --service, only its publishing part).
 set -euo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ case "$(uname -m)" in
   aarch64) rid=linux-arm64; arch=arm64 ;;
   *) fail "machine '$(uname -m)': Edge builds for x86_64 and aarch64" ;;
 esac
-tools/setup.sh
+if ((service)); then tools/setup.sh --publish; else tools/setup.sh; fi
 
 if ((service)); then
   [ -z "$prefix" ] || fail "--service installs the Debian package (/usr/bin/edged); --prefix does not apply"

@@ -16,7 +16,7 @@ usage() { echo "usage: tools/package.sh amd64|arm64 [--from DIR] [--out DIR] [--
 arch=$1; shift
 case "$arch" in
   amd64) rid=linux-x64; strip=strip ;;
-  arm64) rid=linux-arm64; strip=aarch64-linux-gnu-strip ;;
+  arm64) rid=linux-arm64; strip=aarch64-linux-gnu-strip; [ "$(uname -m)" != aarch64 ] || strip=strip ;;
   *) echo "package: architecture '$arch': expected amd64 or arm64" >&2; usage ;;
 esac
 from=""; out=artifacts; version=""

@@ -2,6 +2,7 @@
 # Installs what Edge needs on a fresh Debian 12 / Ubuntu 22.04+ machine with the .NET 10 SDK,
 # idempotently: Debian packages only when missing, then a NuGet restore.
 #   tools/setup.sh          everything: build, tests (Python reference tools) and AOT publishing
+#   tools/setup.sh --publish  only what publishing and packaging edged need (tools/install.sh --service)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,14 @@ packages=(
   # edge-prep: a font for the labels of its report plots; readelf to check the libtorch load fix.
   fonts-dejavu-core binutils
 )
+project=Edge.sln
+if [ "${1:-}" = "--publish" ]; then
+  packages=(clang zlib1g-dev fakeroot binutils)
+  project=src/Edge.Daemon/Edge.Daemon.csproj
+elif [ -n "${1:-}" ]; then
+  echo "setup: unknown argument '$1' (expected nothing or --publish)" >&2
+  exit 2
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,5 +46,5 @@ if ((${#missing[@]})); then
 fi
 
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
-dotnet restore Edge.sln --verbosity quiet
+dotnet restore "$project" --verbosity quiet
 echo "setup: ready"
