@@ -21,11 +21,17 @@ public class ExportTests
         manual_seed(seed);
         var s = net.Spec;
         using var _ = no_grad();
+        // Scalars held for the whole loop: TorchSharp's Tensor + double makes a temporary Scalar that the GC may
+        // finalize while the native add still reads it (seen once in CI: "toDouble: Expected false to be true").
+        using var half = (TorchSharp.Scalar)0.5;
+        using var fifth = (TorchSharp.Scalar)0.2;
         foreach (var (_, m) in net.named_modules())
         {
             if (m is not BatchNorm2d bn) continue;
-            bn.weight!.copy_(rand_like(bn.weight) + 0.5);
-            bn.bias!.copy_(randn_like(bn.bias) * 0.2);
+            using var weight = rand_like(bn.weight).add_(half);
+            using var bias = randn_like(bn.bias).mul_(fifth);
+            bn.weight!.copy_(weight);
+            bn.bias!.copy_(bias);
             bn.momentum = 1.0; // running statistics = this batch's
         }
         net.train();
