@@ -36,11 +36,15 @@ if ((service)); then tools/setup.sh --publish; else tools/setup.sh; fi
 
 if ((service)); then
   [ -z "$prefix" ] || fail "--service installs the Debian package (/usr/bin/edged); --prefix does not apply"
-  tools/package.sh "$arch"
-  version=$(sed -n 's:.*<Version>\([^<]*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)
+  # A folder of its own, so the one package in it is the one just built (apt reads it as _apt: world-readable).
+  debs=$(mktemp -d)
+  trap 'rm -rf "$debs"' EXIT
+  chmod 0755 "$debs"
+  tools/package.sh "$arch" --out "$debs"
+  deb=$(find "$debs" -name "edge_*_${arch}.deb" | head -n 1)
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   # --reinstall: a rebuild of the same version replaces what is installed instead of being skipped.
-  $sudo apt-get install -y --reinstall "./artifacts/edge_${version}_${arch}.deb"
+  $sudo apt-get install -y --reinstall "$deb"
   echo "install: edged runs as the systemd service 'edged' (config /etc/edge/edged.json, results /var/lib/edge)"
   echo "next: edit /etc/edge/edged.json for your camera, then: sudo -u edge edged check --config /etc/edge/edged.json && sudo systemctl restart edged"
   exit 0

@@ -36,6 +36,7 @@ for tool in dpkg-deb fakeroot readelf "$strip" gzip; do command -v "$tool" >/dev
 if [ -z "$from" ]; then
   from=artifacts/edged-$rid
   echo "package: publishing edged for $rid into $from"
+  mkdir -p artifacts
   tools/publish.sh "$rid" "$from" > "artifacts/publish-$rid.log" 2>&1 || { tail -n 20 "artifacts/publish-$rid.log"; fail "publish failed"; }
 fi
 [ -x "$from/edged" ] || fail "'$from/edged' is not a published edged (run tools/publish.sh $rid)"

@@ -12,7 +12,11 @@ namespace Edge.Daemon.Interop;
 /// </summary>
 internal sealed partial class ExclusiveFileLock : IDisposable
 {
-    private const int ORdOnly = 0x0, ORdWr = 0x2, OCreat = 0x40, OCloExec = 0x80000;
+    // O_NOFOLLOW: a lock file planted as a link would have the pid written (and the file truncated) wherever it
+    // points; O_NONBLOCK: one planted as a FIFO would block the read-only open forever. Neither changes flock on a
+    // regular file. The other flags have the same values on x86-64 and arm64; O_NOFOLLOW does not (asm/fcntl.h).
+    private const int ORdOnly = 0x0, ORdWr = 0x2, OCreat = 0x40, ONonBlock = 0x800, OCloExec = 0x80000;
+    private static readonly int ONoFollow = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x8000 : 0x20000;
     private const int EAccess = 13, EReadOnlyFs = 30;
     private const int LockEx = 2, LockNb = 4;
     private const int EWouldBlock = 11;
@@ -32,9 +36,10 @@ internal sealed partial class ExclusiveFileLock : IDisposable
     {
         held = null;
         detail = "";
-        var fd = Open(path, ORdWr | OCreat | OCloExec, 0x1A4 /* 0644 */);
+        var flags = ONoFollow | ONonBlock | OCloExec;
+        var fd = Open(path, ORdWr | OCreat | flags, 0x1A4 /* 0644 */);
         if (fd < 0 && Marshal.GetLastPInvokeError() is EAccess or EReadOnlyFs)
-            fd = Open(path, ORdOnly | OCloExec, 0); // flock needs no write access: another user's lock file still locks
+            fd = Open(path, ORdOnly | flags, 0); // flock needs no write access: another user's lock file still locks
         if (fd < 0)
         {
             detail = Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
