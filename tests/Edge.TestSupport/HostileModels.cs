@@ -45,6 +45,37 @@ public static class HostileModels
         return g.Build();
     }
 
+    /// <summary>A harmless four-label classifier that says it is release <paramref name="version"/> (so each version has its own hash).</summary>
+    public static ModelProto Release(string version, IReadOnlyList<string>? labels = null)
+    {
+        var model = WithLabels(labels ?? FourLabels);
+        model.MetadataProps.Add(new StringStringEntryProto { Key = ModelMetadataKeys.Version, Value = version });
+        return model;
+    }
+
+    /// <summary>The same classifier with no metadata at all: no labels, no normalisation.</summary>
+    public static ModelProto WithoutMetadata()
+    {
+        var model = WithLabels(FourLabels);
+        model.MetadataProps.Clear();
+        return model;
+    }
+
+    /// <summary>An input of four channels ([N,4,16,16]): not an image tensor Edge can feed.</summary>
+    public static ModelProto FourChannelInput()
+    {
+        var g = new GraphBuilder("four-channels");
+        var x = g.Input("image", DataType.Float, "N", 4, 16, 16);
+        g.Initializer("W", new float[16], 4, 4);
+        g.Initializer("B", new float[4], 4);
+        var pooled = g.Node("GlobalAveragePool", [x], "pooled");
+        var flat = g.Node("Flatten", [pooled], "flat", null, Attr.Int("axis", 1));
+        var logits = g.Node("Gemm", [flat, "W", "B"], "logits", "fc", Attr.Int("transB", 1));
+        g.Output(logits, DataType.Float, "N", 4);
+        g.Metadata(Plain().ToMetadata());
+        return g.Build();
+    }
+
     /// <summary>A tensor that ONNX Runtime would fill from <paramref name="location"/> (relative to where it resolves paths).</summary>
     public static TensorProto ExternalTensor(string name, string location, long elements)
     {

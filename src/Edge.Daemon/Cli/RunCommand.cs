@@ -35,17 +35,78 @@ internal static class RunCommand
     internal static Classifier LoadModel(EdgedOptions o, ILogger logger, int? threads = null, long? maxPixels = null,
         Core.Imaging.JpegScanChecking scanCheck = Core.Imaging.JpegScanChecking.WhenGreyFilled)
     {
-        OnnxRuntimeLibrary.Configure(o.Model.OnnxRuntimeLibrary, logger);
         try
         {
-            return Classifier.Load(o.Model.Path ?? DefaultPaths.DefaultModel,
-                new ClassifierOptions
-                {
-                    IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1,
-                    MaxImagePixels = maxPixels ?? o.Model.MaxPixels,
-                    MaxInferenceBytes = o.Model.MaxInferenceMb * 1024L * 1024,
-                    JpegScanCheck = scanCheck,
-                }, logger: logger);
+            return LoadClassifier(o, o.Model.Path ?? DefaultPaths.DefaultModel, logger, threads, maxPixels, scanCheck);
+        }
+        catch (ModelLoadException e)
+        {
+            throw new CliError($"Model:Path: {e.Message}");
+        }
+    }
+
+    /// <summary>One session on <paramref name="path"/> with the configured options (the camera's, or the uploads' with their own limits).</summary>
+    /// <exception cref="ModelLoadException">The model cannot be used.</exception>
+    private static Classifier LoadClassifier(EdgedOptions o, string path, ILogger logger, int? threads = null, long? maxPixels = null,
+        Core.Imaging.JpegScanChecking scanCheck = Core.Imaging.JpegScanChecking.WhenGreyFilled)
+    {
+        OnnxRuntimeLibrary.Configure(o.Model.OnnxRuntimeLibrary, logger);
+        return Classifier.Load(path,
+            new ClassifierOptions
+            {
+                IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1,
+                MaxImagePixels = maxPixels ?? o.Model.MaxPixels,
+                MaxInferenceBytes = o.Model.MaxInferenceMb * 1024L * 1024,
+                JpegScanCheck = scanCheck,
+            }, logger: logger);
+    }
+
+    /// <summary>
+    /// Both sessions a model runs in: the camera's, and (when uploads are on) the uploads' own, on one thread with
+    /// the upload pixel limit and full JPEG scan checks, so that uploads never take the camera's session.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The model cannot be used.</exception>
+    private static Models.LoadedModel LoadBoth(EdgedOptions o, string path, string sha256, string origin, ILogger logger)
+    {
+        var camera = LoadClassifier(o, path, logger);
+        try
+        {
+            var uploads = o.Http.MaxQueuedUploads > 0
+                ? LoadClassifier(o, path, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, threads: 1, maxPixels: o.Http.MaxUploadPixels,
+                    scanCheck: Core.Imaging.JpegScanChecking.Always)
+                : null;
+            return new Models.LoadedModel(camera, uploads, Models.ModelIdentity.Of(camera, sha256, origin, DateTimeOffset.UtcNow));
+        }
+        catch
+        {
+            camera.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The model to start with: the last proven update (when updates are on and it was accepted over the model
+    /// configured now), else the configured model. An update that no longer loads is said, and the configured model runs.
+    /// </summary>
+    private static Models.LoadedModel LoadStartModel(EdgedOptions o, Models.ModelStore store, Models.StartModel configured, ILogger logger)
+    {
+        var start = o.Model.Updates.Enabled ? store.ResolveStart(configured.Path, logger) : configured;
+        if (start.Path != configured.Path)
+        {
+            try
+            {
+                var model = LoadBoth(o, start.Path, start.Sha256, start.Origin, logger);
+                logger.LogInformation("model: {Sha} ({Origin}), the last update accepted over Model:Path '{Configured}'", start.Sha256[..12], start.Origin, configured.Path);
+                return model;
+            }
+            catch (ModelLoadException e)
+            {
+                logger.LogWarning("Model updates: the last accepted model no longer loads ({Reason}); running the configured model", e.Message);
+            }
+        }
+        try
+        {
+            return LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger);
         }
         catch (ModelLoadException e)
         {
@@ -83,24 +144,26 @@ internal static class RunCommand
         var logger = logs.CreateLogger("edged");
         using var notifier = new SystemdNotifier();
         var endpoints = HttpEndpoints.Parse(o.Http.Url, []);
+        var state = StateDirectory.Resolve(Environment.GetEnvironmentVariable);
         if (o.Store.Enabled)
         {
-            var state = StateDirectory.Resolve(Environment.GetEnvironmentVariable);
             o = o with { Store = o.Store with { Path = o.Store.Path ?? state.Results } };
             logger.LogInformation("results: {Path}{Origin}", o.Store.Path, o.Store.Path == state.Results ? $" ({state.Origin})" : "");
         }
         // Taken before the model loads, so a second daemon on the same store is refused at once.
         using var storeLock = o.Store.Enabled ? StoreLock.Acquire(o.Store.Path!, logger) : null;
-        using var classifier = LoadModel(o, logger);
-        // Uploads get a classifier of their own (one thread, their own pixel limit), so they never take the camera's.
-        using var uploads = o.Http.MaxQueuedUploads > 0
-            ? new UploadClassifier(LoadModel(o, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, threads: 1, maxPixels: o.Http.MaxUploadPixels,
-                scanCheck: Core.Imaging.JpegScanChecking.Always),
-                o.Http.MaxQueuedUploads, o.Model.TopK, logger)
-            : null;
+        var configuredPath = Path.GetFullPath(o.Model.Path ?? DefaultPaths.DefaultModel);
+        var configured = new Models.StartModel(configuredPath, "configured", Models.ModelIdentity.HashFile(configuredPath) ?? "");
+        var modelStore = new Models.ModelStore(Path.Combine(state.Path, "models"));
         var store = o.Store.Enabled
             ? new ResultWriter(o.Store.Path!, () => new ResultStore(o.Store.Path!, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays)), o.Store.MaxPending, logger)
             : null;
+        // The switch owns the running model (and the one kept to fall back to); it tells the updater of every change.
+        Models.ModelUpdater? updater = null;
+        using var models = new Models.ModelSwitch(LoadStartModel(o, modelStore, configured, logger), o.Model.Updates.ProbationFrames, o.Model.Updates.RollbackFailures,
+            change => updater?.OnChange(change));
+        // Uploads get a session of their own (one thread, their own pixel limit), so they never take the camera's.
+        using var uploads = o.Http.MaxQueuedUploads > 0 ? new UploadClassifier(models, o.Http.MaxQueuedUploads, o.Model.TopK, logger) : null;
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
         // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).
         var folder = o.Source.Kind.ToLowerInvariant() is "folder" or "image";
@@ -115,7 +178,7 @@ internal static class RunCommand
                 string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
         var m = o.Trigger.Motion;
         // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, store, logger, new PipelineSettings
+        await using var pipeline = new ClassificationPipeline(models, supervisor, store, logger, new PipelineSettings
         {
             Mode = mode,
             MaxRate = o.Trigger.MaxRate,
@@ -140,10 +203,19 @@ internal static class RunCommand
                 },
                 TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), () => pipeline.Trigger(), logger)
             : null;
+        using var updates = o.Model.Updates.Enabled
+            ? new Models.ModelUpdater(o.Model.Updates, modelStore, models, (path, sha, origin) => LoadBoth(o, path, sha, origin, logger), configured,
+                DefaultPaths.Samples, pipeline.LatestFrame, [.. o.Actions.Rules.Select(r => r.Label)], store, logger,
+                o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"))
+            : null;
+        updater = updates;
+        if (updates is not null)
+            logger.LogInformation("model updates: drop a .onnx file into {Folder}{Api}", updates.Folder,
+                string.IsNullOrEmpty(o.Http.Token) ? "" : ", or POST it to /api/model");
 
         try
         {
-            return await ServeAsync(pipeline, supervisor, classifier, o, endpoints, uploads, edge, provider, notifier, logger, ct);
+            return await ServeAsync(pipeline, supervisor, o, endpoints, uploads, updates, edge, provider, notifier, logger, ct);
         }
         finally
         {
@@ -159,11 +231,11 @@ internal static class RunCommand
     /// SIGTERM/SIGINT into StopApplication, the caller's cancellation is routed there too, and ApplicationStopping
     /// stops capture; the pipeline's run then ends with the result writer flushed, and the host is stopped.
     /// </summary>
-    private static async Task<int> ServeAsync(ClassificationPipeline pipeline, SourceSupervisor supervisor, Classifier classifier, EdgedOptions o,
-        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Triggers.GpioEdgeTrigger? edge, ILoggerProvider provider, SystemdNotifier notifier, ILogger logger,
-        CancellationToken ct)
+    private static async Task<int> ServeAsync(ClassificationPipeline pipeline, SourceSupervisor supervisor, EdgedOptions o,
+        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Models.ModelUpdater? updates, Triggers.GpioEdgeTrigger? edge, ILoggerProvider provider,
+        SystemdNotifier notifier, ILogger logger, CancellationToken ct)
     {
-        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider, edge);
+        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider, edge, updates);
         var lifetime = app.Lifetime;
         using var fromCaller = ct.UnsafeRegister(static l => ((Microsoft.Extensions.Hosting.IHostApplicationLifetime)l!).StopApplication(), lifetime);
         var stopping = lifetime.ApplicationStopping;
@@ -175,9 +247,11 @@ internal static class RunCommand
         {
             throw new CliError($"Http:Url: cannot listen on {string.Join(", ", endpoints)}: {(e.InnerException ?? e).Message}");
         }
-        logger.LogInformation("edged running: model {Model}, source {Source}, status on {Url}", classifier.Model.Path, supervisor.Status.Description,
+        var model = pipeline.Models.Current.Identity;
+        logger.LogInformation("edged running: model {Model} ({Sha}), source {Source}, status on {Url}", model.File, model.Short, supervisor.Status.Description,
             string.Join(", ", endpoints));
         var work = pipeline.RunAsync(stopping);
+        var updating = updates?.RunAsync(stopping) ?? Task.CompletedTask;
         notifier.Ready($"classifying {supervisor.Status.Description}");
         var reporting = ReportHealthAsync(pipeline, notifier, logger, stopping);
         var exit = ExitCodes.Ok;
@@ -192,6 +266,8 @@ internal static class RunCommand
         }
         lifetime.StopApplication(); // a pipeline that ended by itself stops the host the same way a signal does
         await reporting;
+        try { await updating; }
+        catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("model updates stopped: {Reason}", e.Message); }
         notifier.Stopping();
         logger.LogInformation("edged stopping: {Classified} frames classified", pipeline.Counters.FramesClassified);
         await app.StopAsync(CancellationToken.None);

@@ -70,6 +70,8 @@ public sealed record ModelOptions
     public int MaxInferenceMb { get; set; } = 1024;
     /// <summary>Largest camera frame accepted, in pixels; checked from the image header before decoding.</summary>
     public long MaxPixels { get; set; } = 40_000_000;
+    /// <summary>New models dropped into a folder or posted to the API: checked, swapped in between frames, rolled back on failure.</summary>
+    public Models.ModelUpdateOptions Updates { get; set; } = new();
 }
 
 public sealed record SourceOptions

@@ -16,6 +16,14 @@ public static class OptionsValidator
         Check(o.Model.MaxPixels is >= 1024 and <= 1_000_000_000, "Model:MaxPixels", $"must be 1024..1000000000, got {o.Model.MaxPixels}");
         Check(o.Model.TopK is >= 1 and <= 100, "Model:TopK", $"must be 1..100, got {o.Model.TopK}");
         Check(o.Model.Path is null || File.Exists(o.Model.Path), "Model:Path", $"'{o.Model.Path}' does not exist");
+        var updates = o.Model.Updates;
+        Check(updates.Folder is null || !string.IsNullOrWhiteSpace(updates.Folder), "Model:Updates:Folder", "must not be empty (leave it out for models/incoming in the state directory, or set Model:Updates:Enabled=false)");
+        Check(updates.MaxMb is >= 1 and <= 2047, "Model:Updates:MaxMb", $"must be 1..2047, got {updates.MaxMb}");
+        Check(updates.ProbationFrames is >= 0 and <= 1_000_000, "Model:Updates:ProbationFrames", $"must be 0..1000000, got {updates.ProbationFrames}");
+        Check(updates.RollbackFailures is >= 1 and <= 1_000_000, "Model:Updates:RollbackFailures", $"must be 1..1000000, got {updates.RollbackFailures}");
+        Check(updates.ProbationFrames == 0 || updates.RollbackFailures <= updates.ProbationFrames, "Model:Updates:RollbackFailures",
+            $"must not exceed Model:Updates:ProbationFrames ({updates.ProbationFrames}), got {updates.RollbackFailures}");
+        Check(updates.StableMs is >= 0 and <= 600_000, "Model:Updates:StableMs", $"must be 0..600000, got {updates.StableMs}");
         switch (o.Source.Kind.ToLowerInvariant())
         {
             case "pipe":

@@ -6,7 +6,14 @@ using Edge.Daemon.Storage;
 namespace Edge.Daemon.Http;
 
 public sealed record LatencySummary(double P50, double P90, double P99, int Samples);
-public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads);
+/// <summary>The running model: what it is (hash, version, origin, when loaded), its probation, the one before it, and how updates stand.</summary>
+public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads, string Sha256, string? Version,
+    string Origin, DateTimeOffset LoadedAt, ProbationSummary? Probation, Models.ModelIdentity? Previous, ModelUpdatesSummary Updates);
+public sealed record ProbationSummary(int Classified, int Failures, int Frames, int RollbackAfterFailures);
+public sealed record ModelUpdatesSummary(bool Enabled, string? Folder, bool Api, long Accepted, long Refused, long RolledBack, Models.ModelIdentity? Pending,
+    IReadOnlyList<Models.ModelEvent> Recent);
+public sealed record ModelUpdateResponse(string Outcome, Models.ModelIdentity? Model, string? Reason, int ProbationFrames);
+public sealed record ModelEventsResponse(IReadOnlyList<StoredModelEvent> Events);
 public sealed record StoreSummary(bool Enabled, string? Path, bool Open, int Pending, long Written, long Lost, string? Error);
 public sealed record HealthSummary(bool Ok, IReadOnlyList<string> Problems);
 public sealed record UploadSummary(bool Enabled, int Queued, int Capacity, long Completed, long Rejected, long Failed);
@@ -29,4 +36,7 @@ public sealed record ResultsResponse(IReadOnlyList<StoredResult> Results, long L
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(TriggerResponse))]
 [JsonSerializable(typeof(ResultsResponse))]
+[JsonSerializable(typeof(ModelSummary))]
+[JsonSerializable(typeof(ModelUpdateResponse))]
+[JsonSerializable(typeof(ModelEventsResponse))]
 internal sealed partial class HttpJson : JsonSerializerContext;

@@ -26,7 +26,7 @@ public static class StatusServer
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
-        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null)
+        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null)
     {
         // The empty builder, not the slim one: the slim builder reads appsettings.json from the working directory
         // (a malformed one stopped edged from starting) and watches that directory's whole tree for changes (one
@@ -121,7 +121,56 @@ public static class StatusServer
                 ? Results.Text("ok\n")
                 : Results.Text(string.Concat(problems.Select(p => p + "\n")), "text/plain; charset=utf-8", statusCode: StatusCodes.Status503ServiceUnavailable);
         });
-        app.MapGet("/api/status", () => Results.Json(Status(pipeline, uploads), HttpJson.Default.StatusResponse));
+        app.MapGet("/api/status", () => Results.Json(Status(pipeline, uploads, updates, !open), HttpJson.Default.StatusResponse));
+        app.MapGet("/api/model", () => Results.Json(Model(pipeline, updates, !open), HttpJson.Default.ModelSummary));
+        app.MapGet("/api/model/events", (int? limit) =>
+        {
+            if (limit is < 1 or > Storage.ResultStore.MaxModelEvents) return Error($"limit must be 1..{Storage.ResultStore.MaxModelEvents}", 400);
+            if (pipeline.Store is not { } store) return Error("results are not recorded (Store:Enabled=false); GET /api/model shows the recent events", 404);
+            try { return Results.Json(new ModelEventsResponse(store.ModelEvents(limit ?? 100)), HttpJson.Default.ModelEventsResponse); }
+            catch (Storage.StoreUnavailableException e) { return Error(e.Message, 503); }
+        });
+        app.MapPost("/api/model", async (HttpContext ctx, string? sha256, CancellationToken ct) =>
+        {
+            // Replacing the model is the one request that changes what the device decides: it needs the token even on loopback.
+            if (open) return Error("model updates over HTTP need Http:Token to be set (or drop the file into Model:Updates:Folder)", 403);
+            if (updates is null) return Error("model updates are off (Model:Updates:Enabled=false)", 404);
+            // The model's own size limit, not the image uploads' (checked before the body is read).
+            if (ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = updates.MaxBytes;
+            if (ctx.Request.ContentLength > updates.MaxBytes)
+                return Error($"the model is larger than Model:Updates:MaxMb ({updates.MaxBytes / (1024 * 1024)} MiB)", 413);
+            byte[] bytes;
+            try
+            {
+                using var body = new MemoryStream();
+                using var read = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                read.CancelAfter(TimeSpan.FromSeconds(120));
+                await ctx.Request.Body.CopyToAsync(body, read.Token);
+                bytes = body.ToArray();
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return Error($"the model is larger than Model:Updates:MaxMb ({updates.MaxBytes / (1024 * 1024)} MiB)", 413);
+            }
+            catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or IOException)
+            {
+                return Error("the model was not received in full", 400);
+            }
+            if (bytes.Length == 0) return Error("the request has no body; POST the .onnx file's bytes", 400);
+            Models.ModelUpdateOutcome outcome;
+            try
+            {
+                outcome = await updates.SubmitAsync(bytes, sha256, $"http: {ctx.Connection.RemoteIpAddress}", ct);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return Error("edged is stopping", 503);
+            }
+            var response = new ModelUpdateResponse(outcome.Outcome, outcome.Model, outcome.Reason, pipeline.Models.ProbationFrames);
+            return Results.Json(response, HttpJson.Default.ModelUpdateResponse,
+                statusCode: outcome.Outcome == Models.ModelUpdateOutcome.Refused ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
+        });
         app.MapGet("/api/results", (long? after, string? since, int? limit) =>
         {
             DateTimeOffset? from = null;
@@ -193,7 +242,7 @@ public static class StatusServer
             }
             return Results.Json(new TriggerResponse("triggered", pipeline.Burst), HttpJson.Default.TriggerResponse, statusCode: 202);
         });
-        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads, edge), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads, edge, updates), "text/plain; version=0.0.4; charset=utf-8"));
         var page = PageFile("index.html");
         var script = PageFile("app.js");
         var style = PageFile("style.css");
@@ -214,18 +263,30 @@ public static class StatusServer
 
     private static IResult Error(string message, int status) => Results.Json(new ErrorResponse(message), HttpJson.Default.ErrorResponse, statusCode: status);
 
-    public static StatusResponse Status(ClassificationPipeline p, UploadClassifier? uploads = null)
+    public static ModelSummary Model(ClassificationPipeline p, Models.ModelUpdater? updates = null, bool api = false)
+    {
+        var s = p.Models.State;
+        var c = p.Models.Current.Camera;
+        var m = c.Model;
+        return new ModelSummary(m.Path, string.Join("x", m.InputShape(1)), m.ClassCount, c.ExecutionProviders, c.Options.EffectiveIntraOpThreads,
+            s.Current.Sha256, s.Current.Version, s.Current.Origin, s.Current.LoadedAt,
+            s.OnProbation ? new ProbationSummary(s.ProbationClassified, s.ProbationFailures, s.ProbationFrames, p.Models.RollbackFailures) : null,
+            s.Previous,
+            new ModelUpdatesSummary(updates is not null, updates?.Folder, updates is not null && api, updates?.Accepted ?? 0, updates?.Refused ?? 0, updates?.RolledBack ?? 0,
+                s.Pending, updates?.Recent ?? []));
+    }
+
+    public static StatusResponse Status(ClassificationPipeline p, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false)
     {
         var c = p.Counters;
         var problems = p.Health();
         var (p50, p90, p99, n) = p.Latency.Percentiles();
-        var m = p.Classifier.Model;
         var latest = p.Latest;
         return new StatusResponse(
             typeof(StatusServer).Assembly.GetName().Version?.ToString(3) ?? "0",
             Math.Round((DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds, 1),
             new HealthSummary(problems.Count == 0, problems),
-            new ModelSummary(m.Path, string.Join("x", m.InputShape(1)), m.ClassCount, p.Classifier.ExecutionProviders, p.Classifier.Options.EffectiveIntraOpThreads),
+            Model(p, updates, modelApi),
             p.Source, p.Mode.ToString().ToLowerInvariant(), c.FramesCaptured, c.FramesDropped, c.FramesClassified, c.CorruptFrames,
             c.InferenceErrors, c.LastInferenceError, p.MotionEvents,
             Math.Round(p.Latency.Rate(), 2),
@@ -242,7 +303,7 @@ public static class StatusServer
     /// <summary>A label value as the Prometheus text format needs it: backslash, quote and line feed escaped.</summary>
     internal static string PrometheusLabel(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 
-    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null)
+    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null)
     {
         var c = p.Counters;
         var s = p.Source;
@@ -275,6 +336,14 @@ public static class StatusServer
         if (p.Settings.Rules.Count > 0)
             Metric("edged_gpio_output_pulses_total", "counter", "Results that matched an output rule (each raised its pin or extended its pulse).",
                 $"{string.Join("\n", p.Settings.Rules.Select(r => string.Create(inv, $"edged_gpio_output_pulses_total{{pin=\"{r.Pin}\",label=\"{PrometheusLabel(r.Label)}\"}} {r.Fired}")))}");
+        var model = p.Models.State;
+        Metric("edged_model_info", "gauge", "The running model (1): its SHA-256 (first 12 hex digits) and version.",
+            $"edged_model_info{{sha256=\"{model.Current.Short}\",version=\"{PrometheusLabel(model.Current.Version ?? "")}\",origin=\"{PrometheusLabel(model.Current.Origin)}\"}} 1");
+        Metric("edged_model_on_probation", "gauge", "1 while a newly swapped-in model is on probation (the previous one is kept loaded).",
+            $"edged_model_on_probation {(model.OnProbation ? 1 : 0)}");
+        if (updates is not null)
+            Metric("edged_model_updates_total", "counter", "Model updates by outcome: accepted (checked and swapped in), refused (the running model went on), rolled back (failed on probation).",
+                $"edged_model_updates_total{{result=\"accepted\"}} {updates.Accepted}\nedged_model_updates_total{{result=\"refused\"}} {updates.Refused}\nedged_model_updates_total{{result=\"rolled_back\"}} {updates.RolledBack}");
         Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds:0.###}");
         // Prometheus wants base units: seconds.
         var (sumMs, count) = p.Latency.Cumulative;

@@ -17,13 +17,17 @@ public sealed record UploadOutcome(IReadOnlyList<StoredPrediction>? Top, double 
 /// the camera. A client first reserves one of <c>capacity</c> queue places (before its body is read,
 /// so memory is bounded too); when none is free it is told to come back later (503). After an image
 /// larger than usual its decode buffers are released, so one huge upload does not stay resident.
+/// With a <see cref="Models.ModelSwitch"/>, each upload leases the current model, so a model update never
+/// disposes a session an upload is using, and uploads follow the camera onto the new model.
 /// </summary>
 public sealed class UploadClassifier : IDisposable
 {
     /// <summary>Decode buffers above this are released after each upload.</summary>
     public const long KeepBufferBytes = 16L * 1024 * 1024;
 
-    private readonly Classifier _classifier;
+    private readonly Models.ModelSwitch _models;
+    private readonly bool _ownsModels;
+    private readonly int _topK;
     private readonly ILogger _logger;
     private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Thread _worker;
@@ -34,12 +38,26 @@ public sealed class UploadClassifier : IDisposable
 
     private sealed record Job(byte[] Image, int Length, CancellationToken Token, TaskCompletionSource<UploadOutcome> Done);
 
+    /// <summary>Uploads on one fixed classifier, which this owns.</summary>
     public UploadClassifier(Classifier classifier, int capacity, int topK, ILogger logger)
+        : this(new Models.ModelSwitch(new Models.LoadedModel(classifier, classifier,
+            Models.ModelIdentity.Of(classifier, "unknown", "configured", DateTimeOffset.UtcNow))), capacity, topK, logger, ownsModels: true)
     {
-        _classifier = classifier;
+    }
+
+    /// <summary>Uploads on the switch's current model (its uploads classifier); the switch stays the caller's.</summary>
+    public UploadClassifier(Models.ModelSwitch models, int capacity, int topK, ILogger logger) : this(models, capacity, topK, logger, ownsModels: false)
+    {
+    }
+
+    private UploadClassifier(Models.ModelSwitch models, int capacity, int topK, ILogger logger, bool ownsModels)
+    {
+        _models = models;
+        _ownsModels = ownsModels;
         _logger = logger;
         Capacity = capacity;
-        _top = new Prediction[Math.Min(topK, classifier.ClassCount)];
+        _topK = topK;
+        _top = new Prediction[topK];
         _worker = new Thread(Work) { IsBackground = true, Name = "edged uploads" };
         _worker.Start();
     }
@@ -109,11 +127,19 @@ public sealed class UploadClassifier : IDisposable
     private UploadOutcome Run(Job job)
     {
         var t0 = Stopwatch.GetTimestamp();
+        Models.LoadedModel model;
+        try { model = _models.Lease(); }
+        catch (ObjectDisposedException) { return new UploadOutcome(null, 0, 503, "edged is stopping"); }
+        if (model.Uploads is not { } classifier)
+        {
+            model.Release();
+            throw new InvalidOperationException("the running model was loaded without an uploads classifier");
+        }
         try
         {
-            _classifier.LoadImage(job.Image.AsSpan(0, job.Length));
-            _classifier.Run();
-            var n = _classifier.TopK(0, _top);
+            classifier.LoadImage(job.Image.AsSpan(0, job.Length));
+            classifier.Run();
+            var n = classifier.TopK(0, _top.AsSpan(0, Math.Min(_topK, classifier.ClassCount)));
             Interlocked.Increment(ref _completed);
             return new UploadOutcome([.. _top[..n].Select(p => new StoredPrediction(p.Label, p.ClassIndex, p.Score))],
                 Stopwatch.GetElapsedTime(t0).TotalMilliseconds, 200, null);
@@ -132,7 +158,8 @@ public sealed class UploadClassifier : IDisposable
         }
         finally
         {
-            _classifier.TrimBuffers(KeepBufferBytes);
+            classifier.TrimBuffers(KeepBufferBytes);
+            model.Release();
         }
     }
 
@@ -140,6 +167,6 @@ public sealed class UploadClassifier : IDisposable
     {
         _jobs.Writer.TryComplete();
         _worker.Join(TimeSpan.FromSeconds(5));
-        _classifier.Dispose();
+        if (_ownsModels) _models.Dispose();
     }
 }

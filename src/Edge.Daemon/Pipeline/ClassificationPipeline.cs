@@ -4,6 +4,7 @@ using Edge.Core.Imaging;
 using Edge.Core.Inference;
 using Edge.Daemon.Actions;
 using Edge.Daemon.Capture;
+using Edge.Daemon.Models;
 using Edge.Daemon.Storage;
 using Edge.Daemon.Triggers;
 using Microsoft.Extensions.Logging;
@@ -18,21 +19,24 @@ namespace Edge.Daemon.Pipeline;
 /// A frame that fails (corrupt image, inference error, NaN scores, a bug in an action) is counted,
 /// said once per kind, and the next frame goes on; <see cref="Health"/> says when failures persist.
 /// The pipeline owns its <see cref="SourceSupervisor"/> (and through it the sources) and its motion detector:
-/// disposing the pipeline disposes them. The classifier, the store writer and the rules belong to the caller.
+/// disposing the pipeline disposes them. The classifier (or the <see cref="ModelSwitch"/>), the store
+/// writer and the rules belong to the caller. With a switch, a new model is taken between two frames and put
+/// on probation: each classification is reported to the switch, which rolls back a model that fails.
 /// Rate limit and motion cooldown run on the injected clock (tests use a fake one); stage latencies are
 /// measured with the real one.
 /// </summary>
 public sealed class ClassificationPipeline : IAsyncDisposable
 {
     private readonly TimeProvider _clock;
-    private readonly Classifier _classifier;
+    private readonly ModelSwitch _models;
+    private readonly bool _ownsModels;
     private readonly SourceSupervisor _source;
     private readonly ResultWriter? _store;
     private readonly ILogger _logger;
     private readonly InferenceHealth _health;
     private readonly Lifecycle.SaidOnce _said = new();
     private readonly Channel<Frame> _frames;
-    private readonly Prediction[] _top;
+    private Prediction[] _top;
     private readonly PipelineSettings _settings;
     private Task? _running;
     private CancellationTokenSource? _runStop;
@@ -44,14 +48,14 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly long _minIntervalTicks;
     private readonly long _cooldownTicks;
     private readonly MotionDetector? _motion;
-    private readonly float[] _history;   // last N score vectors, for smoothing
-    private readonly float[] _smoothed;
+    private float[] _history;   // last N score vectors, for smoothing
+    private float[] _smoothed;
     private int _historyCount, _historyNext;
     private readonly Lock _latestGate = new();
     private byte[] _latestFrame = [];
     private int _latestFrameLength;
-    private readonly StoredPrediction[] _topStored;
-    private readonly StoredPrediction[] _latestTop;
+    private StoredPrediction[] _topStored;
+    private StoredPrediction[] _latestTop;
     private int _latestCount = -1;
     private long _latestSequence;
     private DateTimeOffset _latestTime;
@@ -66,11 +70,30 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     /// <summary>Frames in a row that did not decode before the source counts as broken (a camera sending only garbage).</summary>
     public const int CorruptFramesBeforeUnhealthy = 20;
 
+    /// <summary>A pipeline on one fixed model (which stays the caller's).</summary>
     public ClassificationPipeline(Classifier classifier, SourceSupervisor source, ResultWriter? store, ILogger logger, PipelineSettings settings,
         InferenceHealth? health = null, TimeProvider? clock = null)
+        : this(new ModelSwitch(new LoadedModel(classifier, null,
+                ModelIdentity.Of(classifier, ModelIdentity.HashFile(classifier.Model.Path) ?? "unknown", "configured", DateTimeOffset.UtcNow),
+                ownsClassifiers: false)),
+            source, store, logger, settings, health, clock, ownsModels: true)
+    {
+    }
+
+    /// <summary>A pipeline whose model can be replaced through <paramref name="models"/> (which stays the caller's).</summary>
+    public ClassificationPipeline(ModelSwitch models, SourceSupervisor source, ResultWriter? store, ILogger logger, PipelineSettings settings,
+        InferenceHealth? health = null, TimeProvider? clock = null)
+        : this(models, source, store, logger, settings, health, clock, ownsModels: false)
+    {
+    }
+
+    private ClassificationPipeline(ModelSwitch models, SourceSupervisor source, ResultWriter? store, ILogger logger, PipelineSettings settings,
+        InferenceHealth? health, TimeProvider? clock, bool ownsModels)
     {
         _clock = clock ?? source.Clock;
-        _classifier = classifier;
+        _models = models;
+        _ownsModels = ownsModels;
+        var classifier = models.Current.Camera;
         _source = source;
         _store = store;
         _logger = logger;
@@ -119,7 +142,9 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         }
     }
     public SourceStatus Source => _source.Status;
-    public Classifier Classifier => _classifier;
+    /// <summary>The model classifying frames now.</summary>
+    public Classifier Classifier => _models.Current.Camera;
+    public ModelSwitch Models => _models;
     public ResultWriter? Store => _store;
     public InferenceHealth InferenceHealth => _health;
 
@@ -240,6 +265,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             while (_frames.Reader.TryRead(out var left)) left.Dispose();
             _motion?.Dispose();
             await _source.DisposeAsync().ConfigureAwait(false);
+            if (_ownsModels) _models.Dispose();
         }
     }
 
@@ -281,12 +307,15 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
         else return;
 
+        // A model offered since the last frame starts with this one (never during one).
+        if (_models.BeginFrame()) Rebind();
         _health.Begin();
         try
         {
             Classify(frame, trigger, now);
             _health.Succeeded();
             Volatile.Write(ref _consecutiveCorrupt, 0);
+            _models.Classified(true);
         }
         catch (ImageDecodeException e)
         {
@@ -302,20 +331,51 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             _health.Failed(reason);
             if (_said.First("inference:" + reason))
                 _logger.LogError("Classification failed: {Reason} (counted in inference_errors; said once per kind)", reason);
+            // A model on probation that fails too often is replaced by the last good one before the next frame.
+            if (_models.Classified(false, reason)) Rebind();
         }
+    }
+
+    /// <summary>
+    /// After a model change: buffers sized by the class count follow the new model, and the smoothing history
+    /// starts again (another model's scores are not comparable). Allocates only when the class count changed.
+    /// </summary>
+    private void Rebind()
+    {
+        var classes = _models.Current.Camera.ClassCount;
+        var k = Math.Min(_settings.TopK, classes);
+        if (_top.Length != k)
+        {
+            _top = new Prediction[k];
+            _topStored = new StoredPrediction[k];
+            lock (_latestGate)
+            {
+                _latestTop = new StoredPrediction[k];
+                _latestCount = -1;
+            }
+        }
+        if (_smoothed.Length != classes)
+        {
+            _history = new float[Math.Max(1, _settings.Smoothing) * classes];
+            _smoothed = new float[classes];
+        }
+        _historyCount = _historyNext = 0;
+        _health.ModelChanged();
     }
 
     private void Classify(Frame frame, string trigger, long now)
     {
+        var model = _models.Current;
+        var classifier = model.Camera;
         var t0 = Stopwatch.GetTimestamp();
-        _classifier.Decode(frame.Data);
+        classifier.Decode(frame.Data);
         var t1 = Stopwatch.GetTimestamp();
-        _classifier.Preprocess(0);
+        classifier.Preprocess(0);
         var t2 = Stopwatch.GetTimestamp();
-        _classifier.Infer(1);
+        classifier.Infer(1);
         var t3 = Stopwatch.GetTimestamp();
-        _classifier.Postprocess(1);
-        var n = _classifier.TopK(Smooth(_classifier.Scores(0)), _top);
+        classifier.Postprocess(1);
+        var n = classifier.TopK(Smooth(classifier.Scores(0)), _top);
         var t4 = Stopwatch.GetTimestamp();
         DecodeTimes.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
         PreprocessTimes.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
@@ -336,7 +396,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         foreach (var rule in _settings.Rules) rule.Apply(top);
         var snapshot = n > 0 ? _settings.Snapshots?.Save(frame.Data, frame.Time, top[0].Label, top[0].Score) : null;
         // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
-        _store?.Add(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot));
+        _store?.Add(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot, model.Identity.Short));
     }
 
     private bool MotionDue(Frame frame, long now)

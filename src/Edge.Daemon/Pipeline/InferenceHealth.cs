@@ -37,6 +37,9 @@ public sealed class InferenceHealth(TimeProvider? clock = null, int failuresBefo
         Volatile.Write(ref _lastFailure, reason);
     }
 
+    /// <summary>Another model runs now: failures in a row start again from zero (the old model's are not the new one's).</summary>
+    public void ModelChanged() => Volatile.Write(ref _consecutive, 0);
+
     /// <summary>The processing loop itself ended with an error: nothing will be classified any more.</summary>
     public void Faulted(string reason) => Volatile.Write(ref _fault, reason);
 

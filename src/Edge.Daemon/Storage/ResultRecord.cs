@@ -1,6 +1,14 @@
-using Microsoft.Data.Sqlite;
-
 namespace Edge.Daemon.Storage;
 
-/// <summary>A classification as recorded.</summary>
-public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot);
+/// <summary>Something the store keeps, in the order it happened: a classification, or a model event.</summary>
+public abstract record StoreEntry(DateTimeOffset Time);
+
+/// <summary>A classification as recorded; <paramref name="Model"/> is the short hash of the model that made it.</summary>
+public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot,
+    string? Model = null) : StoreEntry(Time);
+
+/// <summary>
+/// A model update as recorded: accepted, refused (with the reason), swapped in, proven, rolled back.
+/// <paramref name="Sha256"/> is the full hash of the model concerned; <paramref name="Origin"/> where it came from.
+/// </summary>
+public sealed record ModelEventRecord(DateTimeOffset Time, string Event, string? Sha256, string Origin, string? Detail) : StoreEntry(Time);

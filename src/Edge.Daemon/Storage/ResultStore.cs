@@ -48,7 +48,16 @@ public sealed class ResultStore : IDisposable
                   latency_ms REAL NOT NULL,
                   snapshot TEXT);
                 CREATE INDEX IF NOT EXISTS results_time ON results(time_ms);
+                CREATE TABLE IF NOT EXISTS model_events (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  time_ms INTEGER NOT NULL,
+                  event TEXT NOT NULL,
+                  sha256 TEXT,
+                  origin TEXT NOT NULL,
+                  detail TEXT);
                 """);
+            // Stores written before results named their model get the column (empty for their old rows).
+            if (!HasColumn("results", "model")) Execute("ALTER TABLE results ADD COLUMN model TEXT;");
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -56,30 +65,60 @@ public sealed class ResultStore : IDisposable
             throw new StoreUnavailableException($"cannot open the results database '{Path}': {(e is SqliteException s ? Describe(s) : e.Message)}", e);
         }
         _insert = _db.CreateCommand();
-        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot) VALUES ($t, $s, $g, $k, $l, $p) RETURNING id;";
-        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model) VALUES ($t, $s, $g, $k, $l, $p, $m) RETURNING id;";
+        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+        _insertEvent = _db.CreateCommand();
+        _insertEvent.CommandText = "INSERT INTO model_events(time_ms, event, sha256, origin, detail) VALUES ($t, $e, $h, $o, $d) RETURNING id;";
+        foreach (var p in new[] { "$t", "$e", "$h", "$o", "$d" }) _insertEvent.Parameters.Add(new SqliteParameter(p, null));
+    }
+
+    private readonly SqliteCommand _insertEvent;
+
+    /// <summary>Most model events kept (they are rare; this bounds a flood of refused uploads).</summary>
+    public const int MaxModelEvents = 1000;
+
+    private bool HasColumn(string table, string column)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $c;";
+        cmd.Parameters.AddWithValue("$c", column);
+        return (long)cmd.ExecuteScalar()! > 0;
     }
 
     public string Path { get; }
 
     /// <summary>Commits the rows in one transaction and returns their ids.</summary>
     /// <exception cref="StoreUnavailableException">The disk is full, read-only or gone; nothing was committed.</exception>
-    public long[] Add(IReadOnlyList<ResultRecord> records)
+    public long[] Add(IReadOnlyList<StoreEntry> records)
     {
         var ids = new long[records.Count];
+        var events = 0;
         try
         {
             using var tx = _db.BeginTransaction();
             _insert.Transaction = tx;
+            _insertEvent.Transaction = tx;
             for (var i = 0; i < records.Count; i++)
             {
-                var r = records[i];
+                if (records[i] is ModelEventRecord m)
+                {
+                    _insertEvent.Parameters[0].Value = m.Time.ToUnixTimeMilliseconds();
+                    _insertEvent.Parameters[1].Value = m.Event;
+                    _insertEvent.Parameters[2].Value = (object?)m.Sha256 ?? DBNull.Value;
+                    _insertEvent.Parameters[3].Value = m.Origin;
+                    _insertEvent.Parameters[4].Value = (object?)m.Detail ?? DBNull.Value;
+                    ids[i] = (long)_insertEvent.ExecuteScalar()!;
+                    events++;
+                    continue;
+                }
+                var r = (ResultRecord)records[i];
                 _insert.Parameters[0].Value = r.Time.ToUnixTimeMilliseconds();
                 _insert.Parameters[1].Value = r.Source;
                 _insert.Parameters[2].Value = r.Trigger;
                 _insert.Parameters[3].Value = JsonSerializer.Serialize(r.Top.ToList(), StoreJson.Default.ListStoredPrediction);
                 _insert.Parameters[4].Value = r.LatencyMs;
                 _insert.Parameters[5].Value = (object?)r.Snapshot ?? DBNull.Value;
+                _insert.Parameters[6].Value = (object?)r.Model ?? DBNull.Value;
                 ids[i] = (long)_insert.ExecuteScalar()!;
             }
             tx.Commit();
@@ -88,6 +127,7 @@ public sealed class ResultStore : IDisposable
         {
             throw new StoreUnavailableException(Describe(e), e);
         }
+        if (events > 0) Execute($"DELETE FROM model_events WHERE id <= (SELECT MAX(id) FROM model_events) - {MaxModelEvents};");
         _sinceCleanup += records.Count;
         if (_sinceCleanup >= 500) Cleanup();
         return ids;
@@ -104,8 +144,8 @@ public sealed class ResultStore : IDisposable
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = afterId is not null || since is not null
-            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
-            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
+            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
         cmd.Parameters.AddWithValue("$a", afterId ?? 0);
         cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? long.MinValue);
         cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
@@ -117,7 +157,8 @@ public sealed class ResultStore : IDisposable
             try
             {
                 list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
-                    JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6)));
+                    JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6),
+                    r.IsDBNull(7) ? null : r.GetString(7)));
             }
             catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
             {
@@ -128,6 +169,29 @@ public sealed class ResultStore : IDisposable
     }
 
     public List<StoredResult> Query(long? afterId = null, DateTimeOffset? since = null, int limit = 100) => Query(afterId, since, limit, out _);
+
+    /// <summary>The newest <paramref name="limit"/> model events, oldest first.</summary>
+    public List<StoredModelEvent> ModelEvents(int limit)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT id, time_ms, event, sha256, origin, detail FROM (SELECT * FROM model_events ORDER BY id DESC LIMIT $n) ORDER BY id;";
+        cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, MaxModelEvents));
+        var list = new List<StoredModelEvent>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            try
+            {
+                list.Add(new StoredModelEvent(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3),
+                    r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5)));
+            }
+            catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
+            {
+                // A row edited by hand is left out, as in Query.
+            }
+        }
+        return list;
+    }
 
     public long Count()
     {
@@ -175,6 +239,7 @@ public sealed class ResultStore : IDisposable
     public void Dispose()
     {
         _insert.Dispose();
+        _insertEvent.Dispose();
         _db.Dispose();
     }
 }

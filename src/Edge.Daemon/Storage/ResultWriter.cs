@@ -16,7 +16,7 @@ public sealed class ResultWriter
     private readonly Func<ResultStore> _open;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
-    private readonly Channel<ResultRecord> _queue;
+    private readonly Channel<StoreEntry> _queue;
     private readonly SaidOnce _said = new();
     private readonly Lock _storeGate = new();
     private readonly int _batchSize;
@@ -34,7 +34,7 @@ public sealed class ResultWriter
         MaxPending = maxPending;
         // The batch in hand counts against the bound: queue + batch never exceed maxPending.
         _batchSize = Math.Clamp(maxPending / 2, 1, 64);
-        _queue = Channel.CreateBounded<ResultRecord>(new BoundedChannelOptions(Math.Max(1, maxPending - _batchSize)) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+        _queue = Channel.CreateBounded<StoreEntry>(new BoundedChannelOptions(Math.Max(1, maxPending - _batchSize)) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             _ =>
             {
                 Interlocked.Increment(ref _lost);
@@ -57,9 +57,21 @@ public sealed class ResultWriter
     public bool IsOpen { get { lock (_storeGate) return _store is not null; } }
 
     /// <summary>Queues a result; never blocks (when full, the oldest waiting result is dropped and counted).</summary>
-    public void Add(ResultRecord record)
+    public void Add(StoreEntry record)
     {
         if (!_queue.Writer.TryWrite(record)) Interlocked.Increment(ref _lost); // only after stop
+    }
+
+    /// <summary>The newest model events in the store.</summary>
+    /// <exception cref="StoreUnavailableException">The store is not open (the message says why).</exception>
+    public List<StoredModelEvent> ModelEvents(int limit)
+    {
+        lock (_storeGate)
+        {
+            if (_store is null) throw new StoreUnavailableException(Error ?? $"the results database '{Path}' is not open yet", null);
+            try { return _store.ModelEvents(limit); }
+            catch (Microsoft.Data.Sqlite.SqliteException e) { throw new StoreUnavailableException($"cannot read the results database '{Path}': {e.Message}", e); }
+        }
     }
 
     /// <summary>Rows from the store.</summary>
@@ -83,11 +95,11 @@ public sealed class ResultWriter
     /// <summary>Opens the store and writes until <paramref name="ct"/> stops it; then flushes and closes.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        var batch = new List<ResultRecord>(_batchSize);
+        var batch = new List<StoreEntry>(_batchSize);
         var backoff = InitialBackoff;
         var reader = _queue.Reader;
         Task<bool>? waiting = null;
-        using var stopping = ct.UnsafeRegister(static s => ((Channel<ResultRecord>)s!).Writer.TryComplete(), _queue);
+        using var stopping = ct.UnsafeRegister(static s => ((Channel<StoreEntry>)s!).Writer.TryComplete(), _queue);
         try
         {
             while (true)
@@ -163,7 +175,7 @@ public sealed class ResultWriter
             _logger.LogError("Results store: {Reason}; results are kept in memory (up to {Max}) and retried", reason, MaxPending);
     }
 
-    private bool TryWrite(List<ResultRecord> batch)
+    private bool TryWrite(List<StoreEntry> batch)
     {
         try
         {

@@ -35,4 +35,6 @@ public static class ModelMetadataKeys
     public const string Accuracy = "edge.accuracy";
     /// <summary>Multiply-accumulates of one image, counted from the architecture by edge-prep.</summary>
     public const string Macs = "edge.macs";
+    /// <summary>Free text naming this model's release (e.g. "2026-12-03" or "door-v4"); shown by edged's status beside the file's hash.</summary>
+    public const string Version = "edge.version";
 }

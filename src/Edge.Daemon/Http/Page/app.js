@@ -59,7 +59,14 @@ async function refresh() {
     text("latency", s.latency_ms.p50 + " / " + s.latency_ms.p99 + " ms");
     text("frames", s.frames_captured + " / " + s.frames_dropped + " / " + s.corrupt_frames);
     text("errors", s.inference_errors + (s.last_inference_error ? " (" + s.last_inference_error + ")" : ""));
-    text("model", s.model.path);
+    const m = s.model;
+    text("model", m.path + " · " + m.sha256.slice(0, 12) + (m.version ? " · " + m.version : "") + " · " + m.origin
+      + (m.probation ? " · on probation " + m.probation.classified + "/" + m.probation.frames : ""));
+    const last = m.updates.recent.length > 0 ? m.updates.recent[m.updates.recent.length - 1] : null;
+    text("updates", m.updates.enabled
+      ? m.updates.accepted + " / " + m.updates.refused + " / " + m.updates.rolled_back
+        + (last ? " (last: " + last.event + " from " + last.origin + (last.detail ? ": " + last.detail : "") + ")" : "")
+      : "off");
     if (s.latest && s.latest.top.length > 0) {
       text("label", s.latest.top[0].label);
       bars(s.latest.top);
