@@ -9,7 +9,9 @@ internal static class Edged
 
     public static Result Run(params string[] args) => RunIn(null, args);
 
-    public static Result RunIn(string? workingDirectory, params string[] args)
+    public static Result RunIn(string? workingDirectory, params string[] args) => RunWith(workingDirectory, null, args);
+
+    public static Result RunWith(string? workingDirectory, IDictionary<string, string>? environment, params string[] args)
     {
         if (args.Any(a => a.Contains("ffmpeg", StringComparison.Ordinal))) Needs.Check(Needs.Ffmpeg);
         var dll = Path.Combine(AppContext.BaseDirectory, "edged.dll");
@@ -23,6 +25,7 @@ internal static class Edged
         };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

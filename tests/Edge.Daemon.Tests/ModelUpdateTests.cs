@@ -169,7 +169,10 @@ public class ModelUpdateTests
         var gaps = new List<double>();
         for (var i = 1; i < results.Count; i++)
             if (results[i].Model != results[i - 1].Model) gaps.Add((results[i].Time - results[i - 1].Time).TotalMilliseconds);
-        TestContext.Out.WriteLine($"swaps: {gaps.Count}, gap at each swap (ms): {string.Join(", ", gaps.Select(g => g.ToString("0.0")))}; frame interval {interval:0.0} ms; {uploadStatuses.Count} uploads classified meanwhile");
+        var all = results.Skip(1).Select((r, i) => (r.Time - results[i].Time).TotalMilliseconds).Order().ToList();
+        TestContext.Out.WriteLine($"swaps: {gaps.Count}, gap at each swap (ms): {string.Join(", ", gaps.Select(g => g.ToString("0.0")))}; " +
+            $"between any two results: median {all[all.Count / 2]:0.0}, p99 {all[(int)(all.Count * 0.99)]:0.0}, max {all[^1]:0.0} ms over {all.Count}; " +
+            $"frame interval {interval:0.0} ms; {uploadStatuses.Count} uploads classified meanwhile");
         Assert.That(gaps, Has.Count.InRange(2, 3));
         // Result times are capture times in whole milliseconds from a source paced at 50 fps on a busy 2-core machine:
         // a missed frame would show as two intervals (40 ms).
@@ -207,7 +210,7 @@ public class ModelUpdateTests
             }, "the dropped model running and proven");
             await d.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(incoming, "mismatch.onnx.refused"))), "the mismatched file set aside");
             Assert.That(Directory.GetFiles(incoming).Select(Path.GetFileName).Order(),
-                Is.EqualTo(new[] { "mismatch.onnx.refused", "mismatch.onnx.sha256", "truncated.onnx.refused" }), "taken files leave the folder; refused ones are renamed");
+                Is.EqualTo(new[] { "mismatch.onnx.refused", "mismatch.onnx.sha256.refused", "truncated.onnx.refused" }), "taken files leave the folder; refused ones are renamed");
             var m = await Get(d, "api/model", token: null);
             Assert.That(m.GetProperty("origin").GetString(), Is.EqualTo("folder: v2.onnx"));
             Assert.That(m.GetProperty("updates").GetProperty("refused").GetInt64(), Is.EqualTo(2));
@@ -216,7 +219,8 @@ public class ModelUpdateTests
             Assert.That(await d.StopAsync(), Is.Zero);
         }
         var kept = Directory.GetFiles(Path.Combine(state, "edge", "models")).Select(Path.GetFileName).Order().ToList();
-        Assert.That(kept, Is.EqualTo(new[] { "active.json", Sha(v2) + ".onnx" }), "the accepted model's own copy and the record of it; refused copies are gone");
+        Assert.That(kept, Is.EqualTo(new[] { "active.json", Sha(v2) + ".onnx", "models.lock" }),
+            "the accepted model's own copy and the record of it; refused copies are gone");
 
         await using (var d = new DaemonProcess(Args(basePath), env))
         {
@@ -225,6 +229,12 @@ public class ModelUpdateTests
             Assert.That(m.GetProperty("sha256").GetString(), Is.EqualTo(Sha(v2)), "the last proven model survives a restart");
             Assert.That(m.GetProperty("origin").GetString(), Is.EqualTo("folder: v2.onnx"));
             await d.WaitUntilAsync(async () => await Classified(d, token: null) >= 3, "classification on the kept model");
+            // A second daemon on the same state directory (with its own store) runs, without updates.
+            await using var other = new DaemonProcess([.. Args(basePath), "--Store:Enabled=false"], env);
+            await other.WaitListeningAsync();
+            await other.WaitUntilAsync(() => Task.FromResult(other.Log.Contains("Model updates are off", StringComparison.Ordinal)), "the second daemon saying so");
+            Assert.That(other.Log, Does.Contain($"belongs to another edged (pid {d.Pid})"));
+            Assert.That((await Get(other, "api/model", token: null)).GetProperty("updates").GetProperty("enabled").GetBoolean(), Is.False);
         }
 
         var newer = SaveModel(HostileModels.Release("5"), "newer.onnx");
@@ -239,11 +249,37 @@ public class ModelUpdateTests
     }
 
     [Test]
+    public async Task AModelThatTookEdgedDownWhileBeingCheckedIsNotTakenAgain()
+    {
+        var basePath = SaveModel(HostileModels.Release("1"), "base.onnx");
+        var incoming = Directory.CreateDirectory(_dir.File("incoming")).FullName;
+        var models = Directory.CreateDirectory(_dir.File("state/edge/models")).FullName;
+        var crasher = Bytes(HostileModels.Release("crasher"));
+        // What a check interrupted by a crash leaves behind (written before ONNX Runtime sees the model).
+        File.WriteAllText(Path.Combine(models, "checking"), Sha(crasher) + "\nfolder: crasher.onnx\n");
+        await using var d = new DaemonProcess([$"--Model:Path={basePath}", $"--Source:Path={Samples}", $"--Model:Updates:Folder={incoming}", "--Model:Updates:StableMs=0"],
+            new Dictionary<string, string> { ["XDG_STATE_HOME"] = _dir.File("state") });
+        await d.WaitListeningAsync();
+        File.WriteAllBytes(Path.Combine(incoming, "again.onnx"), crasher);
+        await d.WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(incoming, "again.onnx.refused"))), "the same model refused");
+        var m = await Get(d, "api/model", token: null);
+        Assert.That(m.GetProperty("version").GetString(), Is.EqualTo("1"));
+        var events = m.GetProperty("updates").GetProperty("recent").EnumerateArray().Select(e => e.GetProperty("detail").GetString()).ToList();
+        Assert.That(events, Has.Exactly(1).StartsWith("edged stopped while checking it"));
+        Assert.That(events, Has.Exactly(1).StartsWith("this model failed here before (edged stopped while checking it"));
+        Assert.That(File.Exists(Path.Combine(models, "checking")), Is.False);
+    }
+
+    [Test]
     public void BadUpdateSettingsAreNamed()
     {
         var r = Edged.Run("run", "--Model:Updates:MaxMb=0", "--Model:Updates:ProbationFrames=2", "--Model:Updates:RollbackFailures=3", "--Store:Enabled=false");
         Assert.That(r.ExitCode, Is.Not.Zero);
         Assert.That(r.Stderr, Does.Contain("Model:Updates:MaxMb: must be 1..2047, got 0"));
         Assert.That(r.Stderr, Does.Contain("Model:Updates:RollbackFailures: must not exceed Model:Updates:ProbationFrames (2), got 3"));
+        using var state = new TempDir();
+        var same = Edged.RunWith(null, new Dictionary<string, string> { ["XDG_STATE_HOME"] = state.Path },
+            "run", $"--Model:Updates:Folder={state.Path}/edge/models", "--Store:Enabled=false");
+        Assert.That(same.Stderr, Does.Contain("Model:Updates:Folder: ").And.Contain("is where edged keeps the models it accepted"));
     }
 }

@@ -4,6 +4,7 @@ using Edge.Core.Inference;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Configuration;
 using Edge.Daemon.Http;
+using Edge.Daemon.Interop;
 using Edge.Daemon.Lifecycle;
 using Edge.Daemon.Pipeline;
 using Edge.Daemon.Storage;
@@ -203,12 +204,17 @@ internal static class RunCommand
                 },
                 TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), () => pipeline.Trigger(), logger)
             : null;
-        using var updates = o.Model.Updates.Enabled
+        var updateFolder = Path.GetFullPath(o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"));
+        if (o.Model.Updates.Enabled && updateFolder.TrimEnd('/') == modelStore.Directory.TrimEnd('/'))
+            throw new CliError($"Model:Updates:Folder: '{o.Model.Updates.Folder}' is where edged keeps the models it accepted; drop new ones into another folder (default: {Path.Combine(modelStore.Directory, "incoming")})");
+        // One daemon per models directory (kept copies, active.json, the drop folder): a second one runs without updates.
+        using var modelsLock = o.Model.Updates.Enabled ? LockModels(modelStore, logger) : null;
+        using var updates = modelsLock is not null
             ? new Models.ModelUpdater(o.Model.Updates, modelStore, models, (path, sha, origin) => LoadBoth(o, path, sha, origin, logger), configured,
-                DefaultPaths.Samples, pipeline.LatestFrame, [.. o.Actions.Rules.Select(r => r.Label)], store, logger,
-                o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"))
+                DefaultPaths.Samples, pipeline.LatestFrame, [.. o.Actions.Rules.Select(r => r.Label)], store, logger, updateFolder)
             : null;
         updater = updates;
+        updates?.RecoverInterruptedCheck();
         if (updates is not null)
             logger.LogInformation("model updates: drop a .onnx file into {Folder}{Api}", updates.Folder,
                 string.IsNullOrEmpty(o.Http.Token) ? "" : ", or POST it to /api/model");
@@ -223,6 +229,32 @@ internal static class RunCommand
             // back low, before the controller they use goes.
             await pipeline.DisposeAsync();
             foreach (var rule in rules) rule.Dispose();
+        }
+    }
+
+    /// <summary>The models directory's lock, or null (said) when another edged holds it or it cannot be locked: then no updates.</summary>
+    private static IDisposable? LockModels(Models.ModelStore store, ILogger logger)
+    {
+        try
+        {
+            Directory.CreateDirectory(store.Directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Model updates are off: cannot create '{Folder}': {Reason}", store.Directory, e.Message);
+            return null;
+        }
+        switch (ExclusiveFileLock.TryAcquire(Path.Combine(store.Directory, "models.lock"), out var held, out var detail))
+        {
+            case ExclusiveFileLock.Outcome.Acquired:
+                return held;
+            case ExclusiveFileLock.Outcome.HeldByAnother:
+                logger.LogWarning("Model updates are off: '{Folder}' belongs to another edged{Pid}; give each daemon its own state directory (STATE_DIRECTORY or XDG_STATE_HOME)",
+                    store.Directory, detail.Length > 0 ? $" (pid {detail})" : "");
+                return null;
+            default:
+                logger.LogWarning("Model updates are off: cannot lock '{Folder}': {Reason}", store.Directory, detail);
+                return null;
         }
     }
 
@@ -268,6 +300,8 @@ internal static class RunCommand
         await reporting;
         try { await updating; }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("model updates stopped: {Reason}", e.Message); }
+        // The pipeline has stopped: what it did last to the model (a proof on its last frames) is remembered.
+        if (updates is not null) await updates.FlushAsync(TimeSpan.FromSeconds(30));
         notifier.Stopping();
         logger.LogInformation("edged stopping: {Classified} frames classified", pipeline.Counters.FramesClassified);
         await app.StopAsync(CancellationToken.None);

@@ -140,36 +140,58 @@ public static class StatusServer
                 limit.MaxRequestBodySize = updates.MaxBytes;
             if (ctx.Request.ContentLength > updates.MaxBytes)
                 return Error($"the model is larger than Model:Updates:MaxMb ({updates.MaxBytes / (1024 * 1024)} MiB)", 413);
-            byte[] bytes;
+            // A place first, so that bodies held in memory while earlier candidates are checked are bounded in number.
+            if (!updates.TryReserve())
+            {
+                ctx.Response.Headers.RetryAfter = "5";
+                return Error($"busy: {Models.ModelUpdater.MaxWaiting} models are already being checked; try again shortly", 503);
+            }
             try
             {
-                using var body = new MemoryStream();
-                using var read = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                read.CancelAfter(TimeSpan.FromSeconds(120));
-                await ctx.Request.Body.CopyToAsync(body, read.Token);
-                bytes = body.ToArray();
+                byte[] bytes;
+                try
+                {
+                    using var read = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    read.CancelAfter(TimeSpan.FromSeconds(120));
+                    if (ctx.Request.ContentLength is { } length)
+                    {
+                        // The declared length, read exactly (Kestrel refuses a body that does not match it).
+                        bytes = new byte[length];
+                        await ctx.Request.Body.ReadExactlyAsync(bytes, read.Token);
+                    }
+                    else
+                    {
+                        using var body = new MemoryStream();
+                        await ctx.Request.Body.CopyToAsync(body, read.Token);
+                        bytes = body.ToArray();
+                    }
+                }
+                catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                {
+                    return Error($"the model is larger than Model:Updates:MaxMb ({updates.MaxBytes / (1024 * 1024)} MiB)", 413);
+                }
+                catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or IOException)
+                {
+                    return Error("the model was not received in full", 400);
+                }
+                if (bytes.Length == 0) return Error("the request has no body; POST the .onnx file's bytes", 400);
+                Models.ModelUpdateOutcome outcome;
+                try
+                {
+                    outcome = await updates.SubmitAsync(bytes, sha256, $"http: {ctx.Connection.RemoteIpAddress}", ct);
+                }
+                catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+                {
+                    return Error("edged is stopping", 503);
+                }
+                var response = new ModelUpdateResponse(outcome.Outcome, outcome.Model, outcome.Reason, pipeline.Models.ProbationFrames);
+                return Results.Json(response, HttpJson.Default.ModelUpdateResponse,
+                    statusCode: outcome.Outcome == Models.ModelUpdateOutcome.Refused ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
             }
-            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            finally
             {
-                return Error($"the model is larger than Model:Updates:MaxMb ({updates.MaxBytes / (1024 * 1024)} MiB)", 413);
+                updates.ReleaseReservation();
             }
-            catch (Exception e) when (e is OperationCanceledException or BadHttpRequestException or IOException)
-            {
-                return Error("the model was not received in full", 400);
-            }
-            if (bytes.Length == 0) return Error("the request has no body; POST the .onnx file's bytes", 400);
-            Models.ModelUpdateOutcome outcome;
-            try
-            {
-                outcome = await updates.SubmitAsync(bytes, sha256, $"http: {ctx.Connection.RemoteIpAddress}", ct);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return Error("edged is stopping", 503);
-            }
-            var response = new ModelUpdateResponse(outcome.Outcome, outcome.Model, outcome.Reason, pipeline.Models.ProbationFrames);
-            return Results.Json(response, HttpJson.Default.ModelUpdateResponse,
-                statusCode: outcome.Outcome == Models.ModelUpdateOutcome.Refused ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
         });
         app.MapGet("/api/results", (long? after, string? since, int? limit) =>
         {

@@ -32,16 +32,30 @@ public sealed class LoadedModel
         while (true)
         {
             var n = Volatile.Read(ref _references);
-            if (n == 0) return false;
+            if (n <= 0) return false;
             if (Interlocked.CompareExchange(ref _references, n + 1, n) == n) return true;
         }
     }
 
-    public void Release()
+    /// <param name="disposeLater">
+    /// When this is the last reference, free the sessions on the thread pool: the pipeline thread lets go of a
+    /// replaced model between two frames and must not spend the milliseconds ONNX Runtime takes to free it.
+    /// </param>
+    public void Release(bool disposeLater = false)
     {
         var left = Interlocked.Decrement(ref _references);
-        if (left < 0) throw new InvalidOperationException("a model was released more often than it was taken");
+        if (left < 0)
+        {
+            Interlocked.Increment(ref _references);
+            throw new InvalidOperationException("a model was released more often than it was taken");
+        }
         if (left > 0 || !_owns) return;
+        if (disposeLater) ThreadPool.UnsafeQueueUserWorkItem(static m => m.DisposeSessions(), this, preferLocal: false);
+        else DisposeSessions();
+    }
+
+    private void DisposeSessions()
+    {
         Camera.Dispose();
         if (!ReferenceEquals(Uploads, Camera)) Uploads?.Dispose();
     }

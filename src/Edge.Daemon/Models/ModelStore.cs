@@ -41,12 +41,12 @@ public sealed class ModelStore(string directory)
         : throw new ArgumentException($"'{sha256}' is not a lower-case SHA-256", nameof(sha256));
 
     /// <summary>Keeps a copy of an accepted model's bytes (atomically: never half a model under its name).</summary>
-    public string Keep(string sha256, ReadOnlySpan<byte> bytes)
+    public string Keep(string sha256, byte[] bytes)
     {
         System.IO.Directory.CreateDirectory(Directory);
         var path = PathOf(sha256);
         if (Onnx.IO.BoundedFile.Probe(path) is { IsRegular: true } p && p.Size == bytes.Length && ModelIdentity.HashFile(path) == sha256) return path;
-        Onnx.IO.AtomicFile.Write(path, bytes.ToArray());
+        Onnx.IO.AtomicFile.Write(path, bytes);
         return path;
     }
 
@@ -57,7 +57,13 @@ public sealed class ModelStore(string directory)
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize(Onnx.IO.BoundedFile.ReadAll(path, MaxActiveBytes), ModelStoreJson.Default.ActiveModels);
+            var active = JsonSerializer.Deserialize(Onnx.IO.BoundedFile.ReadAll(path, MaxActiveBytes), ModelStoreJson.Default.ActiveModels);
+            // Written by edged, but a file on disk is checked like any input: hashes, and origins short and printable.
+            static bool Valid(AcceptedModel? m) => m is null || (IsSha256(m.Sha256) && m.Origin is { Length: > 0 and <= 100 } o && !o.Any(char.IsControl)
+                && (m.Version is null || (m.Version.Length <= 100 && !m.Version.Any(char.IsControl))));
+            if (active is null || active.ConfiguredPath is null || active.ConfiguredSha256 is null || !Valid(active.Current) || !Valid(active.Previous))
+                throw new JsonException("a field is missing or not what edged writes");
+            return active;
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
         {

@@ -74,11 +74,15 @@ public sealed class ModelSwitch : IDisposable
     /// </summary>
     public void Offer(LoadedModel model)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            model.Release();
+            throw new ObjectDisposedException(nameof(ModelSwitch), "edged is stopping");
+        }
         if (Interlocked.Exchange(ref _offered, model) is { } dropped)
         {
             _changed?.Invoke(new ModelChange(ModelChangeKind.Superseded, dropped.Identity, model.Identity, "a newer model was offered before it ran"));
-            dropped.Release();
+            dropped.Release(disposeLater: true);
         }
         // Disposed while offering: nothing will take it.
         if (Volatile.Read(ref _disposed) != 0 && Interlocked.Exchange(ref _offered, null) is { } late) late.Release();
@@ -94,22 +98,25 @@ public sealed class ModelSwitch : IDisposable
         var next = Interlocked.Exchange(ref _offered, null);
         if (next is null) return false;
         var old = _current;
-        if (Volatile.Read(ref _probationLeft) > 0 && _fallback is not null)
-        {
-            // The one replaced never proved itself: the last proven model stays the one to fall back to.
-            _changed?.Invoke(new ModelChange(ModelChangeKind.Superseded, old.Identity, next.Identity, "replaced while on probation"));
-            old.Release();
-        }
-        else
-        {
-            _fallback?.Release();
-            _fallback = old;
-        }
+        var unproven = Volatile.Read(ref _probationLeft) > 0 && _fallback is not null;
+        // The new model is published first (readers never see neither), then the old one is let go.
         Volatile.Write(ref _previous, old.Identity);
-        Volatile.Write(ref _current, next);
         Volatile.Write(ref _probationClassified, 0);
         Volatile.Write(ref _probationFailures, 0);
         Volatile.Write(ref _probationLeft, _probationFrames);
+        Volatile.Write(ref _current, next);
+        if (unproven)
+        {
+            // The one replaced never proved itself: the last proven model stays the one to fall back to.
+            _changed?.Invoke(new ModelChange(ModelChangeKind.Superseded, old.Identity, next.Identity, "replaced while on probation"));
+            old.Release(disposeLater: true);
+        }
+        else
+        {
+            // Only a model with no probation left is replaced here, and then there is no fallback.
+            _fallback?.Release(disposeLater: true);
+            _fallback = old;
+        }
         _changed?.Invoke(new ModelChange(ModelChangeKind.SwappedIn, next.Identity, old.Identity, null));
         if (_probationFrames == 0) Prove();
         return true;
@@ -141,8 +148,8 @@ public sealed class ModelSwitch : IDisposable
         Volatile.Write(ref _probationLeft, 0);
         var released = _fallback;
         _fallback = null;
-        released?.Release();
         _changed?.Invoke(new ModelChange(ModelChangeKind.Proven, _current.Identity, released?.Identity, null));
+        released?.Release(disposeLater: true);
     }
 
     private void RollBack(string reason)
@@ -153,7 +160,7 @@ public sealed class ModelSwitch : IDisposable
         Volatile.Write(ref _probationLeft, 0);
         Volatile.Write(ref _previous, failed.Identity);
         _changed?.Invoke(new ModelChange(ModelChangeKind.RolledBack, failed.Identity, _current.Identity, reason));
-        failed.Release();
+        failed.Release(disposeLater: true);
     }
 
     /// <summary>A reference to the current model for one piece of work (an upload); release it when done.</summary>

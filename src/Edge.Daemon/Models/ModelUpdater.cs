@@ -51,9 +51,23 @@ public sealed class ModelUpdater : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Channel<ModelChange> _changes = Channel.CreateUnbounded<ModelChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lifecycle.SaidOnce _said = new();
+    private readonly Lifecycle.SaidOnce _watchSaid = new();
     private readonly Lock _recentGate = new();
     private readonly Queue<ModelEvent> _recent = new();
+    // Hashes of models this updater offered whose sessions may still be in use: their kept copies must stay.
+    private readonly HashSet<string> _live = new(StringComparer.Ordinal);
+    // Models that failed here (rolled back, or crashed edged while being checked), refused at once if offered again, until a restart.
+    private readonly Dictionary<string, string> _bad = new(StringComparer.Ordinal);
+    // Dropped files already handled (name, size, time): one that cannot be moved away is not taken again and again.
+    private readonly Dictionary<string, (long Size, long Mtime)> _handled = new(StringComparer.Ordinal);
     private long _accepted, _refused, _rolledBack;
+    private int _waiting;
+
+    /// <summary>Candidates waiting or being checked at once; more are told to come back (each holds its bytes).</summary>
+    public const int MaxWaiting = 2;
+    private const int MaxRemembered = 256;
+    /// <summary>Written before a candidate is loaded and removed after: found at start, it names a model that took edged down.</summary>
+    public const string CheckingFile = "checking";
 
     public ModelUpdater(ModelUpdateOptions options, ModelStore store, ModelSwitch models, Loader load, StartModel configured, string? samplesFolder,
         Func<byte[]?> latestFrame, IReadOnlyCollection<string> ruleLabels, ResultWriter? results, ILogger logger, string? folder, TimeProvider? clock = null)
@@ -93,11 +107,65 @@ public sealed class ModelUpdater : IDisposable
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await Task.Run(() => Check(bytes, expectedSha256, origin), CancellationToken.None).ConfigureAwait(false);
+            return await Task.Run(() =>
+            {
+                try { return Check(bytes, expectedSha256, origin); }
+                catch (ObjectDisposedException) { throw; } // stopping: the switch is gone
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    return Refuse(origin, null, $"checking it failed: {e.GetType().Name}: {Classifier.OneLine(e.Message)}");
+                }
+            }, CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>Takes one of <see cref="MaxWaiting"/> places for a candidate (before its body is read); false when all are taken.</summary>
+    public bool TryReserve()
+    {
+        while (true)
+        {
+            var n = Volatile.Read(ref _waiting);
+            if (n >= MaxWaiting) return false;
+            if (Interlocked.CompareExchange(ref _waiting, n + 1, n) == n) return true;
+        }
+    }
+
+    public void ReleaseReservation() => Interlocked.Decrement(ref _waiting);
+
+    /// <summary>
+    /// At start: a candidate whose check never finished (edged crashed or was killed while loading or testing it) is
+    /// recorded as refused and not taken again, so a model that crashes ONNX Runtime cannot put edged in a restart loop.
+    /// </summary>
+    public void RecoverInterruptedCheck()
+    {
+        var marker = Path.Combine(_store.Directory, CheckingFile);
+        try
+        {
+            if (!File.Exists(marker)) return;
+            var text = System.Text.Encoding.ASCII.GetString(Onnx.IO.BoundedFile.ReadAll(marker, 4096)).Split('\n', 2);
+            File.Delete(marker);
+            var sha = text[0].Trim();
+            var origin = text.Length > 1 ? ModelSettings.Clip(text[1].Trim()) : "unknown";
+            if (!ModelStore.IsSha256(sha)) return;
+            RememberBad(sha, "edged stopped while checking it (it may have crashed the process)");
+            Refuse(origin, sha, "edged stopped while checking it (it may have crashed the process); it is not taken again until a restart");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Model updates: cannot read '{Marker}': {Reason}", marker, e.Message);
+        }
+    }
+
+    private void RememberBad(string sha, string why)
+    {
+        lock (_bad)
+        {
+            if (_bad.Count >= MaxRemembered) _bad.Remove(_bad.Keys.First());
+            _bad[sha] = why;
         }
     }
 
@@ -109,11 +177,14 @@ public sealed class ModelUpdater : IDisposable
         if (expected is not null)
         {
             expected = expected.Trim().ToLowerInvariant();
-            if (!ModelStore.IsSha256(expected)) return Refuse(origin, sha, $"the checksum given ('{ModelSettings.Clip(expected)}') is not a SHA-256 (64 hex digits)");
+            if (!ModelStore.IsSha256(expected)) return Refuse(origin, sha, "the checksum given is not a SHA-256 (64 hex digits)");
             if (expected != sha) return Refuse(origin, sha, $"its SHA-256 is {sha}, not the {expected} given: the file is damaged or not the one meant");
         }
         else if (_options.RequireChecksum)
             return Refuse(origin, sha, "Model:Updates:RequireChecksum is on and no SHA-256 came with it (NAME.onnx.sha256 beside the file, or ?sha256= on POST /api/model)");
+        string? bad;
+        lock (_bad) bad = _bad.GetValueOrDefault(sha);
+        if (bad is not null) return Refuse(origin, sha, $"this model failed here before ({bad}); restart edged to try it again");
         var state = _models.State;
         if (sha == state.Current.Sha256 && state.Pending is null)
         {
@@ -129,31 +200,40 @@ public sealed class ModelUpdater : IDisposable
         {
             return Refuse(origin, sha, $"cannot keep a copy in '{_store.Directory}': {e.Message}");
         }
+        // Said on disk before ONNX Runtime sees the model: if it takes the process down, the next start knows which one did.
+        var marker = Path.Combine(_store.Directory, CheckingFile);
+        Onnx.IO.AtomicFile.WriteText(marker, sha + "\n" + origin + "\n");
         LoadedModel model;
-        try
-        {
-            model = _load(path, sha, origin);
-        }
-        catch (ModelLoadException e)
-        {
-            return Refuse(origin, sha, e.Message.Replace($"'{path}'", "the model", StringComparison.Ordinal));
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            return Refuse(origin, sha, $"it does not load: {e.GetType().Name}: {Classifier.OneLine(e.Message)}");
-        }
         string? problem;
-        string detail;
+        string detail = "";
         try
         {
-            problem = CheckMetadata(model.Camera) ?? CheckLabels(model.Camera);
-            detail = "";
-            if (problem is null) (problem, detail) = Smoke(model);
+            try
+            {
+                model = _load(path, sha, origin);
+            }
+            catch (ModelLoadException e)
+            {
+                return Refuse(origin, sha, e.Message.Replace($"'{path}'", "the model", StringComparison.Ordinal));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                return Refuse(origin, sha, $"it does not load: {e.GetType().Name}: {Classifier.OneLine(e.Message)}");
+            }
+            try
+            {
+                problem = CheckMetadata(model.Camera) ?? CheckLabels(model.Camera);
+                if (problem is null) (problem, detail) = Smoke(model);
+            }
+            catch
+            {
+                model.Release();
+                throw;
+            }
         }
-        catch
+        finally
         {
-            model.Release();
-            throw;
+            try { File.Delete(marker); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
         if (problem is not null)
         {
@@ -166,6 +246,7 @@ public sealed class ModelUpdater : IDisposable
             $"{m.ClassCount} classes, input {string.Join("x", m.InputShape(1))}, {detail}"));
         _logger.LogInformation("Model update from {Origin} accepted: {Sha} ({Detail}); it runs from the next frame, on probation for {Frames} classifications",
             origin, model.Identity.Short, detail, _models.ProbationFrames);
+        lock (_live) _live.Add(sha);
         _models.Offer(model);
         return new ModelUpdateOutcome(ModelUpdateOutcome.Accepted, model.Identity, null);
     }
@@ -234,11 +315,15 @@ public sealed class ModelUpdater : IDisposable
         var list = new List<(string, byte[])>();
         if (_samples is not null && Directory.Exists(_samples))
         {
-            foreach (var file in Directory.EnumerateFiles(_samples).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).Take(MaxSmokeImages))
+            try
             {
-                try { list.Add(($"the sample '{Path.GetFileName(file)}'", Onnx.IO.BoundedFile.ReadAll(file, MaxSampleBytes))); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+                foreach (var file in Directory.EnumerateFiles(_samples).Take(1000).Where(ImageFiles.IsImage).Order(StringComparer.Ordinal).Take(MaxSmokeImages))
+                {
+                    try { list.Add(($"the sample '{Path.GetFileName(file)}'", Onnx.IO.BoundedFile.ReadAll(file, MaxSampleBytes))); }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+                }
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
         if (_latestFrame() is { } frame) list.Add(("the latest camera frame", frame));
         return list;
@@ -268,9 +353,11 @@ public sealed class ModelUpdater : IDisposable
     {
         var s = _models.State;
         var active = _store.Read(_logger);
+        List<string?> keep = [s.Current.Sha256, s.Previous?.Sha256, s.Pending?.Sha256, s.Fallback?.Sha256, active?.Current?.Sha256, active?.Previous?.Sha256];
+        lock (_live) keep.AddRange(_live);
         try
         {
-            _store.Prune([s.Current.Sha256, s.Previous?.Sha256, s.Pending?.Sha256, s.Fallback?.Sha256, active?.Current?.Sha256, active?.Previous?.Sha256]);
+            _store.Prune(keep);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -285,18 +372,42 @@ public sealed class ModelUpdater : IDisposable
     {
         try
         {
-            await foreach (var c in _changes.Reader.ReadAllAsync(ct).ConfigureAwait(false))
-            {
-                await _gate.WaitAsync(ct).ConfigureAwait(false);
-                try { Handle(c); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            while (await _changes.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+                while (_changes.Reader.TryRead(out var c))
                 {
-                    _logger.LogError("Model updates: cannot record the change to {Sha} in '{Folder}': {Reason}", c.Model.Short, _store.Directory, e.Message);
+                    await _gate.WaitAsync(ct).ConfigureAwait(false);
+                    try { HandleSafely(c); }
+                    finally { _gate.Release(); }
                 }
-                finally { _gate.Release(); }
-            }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    /// <summary>
+    /// After the pipeline has stopped: the changes it made last (a model proven on the last frames) are recorded, so
+    /// that a stop right after a proof does not start the next run on the older model. Waits for a check in progress.
+    /// </summary>
+    public async Task FlushAsync(TimeSpan timeout)
+    {
+        if (!await _gate.WaitAsync(timeout).ConfigureAwait(false))
+        {
+            _logger.LogWarning("Model updates: a model check was still running at stop; the last model changes may not be remembered");
+            return;
+        }
+        try
+        {
+            while (_changes.Reader.TryRead(out var c)) HandleSafely(c);
+        }
+        finally { _gate.Release(); }
+    }
+
+    private void HandleSafely(ModelChange c)
+    {
+        try { Handle(c); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogError("Model updates: cannot record the change to {Sha} in '{Folder}': {Reason}", c.Model.Short, _store.Directory, e.Message);
+        }
     }
 
     private void Handle(ModelChange c)
@@ -310,6 +421,7 @@ public sealed class ModelUpdater : IDisposable
                     c.Model.Short, c.Model.Origin, c.Other?.Short, _models.ProbationFrames);
                 break;
             case ModelChangeKind.Proven:
+                if (c.Other is { } released) lock (_live) _live.Remove(released.Sha256);
                 Record(new ModelEvent(now, "proven", c.Model.Sha256, c.Model.Origin, $"{_models.ProbationFrames} classifications on probation"));
                 _logger.LogInformation("Model {Sha} passed its probation; it is the model edged starts with from now on", c.Model.Short);
                 var before = _store.Read(_logger);
@@ -320,11 +432,14 @@ public sealed class ModelUpdater : IDisposable
                 break;
             case ModelChangeKind.RolledBack:
                 Interlocked.Increment(ref _rolledBack);
+                lock (_live) _live.Remove(c.Model.Sha256);
+                RememberBad(c.Model.Sha256, $"rolled back: {c.Reason}");
                 Record(new ModelEvent(now, "rolled-back", c.Model.Sha256, c.Model.Origin, c.Reason));
                 _logger.LogError("Model {Sha} ({Origin}) rolled back: {Reason}; {Other} is classifying again", c.Model.Short, c.Model.Origin, c.Reason, c.Other?.Short);
                 Prune();
                 break;
             case ModelChangeKind.Superseded:
+                lock (_live) _live.Remove(c.Model.Sha256);
                 Record(new ModelEvent(now, "superseded", c.Model.Sha256, c.Model.Origin, $"{c.Reason} ({c.Other?.Short})"));
                 Prune();
                 break;
@@ -340,11 +455,11 @@ public sealed class ModelUpdater : IDisposable
             {
                 Directory.CreateDirectory(folder);
                 await ScanAsync(folder, seen, ct).ConfigureAwait(false);
-                _said.Reset();
+                _watchSaid.Reset();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                if (_said.First("watch:" + e.Message)) _logger.LogError("Model updates: cannot watch '{Folder}': {Reason} (retrying)", folder, e.Message);
+                if (_watchSaid.First(e.Message)) _logger.LogError("Model updates: cannot watch '{Folder}': {Reason} (retrying)", folder, e.Message);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
             try { await Task.Delay(PollInterval, _clock, ct).ConfigureAwait(false); }
@@ -357,8 +472,12 @@ public sealed class ModelUpdater : IDisposable
 
     private async Task ScanAsync(string folder, Dictionary<string, (long Size, long Mtime, long Since)> seen, CancellationToken ct)
     {
-        var files = Directory.EnumerateFiles(folder, "*.onnx").Order(StringComparer.Ordinal).Take(MaxFilesPerScan).ToList();
-        foreach (var gone in seen.Keys.Where(k => !files.Contains(k)).ToList()) seen.Remove(gone);
+        // Bounded work per round however many entries the folder has; files already handled (that could not be moved
+        // away) are skipped, so they cannot hide the others.
+        var listed = Directory.EnumerateFiles(folder, "*.onnx").Take(MaxEntriesPerScan).ToList();
+        foreach (var gone in seen.Keys.Where(k => !listed.Contains(k)).ToList()) seen.Remove(gone);
+        foreach (var gone in _handled.Keys.Where(k => !listed.Contains(k)).ToList()) _handled.Remove(gone);
+        var files = listed.Order(StringComparer.Ordinal).Where(f => !Handled(f)).Take(MaxFilesPerScan).ToList();
         foreach (var file in files)
         {
             var origin = $"folder: {ModelSettings.Clip(Path.GetFileName(file))}";
@@ -392,9 +511,16 @@ public sealed class ModelUpdater : IDisposable
                 {
                     bytes = Onnx.IO.BoundedFile.ReadAll(file, MaxBytes);
                     var checksum = file + ".sha256";
-                    if (File.Exists(checksum))
+                    if (File.Exists(checksum) || new FileInfo(checksum).LinkTarget is not null)
+                    {
+                        if (new FileInfo(checksum).LinkTarget is not null || Onnx.IO.BoundedFile.Probe(checksum) is not { IsRegular: true })
+                        {
+                            SetAside(file, Refuse(origin, null, $"its checksum file {Path.GetFileName(checksum)} is not a regular file"));
+                            continue;
+                        }
                         expected = System.Text.Encoding.ASCII.GetString(Onnx.IO.BoundedFile.ReadAll(checksum, 4096)).Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries)
                             .FirstOrDefault() ?? "";
+                    }
                 }
                 catch (IOException e)
                 {
@@ -407,21 +533,42 @@ public sealed class ModelUpdater : IDisposable
         }
     }
 
-    /// <summary>A handled file leaves the folder: deleted once taken (the store has its copy), renamed NAME.onnx.refused when refused.</summary>
+    /// <summary>Most folder entries looked at per round.</summary>
+    public const int MaxEntriesPerScan = 1000;
+
+    private bool Handled(string file) =>
+        _handled.TryGetValue(file, out var h) && Onnx.IO.BoundedFile.Probe(file) is { } p && p.Size == h.Size && p.MtimeTicks == h.Mtime;
+
+    /// <summary>
+    /// A handled file leaves the folder: deleted once taken (the store has its copy), renamed NAME.onnx.refused (and
+    /// its checksum NAME.onnx.sha256.refused) when refused. If that fails, the file is remembered as handled until it
+    /// changes, so it is not taken again every round.
+    /// </summary>
     private void SetAside(string file, ModelUpdateOutcome outcome)
     {
+        var checksum = file + ".sha256";
         try
         {
-            if (outcome.Outcome == ModelUpdateOutcome.Refused) File.Move(file, file + ".refused", overwrite: true);
+            if (outcome.Outcome == ModelUpdateOutcome.Refused)
+            {
+                File.Move(file, file + ".refused", overwrite: true);
+                if (File.Exists(checksum) || new FileInfo(checksum).LinkTarget is not null) File.Move(checksum, checksum + ".refused", overwrite: true);
+            }
             else
             {
                 File.Delete(file);
-                File.Delete(file + ".sha256");
+                File.Delete(checksum);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            if (_said.First("aside:" + file)) _logger.LogError("Model updates: cannot move '{File}' out of the way: {Reason}; it will be tried again", file, e.Message);
+            if (Onnx.IO.BoundedFile.Probe(file) is { } p)
+            {
+                if (_handled.Count >= MaxRemembered) _handled.Remove(_handled.Keys.First());
+                _handled[file] = (p.Size, p.MtimeTicks);
+            }
+            if (_said.First("aside:" + file))
+                _logger.LogError("Model updates: cannot move '{File}' out of the way: {Reason}; it is left alone until it changes", file, e.Message);
         }
     }
 

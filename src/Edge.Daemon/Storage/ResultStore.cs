@@ -121,13 +121,14 @@ public sealed class ResultStore : IDisposable
                 _insert.Parameters[6].Value = (object?)r.Model ?? DBNull.Value;
                 ids[i] = (long)_insert.ExecuteScalar()!;
             }
+            // Trimmed in the same transaction: a failure after a commit would make the writer write the batch twice.
+            if (events > 0) Execute($"DELETE FROM model_events WHERE id <= (SELECT MAX(id) FROM model_events) - {MaxModelEvents};", tx);
             tx.Commit();
         }
         catch (SqliteException e)
         {
             throw new StoreUnavailableException(Describe(e), e);
         }
-        if (events > 0) Execute($"DELETE FROM model_events WHERE id <= (SELECT MAX(id) FROM model_events) - {MaxModelEvents};");
         _sinceCleanup += records.Count;
         if (_sinceCleanup >= 500) Cleanup();
         return ids;
@@ -229,10 +230,11 @@ public sealed class ResultStore : IDisposable
         _ => e.Message,
     };
 
-    private void Execute(string sql)
+    private void Execute(string sql, SqliteTransaction? tx = null)
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = sql;
+        cmd.Transaction = tx;
         cmd.ExecuteNonQuery();
     }
 
