@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Builds the Debian package of edged: artifacts/edge_<version>_<arch>.deb with dpkg-deb.
-#   tools/package.sh amd64|arm64 [--from DIR] [--out DIR] [--version X.Y.Z]
+#   tools/package.sh amd64|arm64|arm64-glibc2.31 [--from DIR] [--out DIR] [--version X.Y.Z]
 # DIR is a published edged (tools/publish.sh); without --from it is published first (arm64 cross-compiles,
 # see publish.sh for the packages it needs). The package holds the AOT binary (symbols stay in the
 # publish folder's edged.dbg), its native libraries, the shipped models, /etc/edge/edged.json (a
 # conffile), the hardened unit and maintainer scripts that create the edge user and enable the service.
+# arm64-glibc2.31 is the build for JetPack 5 / Ubuntu 20.04 / Debian 11: version X.Y.Z~glibc2.31 (older than
+# X.Y.Z, so a device moved to a newer OS upgrades to the regular package), SQLite from libsqlite3-0.
 set -euo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
 # Paths given on the command line are the caller's, not the repository's.
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 fail() { echo "package: $*" >&2; exit 1; }
-usage() { echo "usage: tools/package.sh amd64|arm64 [--from DIR] [--out DIR] [--version X.Y.Z]" >&2; exit 2; }
+usage() { echo "usage: tools/package.sh amd64|arm64|arm64-glibc2.31 [--from DIR] [--out DIR] [--version X.Y.Z]" >&2; exit 2; }
 (($#)) || usage
-arch=$1; shift
-case "$arch" in
-  amd64) rid=linux-x64; strip=strip ;;
-  arm64) rid=linux-arm64; strip=aarch64-linux-gnu-strip; [ "$(uname -m)" != aarch64 ] || strip=strip ;;
-  *) echo "package: architecture '$arch': expected amd64 or arm64" >&2; usage ;;
+flavour=$1; shift
+suffix=""; system_sqlite=""
+case "$flavour" in
+  amd64) arch=amd64; rid=linux-x64; strip=strip ;;
+  arm64) arch=arm64; rid=linux-arm64; strip=aarch64-linux-gnu-strip; [ "$(uname -m)" != aarch64 ] || strip=strip ;;
+  arm64-glibc2.31) arch=arm64; rid=linux-arm64-glibc2.31; strip=aarch64-linux-gnu-strip; [ "$(uname -m)" != aarch64 ] || strip=strip
+    suffix="~glibc2.31"; system_sqlite=yes ;;
+  *) echo "package: architecture '$flavour': expected amd64, arm64 or arm64-glibc2.31" >&2; usage ;;
 esac
 from=""; out=artifacts; version=""
 while (($#)); do
@@ -54,9 +59,11 @@ install -d -m 0755 "$root/DEBIAN" "$lib" "$root/usr/bin" "$root/etc/edge" "$root
   "$root/lib/udev/rules.d" "$root/usr/share/doc/edge" "$root/usr/share/lintian/overrides" "$root/usr/share/man/man1"
 install -m 0755 "$from/edged" "$lib/edged"
 for so in "$from"/*.so; do
+  [ ! -L "$so" ] || continue # the glibc-2.31 build's link to the system SQLite, made below
   install -m 0644 "$so" "$lib/"
   "$strip" --strip-unneeded "$lib/$(basename "$so")"
 done
+[ -z "$system_sqlite" ] || ln -s ../aarch64-linux-gnu/libsqlite3.so.0 "$lib/libe_sqlite3.so"
 cp -r "$from/models" "$lib/models"
 find "$lib/models" -type d -exec chmod 0755 {} + && find "$lib/models" -type f -exec chmod 0644 {} +
 ln -s ../lib/edge/edged "$root/usr/bin/edged"
@@ -70,6 +77,7 @@ maintainer=${EDGE_MAINTAINER:-Edge developers <edge@example.org>}
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 when=$(git log -1 --format=%aD 2>/dev/null || date -R)
 # A native package (no Debian revision): its changelog is changelog.gz.
+version=$version$suffix
 printf 'edge (%s) stable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
   "$version" "$commit" "$maintainer" "$when" | gzip -9n > "$root/usr/share/doc/edge/changelog.gz"
 chmod 0644 "$root/usr/share/doc/edge/changelog.gz"
@@ -85,7 +93,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: libc6 (>= $glibc), libgcc-s1, libstdc++6, libssl3 | libssl3t64 | libssl1.1, adduser
+Depends: libc6 (>= $glibc), libgcc-s1, libstdc++6, libssl3 | libssl3t64 | libssl1.1, adduser${system_sqlite:+, libsqlite3-0 (>= 3.31.1)}
 Recommends: libgpiod2
 Suggests: ffmpeg
 Section: video

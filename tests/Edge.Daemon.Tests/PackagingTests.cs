@@ -202,6 +202,37 @@ public class PackagingTests
         Assert.That(lintian.ExitCode, Is.Zero, lintian.Output);
     }
 
+    [Test, Category(Needs.Aot)]
+    public void TheGlibc231PackageNeedsNothingNewerThanJetPack5AndUsesTheSystemSqlite()
+    {
+        var published = Path.Combine(RepoPaths.Root, "artifacts", "edged-linux-arm64-glibc2.31");
+        if (!File.Exists(Path.Combine(published, "edged")))
+            Assert.Ignore("no glibc-2.31 build: run tools/publish.sh linux-arm64-glibc2.31 (CI's arm64 smoke does before the tests)");
+        using var dir = new TempDir();
+        var r = Tool.Run(Path.Combine(RepoPaths.Root, "tools", "package.sh"), ["arm64-glibc2.31", "--from", published, "--out", dir.Path]);
+        Assert.That(r.ExitCode, Is.Zero, r.Output);
+        var deb = Path.Combine(dir.Path, $"edge_{Version}~glibc2.31_arm64.deb");
+        string Field(string name) => Tool.Ok("dpkg-deb", "-f", deb, name).Trim();
+        Assert.That(Field("Version"), Is.EqualTo(Version + "~glibc2.31"));
+        Assert.That(Tool.Run("dpkg", ["--compare-versions", Field("Version"), "lt", Version]).ExitCode, Is.Zero,
+            "older than the regular package, so a device moved to a newer OS upgrades to it");
+        Assert.That(Field("Depends"), Does.Contain("libsqlite3-0 (>= 3.31.1)"));
+        var glibc = Regex.Match(Field("Depends"), @"libc6 \(>= 2\.(\d+)\)");
+        Assert.That(glibc.Success && int.Parse(glibc.Groups[1].Value) <= 31, Field("Depends"));
+        using var tree = new TempDir();
+        Tool.Ok("dpkg-deb", "-x", deb, tree.Path);
+        var lib = Path.Combine(tree.Path, "usr", "lib", "edge");
+        Assert.That(new FileInfo(Path.Combine(lib, "libe_sqlite3.so")).LinkTarget, Is.EqualTo("../aarch64-linux-gnu/libsqlite3.so.0"));
+        // Ubuntu 20.04 (JetPack 5) has glibc 2.31: no file may ask for a newer symbol version.
+        foreach (var elf in Directory.GetFiles(lib).Where(f => new FileInfo(f).LinkTarget is null && (f.EndsWith(".so", StringComparison.Ordinal) || f.EndsWith("edged", StringComparison.Ordinal))))
+        {
+            var versions = Regex.Matches(Tool.Ok("readelf", "--dyn-syms", "-W", elf), @"GLIBC_2\.(\d+)").Select(m => int.Parse(m.Groups[1].Value)).ToList();
+            Assert.That(versions, Is.Not.Empty.And.All.LessThanOrEqualTo(31), Path.GetFileName(elf));
+        }
+        var lintian = Tool.Run("lintian", ["--fail-on", "error,warning", deb], TimeSpan.FromMinutes(10));
+        Assert.That(lintian.Stdout.Split('\n').Where(l => Regex.IsMatch(l, "^[EW]: ")), Is.Empty, lintian.Output);
+    }
+
     [Test, Category(Needs.Aot), Category(Needs.Root)]
     public void ThePackageInstallsUpgradesRemovesAndPurgesInADebianChroot()
     {

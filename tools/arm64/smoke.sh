@@ -42,3 +42,21 @@ settings="--Source:Fps=20 --Trigger:MaxRate=20 --Http:MaxQueuedUploads=0"
   "mount --bind '$cpuinfo' /proc/cpuinfo && exec $qemu $out/edged run $settings --Store:Path=$work/arm64.db --Http:Url=http://127.0.0.1:18782"
 /usr/bin/python3 "$compare" stored 6 "$work/x64.db" "$work/arm64.db"
 echo "arm64 smoke: $out/edged classifies and runs as the x64 build does"
+
+# The glibc-2.31 build (JetPack 5, Ubuntu 20.04, Debian 11), run on Debian 11's own loader, glibc, OpenSSL and
+# SQLite (qemu -L the bullseye sysroot it was linked against): the same answers and stored results again.
+old=artifacts/edged-linux-arm64-glibc2.31
+tools/publish.sh linux-arm64-glibc2.31 "$old" > artifacts/publish-arm64-glibc2.31.log 2>&1 || { tail -n 40 artifacts/publish-arm64-glibc2.31.log; exit 1; }
+tail -n 2 artifacts/publish-arm64-glibc2.31.log
+sysroot=$(realpath "$(tools/arm64/bullseye-sysroot.sh)")
+# Its libe_sqlite3.so links to /usr/lib/aarch64-linux-gnu/libsqlite3.so.0, which this host resolves itself: a copy points into the sysroot.
+run=$work/glibc2.31
+cp -a "$old" "$run"
+ln -sfn "$sysroot/usr/lib/aarch64-linux-gnu/libsqlite3.so.0" "$run/libe_sqlite3.so"
+bullseye="qemu-aarch64-static -cpu cortex-a72 -L $sysroot"
+unshare -m sh -c "mount --bind '$cpuinfo' /proc/cpuinfo && exec $bullseye $run/edged classify models/samples --json" > "$work/bullseye.json"
+/usr/bin/python3 "$compare" classify "$work/x64.json" "$work/bullseye.json" 1e-4
+/usr/bin/python3 "$compare" collect 6 "$work/bullseye.db" -- unshare -m sh -c \
+  "mount --bind '$cpuinfo' /proc/cpuinfo && exec $bullseye $run/edged run $settings --Store:Path=$work/bullseye.db --Http:Url=http://127.0.0.1:18783"
+/usr/bin/python3 "$compare" stored 6 "$work/x64.db" "$work/bullseye.db"
+echo "arm64 smoke: $old/edged (glibc 2.31) classifies and runs on Debian 11's libraries as the x64 build does"

@@ -65,14 +65,27 @@ public sealed class ResultStore : IDisposable
             throw new StoreUnavailableException($"cannot open the results database '{Path}': {(e is SqliteException s ? Describe(s) : e.Message)}", e);
         }
         _insert = _db.CreateCommand();
-        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model) VALUES ($t, $s, $g, $k, $l, $p, $m) RETURNING id;";
+        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model) VALUES ($t, $s, $g, $k, $l, $p, $m);";
         foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m" }) _insert.Parameters.Add(new SqliteParameter(p, null));
         _insertEvent = _db.CreateCommand();
-        _insertEvent.CommandText = "INSERT INTO model_events(time_ms, event, sha256, origin, detail) VALUES ($t, $e, $h, $o, $d) RETURNING id;";
+        _insertEvent.CommandText = "INSERT INTO model_events(time_ms, event, sha256, origin, detail) VALUES ($t, $e, $h, $o, $d);";
         foreach (var p in new[] { "$t", "$e", "$h", "$o", "$d" }) _insertEvent.Parameters.Add(new SqliteParameter(p, null));
     }
 
     private readonly SqliteCommand _insertEvent;
+    private SqliteCommand? _lastRowId;
+
+    /// <summary>
+    /// The id of the row just inserted. Not INSERT ... RETURNING: that needs SQLite 3.35, and the glibc-2.31 arm64 build
+    /// uses the system's SQLite (3.31 on Ubuntu 20.04 / JetPack 5, 3.34 on Debian 11).
+    /// </summary>
+    private long LastRowId(SqliteTransaction tx)
+    {
+        _lastRowId ??= _db.CreateCommand();
+        _lastRowId.CommandText = "SELECT last_insert_rowid();";
+        _lastRowId.Transaction = tx;
+        return (long)_lastRowId.ExecuteScalar()!;
+    }
 
     /// <summary>Most model events kept (they are rare; this bounds a flood of refused uploads).</summary>
     public const int MaxModelEvents = 1000;
@@ -107,7 +120,8 @@ public sealed class ResultStore : IDisposable
                     _insertEvent.Parameters[2].Value = (object?)m.Sha256 ?? DBNull.Value;
                     _insertEvent.Parameters[3].Value = m.Origin;
                     _insertEvent.Parameters[4].Value = (object?)m.Detail ?? DBNull.Value;
-                    ids[i] = (long)_insertEvent.ExecuteScalar()!;
+                    _insertEvent.ExecuteNonQuery();
+                    ids[i] = LastRowId(tx);
                     events++;
                     continue;
                 }
@@ -119,7 +133,8 @@ public sealed class ResultStore : IDisposable
                 _insert.Parameters[4].Value = r.LatencyMs;
                 _insert.Parameters[5].Value = (object?)r.Snapshot ?? DBNull.Value;
                 _insert.Parameters[6].Value = (object?)r.Model ?? DBNull.Value;
-                ids[i] = (long)_insert.ExecuteScalar()!;
+                _insert.ExecuteNonQuery();
+                ids[i] = LastRowId(tx);
             }
             // Trimmed in the same transaction: a failure after a commit would make the writer write the batch twice.
             if (events > 0) Execute($"DELETE FROM model_events WHERE id <= (SELECT MAX(id) FROM model_events) - {MaxModelEvents};", tx);
@@ -242,6 +257,7 @@ public sealed class ResultStore : IDisposable
     {
         _insert.Dispose();
         _insertEvent.Dispose();
+        _lastRowId?.Dispose();
         _db.Dispose();
     }
 }
