@@ -62,11 +62,14 @@ public static class HostileModels
     }
 
     /// <summary>An input of four channels ([N,4,16,16]): not an image tensor Edge can feed.</summary>
-    public static ModelProto FourChannelInput()
+    public static ModelProto FourChannelInput() => PooledGemm("four-channels", 4, new float[16]);
+
+    /// <summary>image [N,C,16,16] → GlobalAveragePool → Flatten → Gemm(C → 4 classes, the given weights), plain metadata.</summary>
+    private static ModelProto PooledGemm(string name, int channels, float[] weights)
     {
-        var g = new GraphBuilder("four-channels");
-        var x = g.Input("image", DataType.Float, "N", 4, 16, 16);
-        g.Initializer("W", new float[16], 4, 4);
+        var g = new GraphBuilder(name);
+        var x = g.Input("image", DataType.Float, "N", channels, 16, 16);
+        g.Initializer("W", weights, 4, channels);
         g.Initializer("B", new float[4], 4);
         var pooled = g.Node("GlobalAveragePool", [x], "pooled");
         var flat = g.Node("Flatten", [pooled], "flat", null, Attr.Int("axis", 1));
@@ -129,19 +132,7 @@ public static class HostileModels
     }
 
     /// <summary>Weights with a NaN: every score is NaN, on any input.</summary>
-    public static ModelProto NaNWeights()
-    {
-        var g = new GraphBuilder("nan");
-        var x = g.Input("image", DataType.Float, "N", 3, 16, 16);
-        g.Initializer("W", [1f, float.NaN, 0f, 0f, 1f, 0f, 0f, 0f, 1f, 1f, 1f, 1f], 4, 3);
-        g.Initializer("B", new float[4], 4);
-        var pooled = g.Node("GlobalAveragePool", [x], "pooled");
-        var flat = g.Node("Flatten", [pooled], "flat", null, Attr.Int("axis", 1));
-        var logits = g.Node("Gemm", [flat, "W", "B"], "logits", "fc", Attr.Int("transB", 1));
-        g.Output(logits, DataType.Float, "N", 4);
-        g.Metadata(Plain().ToMetadata());
-        return g.Build();
-    }
+    public static ModelProto NaNWeights() => PooledGemm("nan", 3, [1f, float.NaN, 0f, 0f, 1f, 0f, 0f, 0f, 1f, 1f, 1f, 1f]);
 
     /// <summary>
     /// Finite on an all-zero input (what a load-time check runs), NaN on any image whose mean is above

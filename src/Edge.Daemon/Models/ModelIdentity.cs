@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Edge.Core.Inference;
 
 namespace Edge.Daemon.Models;
@@ -22,7 +21,7 @@ public sealed record ModelIdentity(string Sha256, string File, string Origin, st
             classifier.ClassCount, loadedAt);
     }
 
-    public static string Hash(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+    public static string Hash(ReadOnlySpan<byte> bytes) => Sha256Hasher.Hex(bytes);
 
     /// <summary>The hash of a file, streamed (a model may be large); null when it cannot be read.</summary>
     public static string? HashFile(string path)
@@ -30,7 +29,7 @@ public sealed record ModelIdentity(string Sha256, string File, string Origin, st
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            return Convert.ToHexStringLower(SHA256.HashData(stream));
+            return Sha256Hasher.Hex(stream);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
