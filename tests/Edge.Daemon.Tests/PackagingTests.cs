@@ -179,6 +179,7 @@ public class PackagingTests
         var glibc = Regex.Match(Field("Depends"), @"libc6 \(>= 2\.(\d+)\)");
         Assert.That(glibc.Success && int.Parse(glibc.Groups[1].Value) <= 36, Field("Depends"));
         Assert.That(long.Parse(Field("Installed-Size")) * 1024, Is.LessThanOrEqualTo(60_000_000), "installed package ≤ 60 MB (issue 13)");
+        Assert.That(new FileInfo(Path.Combine(Published, "edged")).Length, Is.LessThanOrEqualTo(17_000_000), "AOT binary ≤ 17 MB (issue 13)");
 
         using var control = new TempDir();
         Tool.Ok("dpkg-deb", "-e", deb, control.Path);
