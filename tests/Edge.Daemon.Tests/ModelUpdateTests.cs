@@ -227,6 +227,8 @@ public class ModelUpdateTests
             await d.WaitListeningAsync();
             var m = await Get(d, "api/model", token: null);
             Assert.That(m.GetProperty("sha256").GetString(), Is.EqualTo(Sha(v2)), "the last proven model survives a restart");
+            Assert.That(m.GetProperty("previous").GetProperty("sha256").GetString(), Is.EqualTo(Sha(File.ReadAllBytes(basePath))), "and so does the one it replaced");
+            Assert.That(m.GetProperty("previous").GetProperty("origin").GetString(), Is.EqualTo("configured"));
             Assert.That(m.GetProperty("origin").GetString(), Is.EqualTo("folder: v2.onnx"));
             await d.WaitUntilAsync(async () => await Classified(d, token: null) >= 3, "classification on the kept model");
             // A second daemon on the same state directory (with its own store) runs, without updates.

@@ -15,7 +15,7 @@ namespace Edge.Core.Inference;
 /// the first call of each batch size decode → preprocess → infer → top-k allocates nothing.
 /// Not thread-safe: give each pipeline its own.
 /// </summary>
-public sealed class Classifier : IDisposable
+public sealed partial class Classifier : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
@@ -257,11 +257,18 @@ public sealed class Classifier : IDisposable
     /// ONNX Runtime's message in one line a user can read: the failing node and the reason, without the
     /// error-code prefix, source paths and C++ signatures, at most 300 characters.
     /// </summary>
+    // Source-generated, like every regular expression edged runs: the AOT binary then carries no regex parser or interpreter.
+    [System.Text.RegularExpressions.GeneratedRegex(@"running (\w+) node\. Name:'([^']*)'")]
+    private static partial System.Text.RegularExpressions.Regex FailingNode();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\[ONNXRuntimeError\] : \d+ : \w+ : (.*)$")]
+    private static partial System.Text.RegularExpressions.Regex RuntimeErrorReason();
+
     public static string OneLine(string message)
     {
         var m = message.ReplaceLineEndings(" ").Trim();
-        var node = System.Text.RegularExpressions.Regex.Match(m, @"running (\w+) node\. Name:'([^']*)'");
-        var reason = System.Text.RegularExpressions.Regex.Match(m, @"\[ONNXRuntimeError\] : \d+ : \w+ : (.*)$");
+        var node = FailingNode().Match(m);
+        var reason = RuntimeErrorReason().Match(m);
         if (reason.Success) m = reason.Groups[1].Value;
         else if (m.StartsWith("[ErrorCode:", StringComparison.Ordinal) && m.IndexOf("] ", StringComparison.Ordinal) is var i and > 0) m = m[(i + 2)..];
         // ONNX Runtime's advice to API users is not for ours.

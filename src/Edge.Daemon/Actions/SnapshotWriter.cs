@@ -10,10 +10,11 @@ namespace Edge.Daemon.Actions;
 /// anything else in the folder. A failure (full disk, read-only folder) pauses snapshots and is said
 /// once per kind until snapshots work again.
 /// </summary>
-public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeBytes, ILogger logger, string? label = null, float minScore = 0)
+public sealed partial class SnapshotWriter(string folder, int maxFiles, long minFreeBytes, ILogger logger, string? label = null, float minScore = 0)
 {
     /// <summary>The names this writer gives: a timestamp, then the label (made safe), then .jpg.</summary>
-    private static readonly System.Text.RegularExpressions.Regex OwnName = new(@"^\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,64}\.jpg$");
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,64}\.jpg$")]
+    private static partial System.Text.RegularExpressions.Regex OwnName();
     private readonly Lifecycle.SaidOnce _said = new();
     private bool _failing;
 
@@ -57,7 +58,7 @@ public sealed class SnapshotWriter(string folder, int maxFiles, long minFreeByte
     /// <summary>Deletes the oldest snapshots until one more fits within the count and free-space limits.</summary>
     private void Prune(int incoming)
     {
-        var files = new DirectoryInfo(Folder).GetFiles("*.jpg").Where(f => OwnName.IsMatch(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+        var files = new DirectoryInfo(Folder).GetFiles("*.jpg").Where(f => OwnName().IsMatch(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
         var i = 0;
         while (files.Count - i >= maxFiles && i < files.Count) files[i++].Delete();
         var drive = new DriveInfo(Folder);

@@ -89,7 +89,8 @@ internal static class RunCommand
     /// The model to start with: the last proven update (when updates are on and it was accepted over the model
     /// configured now), else the configured model. An update that no longer loads is said, and the configured model runs.
     /// </summary>
-    private static Models.LoadedModel LoadStartModel(EdgedOptions o, Models.ModelStore store, Models.StartModel configured, ILogger logger)
+    private static (Models.LoadedModel Model, Models.ModelIdentity? Previous) LoadStartModel(EdgedOptions o, Models.ModelStore store, Models.StartModel configured,
+        ILogger logger)
     {
         var start = o.Model.Updates.Enabled ? store.ResolveStart(configured.Path, logger) : configured;
         if (start.Path != configured.Path)
@@ -98,7 +99,7 @@ internal static class RunCommand
             {
                 var model = LoadBoth(o, start.Path, start.Sha256, start.Origin, logger);
                 logger.LogInformation("model: {Sha} ({Origin}), the last update accepted over Model:Path '{Configured}'", start.Sha256[..12], start.Origin, configured.Path);
-                return model;
+                return (model, start.Previous);
             }
             catch (ModelLoadException e)
             {
@@ -107,7 +108,7 @@ internal static class RunCommand
         }
         try
         {
-            return LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger);
+            return (LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger), null);
         }
         catch (ModelLoadException e)
         {
@@ -161,8 +162,9 @@ internal static class RunCommand
             : null;
         // The switch owns the running model (and the one kept to fall back to); it tells the updater of every change.
         Models.ModelUpdater? updater = null;
-        using var models = new Models.ModelSwitch(LoadStartModel(o, modelStore, configured, logger), o.Model.Updates.ProbationFrames, o.Model.Updates.RollbackFailures,
-            change => updater?.OnChange(change));
+        var (startModel, startPrevious) = LoadStartModel(o, modelStore, configured, logger);
+        using var models = new Models.ModelSwitch(startModel, o.Model.Updates.ProbationFrames, o.Model.Updates.RollbackFailures,
+            change => updater?.OnChange(change), startPrevious);
         // Uploads get a session of their own (one thread, their own pixel limit), so they never take the camera's.
         using var uploads = o.Http.MaxQueuedUploads > 0 ? new UploadClassifier(models, o.Http.MaxQueuedUploads, o.Model.TopK, logger) : null;
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };

@@ -6,7 +6,10 @@ namespace Edge.Daemon.Lifecycle;
 /// <summary>
 /// sd_notify(3) without libsystemd: datagrams to the socket in NOTIFY_SOCKET (READY=1 for
 /// Type=notify, WATCHDOG=1 pings at half of WATCHDOG_USEC, STOPPING=1). Does nothing when not
-/// started by systemd.
+/// started by systemd. Microsoft.Extensions.Hosting.Systemd was considered: its lifetime says READY=1 when
+/// the web host has started, before the pipeline classifies, and it has no watchdog heartbeat (left undone
+/// in dotnet/extensions#1241), which edged feeds only while classification works; its notifier would
+/// replace only <see cref="Send"/>.
 /// </summary>
 public sealed class SystemdNotifier : IDisposable
 {

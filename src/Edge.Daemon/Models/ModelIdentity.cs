@@ -8,7 +8,7 @@ namespace Edge.Daemon.Models;
 /// with every result (the short hash), so that any result can be traced to the model that made it.
 /// </summary>
 public sealed record ModelIdentity(string Sha256, string File, string Origin, string? Version, string? Architecture, string? Accuracy,
-    int Classes, DateTimeOffset LoadedAt)
+    int? Classes, DateTimeOffset LoadedAt)
 {
     /// <summary>The first 12 hex digits: what results carry (unique enough among one device's models).</summary>
     public string Short { get; } = Sha256.Length >= 12 ? Sha256[..12] : Sha256;

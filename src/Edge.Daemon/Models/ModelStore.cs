@@ -17,8 +17,8 @@ public sealed record ActiveModels(string ConfiguredPath, string ConfiguredSha256
 [JsonSerializable(typeof(ActiveModels))]
 internal sealed partial class ModelStoreJson : JsonSerializerContext;
 
-/// <summary>The model the daemon starts with: a file, where it came from, its hash.</summary>
-public sealed record StartModel(string Path, string Origin, string Sha256);
+/// <summary>The model the daemon starts with: a file, where it came from, its hash, and the model it had replaced (when remembered).</summary>
+public sealed record StartModel(string Path, string Origin, string Sha256, ModelIdentity? Previous = null);
 
 /// <summary>
 /// The accepted models of one daemon, in its state directory (<c>models/</c>): each kept as
@@ -113,6 +113,10 @@ public sealed class ModelStore(string directory)
                 IsSha256(current.Sha256) ? current.Sha256[..12] : "?", configured);
             return start;
         }
-        return new StartModel(PathOf(current.Sha256), current.Origin, current.Sha256);
+        // The model it replaced, as remembered (its class count is not: it is not loaded).
+        var previous = active.Previous is { } p
+            ? new ModelIdentity(p.Sha256, File.Exists(PathOf(p.Sha256)) ? PathOf(p.Sha256) : "", p.Origin, p.Version, null, null, null, p.AcceptedAt)
+            : null;
+        return new StartModel(PathOf(current.Sha256), current.Origin, current.Sha256, previous);
     }
 }

@@ -41,8 +41,11 @@ public sealed class ModelSwitch : IDisposable
 
     /// <param name="initial">The first model; the switch takes over its reference.</param>
     /// <param name="changed">Told of every change, on the thread that made it (the pipeline's for swaps and rollbacks): keep it short.</param>
-    public ModelSwitch(LoadedModel initial, int probationFrames = 100, int rollbackFailures = 3, Action<ModelChange>? changed = null)
+    /// <param name="previous">The model the first one had replaced, when remembered from an earlier run (shown, not loaded).</param>
+    public ModelSwitch(LoadedModel initial, int probationFrames = 100, int rollbackFailures = 3, Action<ModelChange>? changed = null,
+        ModelIdentity? previous = null)
     {
+        _previous = previous;
         ArgumentOutOfRangeException.ThrowIfNegative(probationFrames);
         ArgumentOutOfRangeException.ThrowIfLessThan(rollbackFailures, 1);
         _current = initial;
