@@ -92,7 +92,7 @@ internal static class RunCommand
     private static (Models.LoadedModel Model, Models.ModelIdentity? Previous) LoadStartModel(EdgedOptions o, Models.ModelStore store, Models.StartModel configured,
         ILogger logger)
     {
-        var start = o.Model.Updates.Enabled ? store.ResolveStart(configured.Path, logger) : configured;
+        var start = o.Model.Updates.Enabled ? store.ResolveStart(configured, logger) : configured;
         if (start.Path != configured.Path)
         {
             try

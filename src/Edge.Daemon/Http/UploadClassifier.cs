@@ -26,7 +26,6 @@ public sealed class UploadClassifier : IDisposable
     public const long KeepBufferBytes = 16L * 1024 * 1024;
 
     private readonly Models.ModelSwitch _models;
-    private readonly bool _ownsModels;
     private readonly int _topK;
     private readonly ILogger _logger;
     private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
@@ -38,22 +37,10 @@ public sealed class UploadClassifier : IDisposable
 
     private sealed record Job(byte[] Image, int Length, CancellationToken Token, TaskCompletionSource<UploadOutcome> Done);
 
-    /// <summary>Uploads on one fixed classifier, which this owns.</summary>
-    public UploadClassifier(Classifier classifier, int capacity, int topK, ILogger logger)
-        : this(new Models.ModelSwitch(new Models.LoadedModel(classifier, classifier,
-            Models.ModelIdentity.Of(classifier, "unknown", "configured", DateTimeOffset.UtcNow))), capacity, topK, logger, ownsModels: true)
-    {
-    }
-
     /// <summary>Uploads on the switch's current model (its uploads classifier); the switch stays the caller's.</summary>
-    public UploadClassifier(Models.ModelSwitch models, int capacity, int topK, ILogger logger) : this(models, capacity, topK, logger, ownsModels: false)
-    {
-    }
-
-    private UploadClassifier(Models.ModelSwitch models, int capacity, int topK, ILogger logger, bool ownsModels)
+    public UploadClassifier(Models.ModelSwitch models, int capacity, int topK, ILogger logger)
     {
         _models = models;
-        _ownsModels = ownsModels;
         _logger = logger;
         Capacity = capacity;
         _topK = topK;
@@ -167,6 +154,5 @@ public sealed class UploadClassifier : IDisposable
     {
         _jobs.Writer.TryComplete();
         _worker.Join(TimeSpan.FromSeconds(5));
-        if (_ownsModels) _models.Dispose();
     }
 }

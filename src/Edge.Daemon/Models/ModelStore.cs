@@ -95,11 +95,10 @@ public sealed class ModelStore(string directory)
     /// The model to start with: the last proven update when it was accepted over the model configured now
     /// (same path, same contents) and its kept copy is intact; otherwise the configured model. Said either way.
     /// </summary>
-    public StartModel ResolveStart(string configuredPath, ILogger logger)
+    public StartModel ResolveStart(StartModel start, ILogger logger)
     {
-        var configured = System.IO.Path.GetFullPath(configuredPath);
-        var configuredSha = ModelIdentity.HashFile(configured) ?? "";
-        var start = new StartModel(configured, "configured", configuredSha);
+        // The configured model as the caller found it (full path, hash): not read and hashed a second time.
+        var (configured, configuredSha) = (start.Path, start.Sha256);
         if (Read(logger) is not { Current: { } current } active) return start;
         if (active.ConfiguredPath != configured || active.ConfiguredSha256 != configuredSha)
         {
