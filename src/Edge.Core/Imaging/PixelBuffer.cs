@@ -87,6 +87,17 @@ public readonly unsafe struct ImageView
         return new ReadOnlySpan<byte>(_data + (nint)y * RowBytes, Width * 4);
     }
 
+    /// <summary>
+    /// The rectangle at (<paramref name="x"/>, <paramref name="y"/>) of this image, sharing its memory (no copy): how a
+    /// region of a camera frame is classified without copying pixels.
+    /// </summary>
+    public ImageView Crop(int x, int y, int width, int height)
+    {
+        if (x < 0 || y < 0 || width <= 0 || height <= 0 || x > Width - width || y > Height - height)
+            throw new ArgumentOutOfRangeException(nameof(width), $"crop {x},{y} {width}x{height} is outside the {Width}x{Height} image");
+        return new ImageView(_data + (nint)y * RowBytes + (nint)x * 4, width, height, RowBytes);
+    }
+
     /// <summary>Wraps a managed RGBA array; the caller keeps it pinned for the view's lifetime.</summary>
     public static ImageView FromPinned(byte* data, int width, int height) => new(data, width, height, width * 4);
 }

@@ -20,7 +20,12 @@ public sealed class Preprocessor
     private readonly float[] _a; // value * a + b == (value * scale - mean) / std
     private readonly float[] _b;
     private readonly int[] _sourceChannel;
-    private Plan? _plan;
+    // Plans by source size, most recent first: regions of several sizes cropped from each frame reuse theirs
+    // instead of rebuilding one per crop (which would allocate per frame).
+    private readonly Plan?[] _plans = new Plan?[MaxPlans];
+
+    /// <summary>Source sizes whose resize tables are kept (a camera's regions, each of one size).</summary>
+    public const int MaxPlans = 16;
 
     public Preprocessor(PreprocessingSpec spec, TensorLayout layout = TensorLayout.Nchw)
     {
@@ -90,10 +95,24 @@ public sealed class Preprocessor
         if (tensor.Length < TensorLength)
             throw new ArgumentException($"tensor holds {tensor.Length} floats, one image needs {TensorLength}", nameof(tensor));
         tensor = tensor[..TensorLength];
-        var plan = _plan;
-        if (plan is null || plan.SourceWidth != image.Width || plan.SourceHeight != image.Height)
-            _plan = plan = new Plan(this, image.Width, image.Height);
-        plan.Execute(this, image, tensor);
+        PlanFor(image.Width, image.Height).Execute(this, image, tensor);
+    }
+
+    private Plan PlanFor(int width, int height)
+    {
+        var i = 0;
+        for (; i < _plans.Length && _plans[i] is { } p; i++)
+            if (p.SourceWidth == width && p.SourceHeight == height) break;
+        var found = i < _plans.Length ? _plans[i] : null;
+        if (found is null || found.SourceWidth != width || found.SourceHeight != height)
+        {
+            found = new Plan(this, width, height);
+            i = Math.Min(i, _plans.Length - 1); // full: the least recently used goes
+        }
+        // Move to the front, so the sizes in use stay and a stream of one size finds its plan first.
+        for (var j = i; j > 0; j--) _plans[j] = _plans[j - 1];
+        _plans[0] = found;
+        return found;
     }
 
     /// <summary>Index and weight tables for one source size, plus row scratch.</summary>

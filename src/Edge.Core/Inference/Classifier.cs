@@ -222,6 +222,15 @@ public sealed partial class Classifier : IDisposable
     public DecodeInfo Decode(ReadOnlySpan<byte> encoded) =>
         _decoder.Decode(encoded, _pixels, ScaleHint.For(Model.Preprocessing));
 
+    /// <summary>
+    /// Decodes keeping at least the resolution <paramref name="hint"/> asks for: regions of a frame need more of the
+    /// frame's pixels than the whole frame would (JPEG DCT scaling is chosen for the smallest region).
+    /// </summary>
+    public DecodeInfo Decode(ReadOnlySpan<byte> encoded, ScaleHint hint) => _decoder.Decode(encoded, _pixels, hint);
+
+    /// <summary>The last decoded image (valid until the next decode).</summary>
+    public ImageView Image => _pixels.View;
+
     /// <summary>Resizes and normalises the last decoded image into <paramref name="slot"/> (stage 2).</summary>
     public void Preprocess(int slot) => _preprocessor.Run(_pixels.View, InputSlot(slot));
 

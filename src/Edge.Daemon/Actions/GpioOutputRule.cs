@@ -31,6 +31,8 @@ public sealed class GpioOutputRule : IDisposable
 
     public string Label { get; }
     public float MinScore { get; }
+    /// <summary>The region whose results drive the pin; null = every region (or the whole frame).</summary>
+    public string? Region { get; init; }
     public int Pin { get; }
     public TimeSpan Duration { get; }
     private long _fired;

@@ -49,13 +49,13 @@ internal static class RunCommand
     /// <summary>One session on <paramref name="path"/> with the configured options (the camera's, or the uploads' with their own limits).</summary>
     /// <exception cref="ModelLoadException">The model cannot be used.</exception>
     private static Classifier LoadClassifier(EdgedOptions o, string path, ILogger logger, int? threads = null, long? maxPixels = null,
-        Core.Imaging.JpegScanChecking scanCheck = Core.Imaging.JpegScanChecking.WhenGreyFilled)
+        Core.Imaging.JpegScanChecking scanCheck = Core.Imaging.JpegScanChecking.WhenGreyFilled, int maxBatch = 1)
     {
         OnnxRuntimeLibrary.Configure(o.Model.OnnxRuntimeLibrary, logger);
         return Classifier.Load(path,
             new ClassifierOptions
             {
-                IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = 1,
+                IntraOpThreads = threads ?? o.Model.Threads, ExecutionProviders = o.Model.Providers, MaxBatch = maxBatch,
                 MaxImagePixels = maxPixels ?? o.Model.MaxPixels,
                 MaxInferenceBytes = o.Model.MaxInferenceMb * 1024L * 1024,
                 JpegScanCheck = scanCheck,
@@ -69,7 +69,17 @@ internal static class RunCommand
     /// <exception cref="ModelLoadException">The model cannot be used.</exception>
     private static Models.LoadedModel LoadBoth(EdgedOptions o, string path, string sha256, string origin, ILogger logger)
     {
-        var camera = LoadClassifier(o, path, logger);
+        // The camera's regions go through the model in one call (as many as its batch takes).
+        var camera = LoadClassifier(o, path, logger, maxBatch: Math.Max(1, o.Regions.Length));
+        try
+        {
+            CheckLabels(o, camera.Model);
+        }
+        catch
+        {
+            camera.Dispose();
+            throw;
+        }
         try
         {
             var uploads = o.Http.MaxQueuedUploads > 0
@@ -116,6 +126,18 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>Labels the settings name (rules, per-class thresholds) must be classes of the model: a typo would never match.</summary>
+    /// <exception cref="ModelLoadException">One is not.</exception>
+    private static void CheckLabels(EdgedOptions o, Core.Inference.ModelDescriptor model)
+    {
+        var missing = o.Decision.Classes.Select((c, i) => (Key: $"Decision:Classes:{i}:Label", c.Label))
+            .Concat(o.Actions.Rules.Select((r, i) => (Key: $"Actions:Rules:{i}:Label", r.Label)))
+            .Where(x => !model.Labels.Contains(x.Label)).ToList();
+        if (missing.Count > 0)
+            throw new ModelLoadException(string.Join("; ", missing.Select(x => $"{x.Key} '{Onnx.Metadata.ModelSettings.Clip(x.Label)}' is not a class of the model")) +
+                $" (its classes: {string.Join(", ", model.Labels.Take(20))}{(model.Labels.Count > 20 ? ", ..." : "")})");
+    }
+
     internal static Func<IFrameSource> SourceFactory(SourceOptions s, HttpClient http, ILogger logger)
     {
         switch (s.Kind.ToLowerInvariant())
@@ -158,7 +180,7 @@ internal static class RunCommand
         var configured = new Models.StartModel(configuredPath, "configured", Models.ModelIdentity.HashFile(configuredPath) ?? "");
         var modelStore = new Models.ModelStore(Path.Combine(state.Path, "models"));
         var store = o.Store.Enabled
-            ? new ResultWriter(o.Store.Path!, () => new ResultStore(o.Store.Path!, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays)), o.Store.MaxPending, logger)
+            ? new ResultWriter(o.Store.Path!, () => new ResultStore(o.Store.Path!, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays), o.Decision.MaxEvents), o.Store.MaxPending, logger)
             : null;
         // The switch owns the running model (and the one kept to fall back to); it tells the updater of every change.
         Models.ModelUpdater? updater = null;
@@ -175,7 +197,10 @@ internal static class RunCommand
         var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
             restartWhenEnded: !folder || o.Source.Loop);
         using var gpio = mode == TriggerMode.Gpio || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
-        var rules = o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)).ToList();
+        var rules = o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)
+        {
+            Region = string.IsNullOrEmpty(r.Region) ? null : r.Region,
+        }).ToList();
         var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
             : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
                 string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
@@ -194,6 +219,8 @@ internal static class RunCommand
             Snapshots = snapshots,
             SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * o.Source.NoFrameTimeoutMs)),
             Lossless = folder,
+            Regions = [.. o.Regions.Select(Regions.Region.From)],
+            Decision = o.Decision,
         });
         using var edge = mode == TriggerMode.Gpio
             ? new Triggers.GpioEdgeTrigger(gpio!, o.Trigger.Gpio.Pin,
@@ -213,7 +240,7 @@ internal static class RunCommand
         using var modelsLock = o.Model.Updates.Enabled ? LockModels(modelStore, logger) : null;
         using var updates = modelsLock is not null
             ? new Models.ModelUpdater(o.Model.Updates, modelStore, models, (path, sha, origin) => LoadBoth(o, path, sha, origin, logger), configured,
-                DefaultPaths.Samples, pipeline.LatestFrame, [.. o.Actions.Rules.Select(r => r.Label)], store, logger, updateFolder)
+                DefaultPaths.Samples, pipeline.LatestFrame, [.. o.Actions.Rules.Select(r => r.Label).Concat(o.Decision.Classes.Select(c => c.Label)).Distinct()], store, logger, updateFolder)
             : null;
         updater = updates;
         updates?.RecoverInterruptedCheck();

@@ -13,6 +13,10 @@ public sealed record EdgedOptions
     public HttpOptions Http { get; set; } = new();
     public ActionsOptions Actions { get; set; } = new();
     public GpioOptions Gpio { get; set; } = new();
+    /// <summary>Named parts of the frame, each classified on its own with its own state (empty: the whole frame).</summary>
+    public Regions.RegionOptions[] Regions { get; set; } = [];
+    /// <summary>How results become states: unknown below a score or margin, per-class thresholds, debouncing, hysteresis.</summary>
+    public Decisions.DecisionOptions Decision { get; set; } = new();
 }
 
 public sealed record GpioOptions
@@ -35,6 +39,8 @@ public sealed record RuleOptions
     public float MinScore { get; set; } = 0.5f;
     public int Pin { get; set; } = -1;
     public int DurationMs { get; set; } = 500;
+    /// <summary>The region whose results drive the pin (empty: every region, or the whole frame).</summary>
+    public string? Region { get; set; }
 }
 
 public sealed record SnapshotOptions

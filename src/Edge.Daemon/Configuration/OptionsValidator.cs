@@ -70,7 +70,11 @@ public static class OptionsValidator
             Check(r.Pin >= 0, $"Actions:Rules:{i}:Pin", "is required (a GPIO line number)");
             Check(r.MinScore is >= 0 and <= 1, $"Actions:Rules:{i}:MinScore", $"must be 0..1, got {r.MinScore}");
             Check(r.DurationMs is >= 1 and <= 3_600_000, $"Actions:Rules:{i}:DurationMs", $"must be 1..3600000, got {r.DurationMs}");
+            Check(string.IsNullOrEmpty(r.Region) || o.Regions.Any(g => g.Name == r.Region), $"Actions:Rules:{i}:Region",
+                $"'{r.Region}' is not one of the Regions ({(o.Regions.Length == 0 ? "none configured" : string.Join(", ", o.Regions.Select(g => g.Name)))})");
         }
+        ValidateRegions(o, errors);
+        ValidateDecision(o.Decision, errors);
         if (!string.IsNullOrEmpty(o.Actions.Snapshots.Folder) && o.Source.Kind.ToLowerInvariant() is "folder" or "image")
         {
             var snapshots = Path.GetFullPath(o.Actions.Snapshots.Folder).TrimEnd('/') + "/";
@@ -102,4 +106,55 @@ public static class OptionsValidator
         Check(o.Http.MaxQueuedUploads is >= 0 and <= 64, "Http:MaxQueuedUploads", $"must be 0..64, got {o.Http.MaxQueuedUploads}");
         return errors;
     }
+
+    /// <summary>Most regions per camera: each costs an inference per classified frame.</summary>
+    public const int MaxRegions = Core.Imaging.Preprocessor.MaxPlans;
+
+    private static void ValidateRegions(EdgedOptions o, List<string> errors)
+    {
+        if (o.Regions.Length > MaxRegions) errors.Add($"Regions: at most {MaxRegions} regions, got {o.Regions.Length}");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.Regions.Length; i++)
+        {
+            var r = o.Regions[i];
+            // Names appear in URLs, metrics labels, file names and the page: a plain word keeps them safe everywhere.
+            if (!IsName(r.Name)) errors.Add($"Regions:{i}:Name: '{Clip(r.Name)}' must be 1-32 letters, digits, '-' or '_'");
+            else if (!names.Add(r.Name)) errors.Add($"Regions:{i}:Name: '{r.Name}' is used twice");
+            else if (r.Name == Regions.Region.WholeFrameName && !Regions.Region.From(r).IsWholeFrame)
+                errors.Add($"Regions:{i}:Name: '{r.Name}' is the name of the whole frame; choose another");
+            if (Regions.Region.From(r).Problem() is { } p) errors.Add($"Regions:{i}: {p}");
+        }
+    }
+
+    private static void ValidateDecision(Decisions.DecisionOptions d, List<string> errors)
+    {
+        void Check(bool ok, string key, string message)
+        {
+            if (!ok) errors.Add($"Decision:{key}: {message}");
+        }
+        Check(d.MinScore is >= 0 and <= 1, "MinScore", $"must be 0..1, got {d.MinScore}");
+        Check(d.MinMargin is >= 0 and <= 1, "MinMargin", $"must be 0..1, got {d.MinMargin}");
+        Check(d.Consecutive is >= 1 and <= 10_000, "Consecutive", $"must be 1..10000, got {d.Consecutive}");
+        Check(d.MinStateMs is >= 0 and <= 86_400_000, "MinStateMs", $"must be 0..86400000 (a day), got {d.MinStateMs}");
+        Check(d.MaxEvents is >= 1 and <= 10_000_000, "MaxEvents", $"must be 1..10000000, got {d.MaxEvents}");
+        var labels = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < d.Classes.Length; i++)
+        {
+            var c = d.Classes[i];
+            Check(!string.IsNullOrEmpty(c.Label), $"Classes:{i}:Label", "is required");
+            Check(string.IsNullOrEmpty(c.Label) || labels.Add(c.Label), $"Classes:{i}:Label", $"'{Clip(c.Label)}' is given twice");
+            Check(c.MinScore is >= 0 and <= 1, $"Classes:{i}:MinScore", $"must be 0..1, got {c.MinScore}");
+        }
+        if (d.LeaveScore is { } leave)
+        {
+            Check(leave is >= 0 and <= 1, "LeaveScore", $"must be 0..1, got {leave}");
+            // Leaving above the entry threshold would flip a state back and forth on the same scores.
+            var lowestEnter = d.Classes.Select(c => c.MinScore).Append(d.MinScore).Min();
+            Check(leave <= lowestEnter, "LeaveScore", $"must not exceed the scores that enter a state (MinScore and Classes' MinScore; lowest {lowestEnter}), got {leave}");
+        }
+    }
+
+    private static bool IsName(string s) => s.Length is >= 1 and <= 32 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
+    private static string Clip(string s) => Onnx.Metadata.ModelSettings.Clip(s);
 }

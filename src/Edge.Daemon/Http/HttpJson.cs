@@ -22,7 +22,11 @@ public sealed record StageSummary(double DecodeP50, double PreprocessP50, double
 public sealed record StatusResponse(string Version, double UptimeSeconds, HealthSummary Health, ModelSummary Model, SourceStatus Source, string Trigger,
     long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors, string? LastInferenceError, long MotionEvents,
     double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs, double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store,
-    UploadSummary Uploads);
+    UploadSummary Uploads, string Camera, IReadOnlyList<Pipeline.RegionStatus> Regions, DecisionSummary Decision, IReadOnlyList<StateEventRecord> RecentEvents);
+/// <summary>The decision rules in force, as configured.</summary>
+public sealed record DecisionSummary(float MinScore, float MinMargin, IReadOnlyList<Decisions.ClassThresholdOptions> Classes, int Consecutive, float? LeaveScore,
+    int MinStateMs, long StateChanges);
+public sealed record EventsResponse(IReadOnlyList<StoredEvent> Events, long LastId);
 public sealed record ClassifyResponse(IReadOnlyList<StoredPrediction> Top, double LatencyMs);
 public sealed record ErrorResponse(string Error);
 public sealed record TriggerResponse(string Status, int Frames);
@@ -39,4 +43,5 @@ public sealed record ResultsResponse(IReadOnlyList<StoredResult> Results, long L
 [JsonSerializable(typeof(ModelSummary))]
 [JsonSerializable(typeof(ModelUpdateResponse))]
 [JsonSerializable(typeof(ModelEventsResponse))]
+[JsonSerializable(typeof(EventsResponse))]
 internal sealed partial class HttpJson : JsonSerializerContext;

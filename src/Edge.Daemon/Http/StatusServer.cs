@@ -214,6 +214,26 @@ public static class StatusServer
                 return Error(e.Message, 503);
             }
         });
+        app.MapGet("/api/events", (long? after, int? limit) =>
+        {
+            if (limit is < 1 or > 10_000) return Error("limit must be 1..10000", 400);
+            if (after is < 0) return Error("after must be 0 or more", 400);
+            if (pipeline.Store is not { } store)
+            {
+                // Without a store the recent events in memory are all there is (no ids to page with).
+                var recent = pipeline.RecentEvents.TakeLast(limit ?? 100).Select((e, i) => new Storage.StoredEvent(0, e.Time, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Frame, e.Model, e.Snapshot)).ToList();
+                return Results.Json(new EventsResponse(recent, 0), HttpJson.Default.EventsResponse);
+            }
+            try
+            {
+                var rows = store.Events(after, limit ?? 100);
+                return Results.Json(new EventsResponse(rows, rows.Count > 0 ? rows[^1].Id : after ?? 0), HttpJson.Default.EventsResponse);
+            }
+            catch (Storage.StoreUnavailableException e)
+            {
+                return Error(e.Message, 503);
+            }
+        });
         app.MapGet("/api/frame/latest.jpg", () => pipeline.LatestFrame() is { } jpeg
             ? Results.File(jpeg, "image/jpeg")
             : Error("no frame yet", 404));
@@ -318,7 +338,14 @@ public static class StatusServer
             [.. p.Latency.Recent(60).Select(v => Math.Round(v, 3))],
             latest is null ? null : new LatestSummary(latest.Sequence, latest.Time, latest.Trigger, latest.Top, Math.Round(latest.LatencyMs, 3)),
             new StoreSummary(p.Store is not null, p.Store?.Path, p.Store?.IsOpen ?? false, c.StorePending, p.Store?.Written ?? 0, c.StoreLost, c.StoreError),
-            new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0));
+            new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0),
+            p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)]);
+    }
+
+    private static DecisionSummary Decision(ClassificationPipeline p)
+    {
+        var d = p.Settings.Decision;
+        return new DecisionSummary(d.MinScore, d.MinMargin, d.Classes, d.Consecutive, d.LeaveScore, d.MinStateMs, p.StateChanges);
     }
 
     /// <summary>Prometheus text exposition format 0.0.4.</summary>
@@ -358,6 +385,15 @@ public static class StatusServer
         if (p.Settings.Rules.Count > 0)
             Metric("edged_gpio_output_pulses_total", "counter", "Results that matched an output rule (each raised its pin or extended its pulse).",
                 $"{string.Join("\n", p.Settings.Rules.Select(r => string.Create(inv, $"edged_gpio_output_pulses_total{{pin=\"{r.Pin}\",label=\"{PrometheusLabel(r.Label)}\"}} {r.Fired}")))}");
+        var regions = p.Regions;
+        var camera = PrometheusLabel(p.CameraName);
+        Metric("edged_region_results_total", "counter", "Results per region (a frame classified gives one per region).",
+            $"{string.Join("\n", regions.Select(r => string.Create(inv, $"edged_region_results_total{{camera=\"{camera}\",region=\"{r.Name}\"}} {r.Classified}")))}");
+        Metric("edged_region_state_changes_total", "counter", "State changes per region (see /api/events).",
+            $"{string.Join("\n", regions.Select(r => string.Create(inv, $"edged_region_state_changes_total{{camera=\"{camera}\",region=\"{r.Name}\"}} {r.StateChanges}")))}");
+        if (regions.Any(r => r.State is not null))
+            Metric("edged_region_state", "gauge", "The current state of each region (1; a class, or unknown); regions without a decision yet are left out.",
+                $"{string.Join("\n", regions.Where(r => r.State is not null).Select(r => $"edged_region_state{{camera=\"{camera}\",region=\"{r.Name}\",state=\"{PrometheusLabel(r.State!)}\"}} 1"))}");
         var model = p.Models.State;
         Metric("edged_model_info", "gauge", "The running model (1): its SHA-256 (first 12 hex digits) and version.",
             $"edged_model_info{{sha256=\"{model.Current.Short}\",version=\"{PrometheusLabel(model.Current.Version ?? "")}\",origin=\"{PrometheusLabel(model.Current.Origin)}\"}} 1");

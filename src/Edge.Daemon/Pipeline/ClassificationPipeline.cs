@@ -5,6 +5,7 @@ using Edge.Core.Inference;
 using Edge.Daemon.Actions;
 using Edge.Daemon.Capture;
 using Edge.Daemon.Models;
+using Edge.Daemon.Regions;
 using Edge.Daemon.Storage;
 using Edge.Daemon.Triggers;
 using Microsoft.Extensions.Logging;
@@ -36,7 +37,8 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly InferenceHealth _health;
     private readonly Lifecycle.SaidOnce _said = new();
     private readonly Channel<Frame> _frames;
-    private Prediction[] _top;
+    private readonly RegionTrack[] _regions;
+    private ScaleHint _decodeHint;
     private readonly PipelineSettings _settings;
     private Task? _running;
     private CancellationTokenSource? _runStop;
@@ -48,19 +50,12 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly long _minIntervalTicks;
     private readonly long _cooldownTicks;
     private readonly MotionDetector? _motion;
-    private float[] _history;   // last N score vectors, for smoothing
-    private float[] _smoothed;
-    private int _historyCount, _historyNext;
     private readonly Lock _latestGate = new();
     private byte[] _latestFrame = [];
     private int _latestFrameLength;
-    private StoredPrediction[] _topStored;
-    private StoredPrediction[] _latestTop;
-    private int _latestCount = -1;
-    private long _latestSequence;
-    private DateTimeOffset _latestTime;
-    private string _latestTrigger = "";
-    private double _latestLatency;
+    private readonly StateEventRecord?[] _recentEvents = new StateEventRecord?[RecentEventCount];
+    private int _recentEventNext;
+    private long _stateChanges;
     private long _captured, _dropped, _classified, _corrupt, _lastClassifiedAt, _motionEvents;
     private long _nextDue; // continuous mode: when the next classification is allowed
     private long _lastMotionAt = long.MinValue / 2;
@@ -102,11 +97,9 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         _minIntervalTicks = (long)(_clock.TimestampFrequency / settings.MaxRate);
         _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * _clock.TimestampFrequency);
         _motion = settings.Mode == TriggerMode.Motion ? new MotionDetector(settings.Motion) : null;
-        _top = new Prediction[Math.Min(settings.TopK, classifier.ClassCount)];
-        _topStored = new StoredPrediction[_top.Length];
-        _latestTop = new StoredPrediction[_top.Length];
-        _history = new float[Math.Max(1, settings.Smoothing) * classifier.ClassCount];
-        _smoothed = new float[classifier.ClassCount];
+        var regions = settings.Regions.Count == 0 ? [Region.WholeFrame] : settings.Regions;
+        _regions = [.. regions.Select(r => new RegionTrack(r, settings.Decision, settings.Smoothing, classifier.Model.Labels, settings.TopK))];
+        _decodeHint = Region.DecodeHint(regions, classifier.Model.Preprocessing);
         _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2)
             {
                 FullMode = settings.Lossless ? BoundedChannelFullMode.Wait : BoundedChannelFullMode.DropOldest, SingleReader = true,
@@ -137,10 +130,42 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     {
         get
         {
-            lock (_latestGate)
-                return _latestCount < 0 ? null : new LatestResult(_latestSequence, _latestTime, _latestTrigger, _latestTop[.._latestCount], _latestLatency);
+            lock (_latestGate) return _regions[0].Status().Latest;
         }
     }
+
+    /// <summary>Every region's latest result and state (the whole frame, named "frame", when no regions are configured).</summary>
+    public IReadOnlyList<RegionStatus> Regions
+    {
+        get
+        {
+            lock (_latestGate) return [.. _regions.Select(r => r.Status())];
+        }
+    }
+
+    /// <summary>State changes kept in memory for the status and the page (all of them are in the store).</summary>
+    public const int RecentEventCount = 50;
+
+    /// <summary>The latest state changes, oldest first.</summary>
+    public IReadOnlyList<StateEventRecord> RecentEvents
+    {
+        get
+        {
+            lock (_latestGate)
+            {
+                var list = new List<StateEventRecord>(RecentEventCount);
+                for (var i = 0; i < RecentEventCount; i++)
+                    if (_recentEvents[(_recentEventNext + i) % RecentEventCount] is { } e) list.Add(e);
+                return list;
+            }
+        }
+    }
+
+    /// <summary>State changes since start, all regions.</summary>
+    public long StateChanges => Interlocked.Read(ref _stateChanges);
+
+    /// <summary>The camera's name in events, results and metrics.</summary>
+    public string CameraName => _settings.CameraName;
     public SourceStatus Source => _source.Status;
     /// <summary>The model classifying frames now.</summary>
     public Classifier Classifier => _models.Current.Camera;
@@ -337,29 +362,16 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// After a model change: buffers sized by the class count follow the new model, and the smoothing history
-    /// starts again (another model's scores are not comparable). Allocates only when the class count changed.
+    /// After a model change: buffers sized by the class count follow the new model, the smoothing history starts again
+    /// (another model's scores are not comparable), and a region's state survives when its class is still there.
+    /// Allocates only when the class count or labels changed.
     /// </summary>
     private void Rebind()
     {
-        var classes = _models.Current.Camera.ClassCount;
-        var k = Math.Min(_settings.TopK, classes);
-        if (_top.Length != k)
-        {
-            _top = new Prediction[k];
-            _topStored = new StoredPrediction[k];
-            lock (_latestGate)
-            {
-                _latestTop = new StoredPrediction[k];
-                _latestCount = -1;
-            }
-        }
-        if (_smoothed.Length != classes)
-        {
-            _history = new float[Math.Max(1, _settings.Smoothing) * classes];
-            _smoothed = new float[classes];
-        }
-        _historyCount = _historyNext = 0;
+        var model = _models.Current.Camera.Model;
+        lock (_latestGate)
+            foreach (var r in _regions) r.Bind(model.Labels, _settings.TopK);
+        _decodeHint = Region.DecodeHint([.. _regions.Select(r => r.Region)], model.Preprocessing);
         _health.ModelChanged();
     }
 
@@ -368,35 +380,71 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         var model = _models.Current;
         var classifier = model.Camera;
         var t0 = Stopwatch.GetTimestamp();
-        classifier.Decode(frame.Data);
+        classifier.Decode(frame.Data, _decodeHint);
         var t1 = Stopwatch.GetTimestamp();
-        classifier.Preprocess(0);
-        var t2 = Stopwatch.GetTimestamp();
-        classifier.Infer(1);
-        var t3 = Stopwatch.GetTimestamp();
-        classifier.Postprocess(1);
-        var n = classifier.TopK(Smooth(classifier.Scores(0)), _top);
+        long preprocess = 0, infer = 0;
+        var image = classifier.Image;
+        // Regions go through the model together, as many per call as its batch allows.
+        for (var start = 0; start < _regions.Length; start += classifier.MaxBatch)
+        {
+            var count = Math.Min(classifier.MaxBatch, _regions.Length - start);
+            var p0 = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++) classifier.Preprocess(_regions[start + i].Region.Crop(image), i);
+            var p1 = Stopwatch.GetTimestamp();
+            classifier.Infer(count);
+            classifier.Postprocess(count);
+            var p2 = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++) _regions[start + i].Take(classifier, i, frame.Time);
+            preprocess += p1 - p0;
+            infer += p2 - p1;
+        }
         var t4 = Stopwatch.GetTimestamp();
         DecodeTimes.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
-        PreprocessTimes.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
-        InferTimes.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
-        PostTimes.Add(Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds);
+        PreprocessTimes.Add(Stopwatch.GetElapsedTime(0, preprocess).TotalMilliseconds);
+        InferTimes.Add(Stopwatch.GetElapsedTime(0, infer).TotalMilliseconds);
+        PostTimes.Add(Stopwatch.GetElapsedTime(t1 + preprocess + infer, t4).TotalMilliseconds);
         var ms = Stopwatch.GetElapsedTime(t0, t4).TotalMilliseconds;
         _lastClassifiedAt = now;
         Latency.Add(ms);
         CaptureToResult.Add((DateTimeOffset.UtcNow - frame.Time).TotalMilliseconds);
         Interlocked.Increment(ref _classified);
-        var top = _topStored.AsSpan(0, n);
-        for (var i = 0; i < n; i++) top[i] = new StoredPrediction(_top[i].Label, _top[i].ClassIndex, _top[i].Score);
+        lock (_latestGate)
+            foreach (var r in _regions)
+            {
+                r.TopStored.AsSpan(0, r.Count).CopyTo(r.LatestTop);
+                (r.LatestCount, r.LatestSequence, r.LatestTime, r.LatestTrigger, r.LatestLatency) = (r.Count, frame.Sequence, frame.Time, trigger, ms);
+            }
+        // One snapshot per frame at most: the first region whose result the snapshot filter takes.
+        string? snapshot = null;
+        if (_settings.Snapshots is { } snapshots)
+            foreach (var r in _regions)
+                if (r.Count > 0 && (snapshot = snapshots.Save(frame.Data, frame.Time, r.TopStored[0].Label, r.TopStored[0].Score)) is not null) break;
+        var whole = _regions.Length == 1 && _regions[0].Region.IsWholeFrame;
+        foreach (var r in _regions)
+        {
+            var top = r.TopStored.AsSpan(0, r.Count);
+            foreach (var rule in _settings.Rules)
+                if (rule.Region is null || rule.Region == r.Region.Name) rule.Apply(top);
+            // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
+            _store?.Add(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot, model.Identity.Short,
+                whole ? null : r.Region.Name, r.Decider.State));
+            if (r.Change is { } change) Changed(r, change, frame, snapshot, model.Identity.Short);
+        }
+    }
+
+    /// <summary>A region's state changed: said, kept for the status, stored (webhooks are sent from the store).</summary>
+    private void Changed(RegionTrack r, Decisions.StateChange change, Frame frame, string? snapshot, string model)
+    {
+        Interlocked.Increment(ref _stateChanges);
+        var e = new StateEventRecord(change.Since, _settings.CameraName, r.Region.Name, change.From, change.To, change.Score,
+            r.TopStored[..r.Count], frame.Sequence, model, snapshot);
         lock (_latestGate)
         {
-            top.CopyTo(_latestTop);
-            (_latestCount, _latestSequence, _latestTime, _latestTrigger, _latestLatency) = (n, frame.Sequence, frame.Time, trigger, ms);
+            _recentEvents[_recentEventNext] = e;
+            _recentEventNext = (_recentEventNext + 1) % RecentEventCount;
         }
-        foreach (var rule in _settings.Rules) rule.Apply(top);
-        var snapshot = n > 0 ? _settings.Snapshots?.Save(frame.Data, frame.Time, top[0].Label, top[0].Score) : null;
-        // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
-        _store?.Add(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot, model.Identity.Short));
+        _logger.LogInformation("{Camera}/{Region}: {From} → {To} ({Score:0.000})", _settings.CameraName, r.Region.Name, change.From ?? "(start)", change.To, change.Score);
+        _store?.Add(e);
     }
 
     private bool MotionDue(Frame frame, long now)
@@ -425,24 +473,4 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     }
 
     private static readonly string[] CorruptKeys = [.. Enum.GetNames<ImageErrorKind>().Select(n => "corrupt:" + n)];
-
-    /// <summary>The mean of the last N score vectors (N = Smoothing), or the scores themselves.</summary>
-    private ReadOnlySpan<float> Smooth(ReadOnlySpan<float> scores)
-    {
-        if (_settings.Smoothing <= 1) return scores;
-        var k = scores.Length;
-        scores.CopyTo(_history.AsSpan(_historyNext * k, k));
-        _historyNext = (_historyNext + 1) % _settings.Smoothing;
-        _historyCount = Math.Min(_historyCount + 1, _settings.Smoothing);
-        Array.Clear(_smoothed);
-        for (var h = 0; h < _historyCount; h++)
-        {
-            var row = _history.AsSpan(h * k, k);
-            for (var c = 0; c < k; c++) _smoothed[c] += row[c];
-        }
-        var inv = 1f / _historyCount;
-        for (var c = 0; c < k; c++) _smoothed[c] *= inv;
-        return _smoothed;
-    }
-
 }

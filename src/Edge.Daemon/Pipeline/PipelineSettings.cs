@@ -26,4 +26,10 @@ public sealed record PipelineSettings
     public bool Lossless { get; init; }
     /// <summary>How long the source may be down (reconnecting) before the daemon reports itself unhealthy.</summary>
     public TimeSpan SourceGrace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>The camera's name in events, results and metrics.</summary>
+    public string CameraName { get; init; } = "camera";
+    /// <summary>Parts of the frame classified on their own; empty = the whole frame.</summary>
+    public IReadOnlyList<Regions.Region> Regions { get; init; } = [];
+    /// <summary>How results become states (unknown, thresholds, consecutive, hysteresis).</summary>
+    public Decisions.DecisionOptions Decision { get; init; } = new();
 }

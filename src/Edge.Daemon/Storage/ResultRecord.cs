@@ -5,7 +5,14 @@ public abstract record StoreEntry(DateTimeOffset Time);
 
 /// <summary>A classification as recorded; <paramref name="Model"/> is the short hash of the model that made it.</summary>
 public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot,
-    string? Model = null) : StoreEntry(Time);
+    string? Model = null, string? Region = null, string? State = null) : StoreEntry(Time);
+
+/// <summary>
+/// A region's state change: <paramref name="From"/> (null: the first decision since start) → <paramref name="To"/> (a
+/// class or <c>unknown</c>), with the scores that decided it and the frame's sequence number.
+/// </summary>
+public sealed record StateEventRecord(DateTimeOffset Time, string Camera, string Region, string? From, string To, float Score,
+    IReadOnlyList<StoredPrediction> Top, long Frame, string? Model, string? Snapshot) : StoreEntry(Time);
 
 /// <summary>
 /// A model update as recorded: accepted, refused (with the reason), swapped in, proven, rolled back.

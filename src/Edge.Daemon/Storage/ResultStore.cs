@@ -7,6 +7,7 @@ namespace Edge.Daemon.Storage;
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
+[JsonSerializable(typeof(StoredPrediction[]))]
 internal sealed partial class StoreJson : JsonSerializerContext;
 
 /// <summary>
@@ -24,10 +25,11 @@ public sealed class ResultStore : IDisposable
     private readonly TimeSpan _maxAge;
     private long _sinceCleanup;
 
-    public ResultStore(string path, int maxRows = 100_000, TimeSpan? maxAge = null)
+    public ResultStore(string path, int maxRows = 100_000, TimeSpan? maxAge = null, int maxEvents = 10_000)
     {
         Path = System.IO.Path.GetFullPath(path);
         _maxRows = maxRows;
+        _maxEvents = Math.Max(1, maxEvents);
         _maxAge = maxAge ?? TimeSpan.FromDays(30);
         try
         {
@@ -55,9 +57,23 @@ public sealed class ResultStore : IDisposable
                   sha256 TEXT,
                   origin TEXT NOT NULL,
                   detail TEXT);
+                CREATE TABLE IF NOT EXISTS events (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  time_ms INTEGER NOT NULL,
+                  camera TEXT NOT NULL,
+                  region TEXT NOT NULL,
+                  from_state TEXT,
+                  to_state TEXT NOT NULL,
+                  score REAL NOT NULL,
+                  top TEXT NOT NULL,
+                  frame INTEGER NOT NULL,
+                  model TEXT,
+                  snapshot TEXT);
                 """);
             // Stores written before results named their model get the column (empty for their old rows).
             if (!HasColumn("results", "model")) Execute("ALTER TABLE results ADD COLUMN model TEXT;");
+            // ... and those written before regions their region and state (empty: the whole frame, no decision).
+            if (!HasColumn("results", "region")) Execute("ALTER TABLE results ADD COLUMN region TEXT; ALTER TABLE results ADD COLUMN state TEXT;");
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -65,14 +81,19 @@ public sealed class ResultStore : IDisposable
             throw new StoreUnavailableException($"cannot open the results database '{Path}': {(e is SqliteException s ? Describe(s) : e.Message)}", e);
         }
         _insert = _db.CreateCommand();
-        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model) VALUES ($t, $s, $g, $k, $l, $p, $m);";
-        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model, region, state) VALUES ($t, $s, $g, $k, $l, $p, $m, $r, $x);";
+        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m", "$r", "$x" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+        _insertState = _db.CreateCommand();
+        _insertState.CommandText = "INSERT INTO events(time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot) VALUES ($t, $c, $r, $f, $o, $s, $k, $n, $m, $p);";
+        foreach (var p in new[] { "$t", "$c", "$r", "$f", "$o", "$s", "$k", "$n", "$m", "$p" }) _insertState.Parameters.Add(new SqliteParameter(p, null));
         _insertEvent = _db.CreateCommand();
         _insertEvent.CommandText = "INSERT INTO model_events(time_ms, event, sha256, origin, detail) VALUES ($t, $e, $h, $o, $d);";
         foreach (var p in new[] { "$t", "$e", "$h", "$o", "$d" }) _insertEvent.Parameters.Add(new SqliteParameter(p, null));
     }
 
     private readonly SqliteCommand _insertEvent;
+    private readonly SqliteCommand _insertState;
+    private readonly int _maxEvents;
     private SqliteCommand? _lastRowId;
 
     /// <summary>
@@ -105,12 +126,13 @@ public sealed class ResultStore : IDisposable
     public long[] Add(IReadOnlyList<StoreEntry> records)
     {
         var ids = new long[records.Count];
-        var events = 0;
+        int events = 0, states = 0;
         try
         {
             using var tx = _db.BeginTransaction();
             _insert.Transaction = tx;
             _insertEvent.Transaction = tx;
+            _insertState.Transaction = tx;
             for (var i = 0; i < records.Count; i++)
             {
                 if (records[i] is ModelEventRecord m)
@@ -125,6 +147,24 @@ public sealed class ResultStore : IDisposable
                     events++;
                     continue;
                 }
+                if (records[i] is StateEventRecord e)
+                {
+                    var q = _insertState.Parameters;
+                    q[0].Value = e.Time.ToUnixTimeMilliseconds();
+                    q[1].Value = e.Camera;
+                    q[2].Value = e.Region;
+                    q[3].Value = (object?)e.From ?? DBNull.Value;
+                    q[4].Value = e.To;
+                    q[5].Value = (double)e.Score;
+                    q[6].Value = JsonSerializer.Serialize(e.Top.ToList(), StoreJson.Default.ListStoredPrediction);
+                    q[7].Value = e.Frame;
+                    q[8].Value = (object?)e.Model ?? DBNull.Value;
+                    q[9].Value = (object?)e.Snapshot ?? DBNull.Value;
+                    _insertState.ExecuteNonQuery();
+                    ids[i] = LastRowId(tx);
+                    states++;
+                    continue;
+                }
                 var r = (ResultRecord)records[i];
                 _insert.Parameters[0].Value = r.Time.ToUnixTimeMilliseconds();
                 _insert.Parameters[1].Value = r.Source;
@@ -133,11 +173,14 @@ public sealed class ResultStore : IDisposable
                 _insert.Parameters[4].Value = r.LatencyMs;
                 _insert.Parameters[5].Value = (object?)r.Snapshot ?? DBNull.Value;
                 _insert.Parameters[6].Value = (object?)r.Model ?? DBNull.Value;
+                _insert.Parameters[7].Value = (object?)r.Region ?? DBNull.Value;
+                _insert.Parameters[8].Value = (object?)r.State ?? DBNull.Value;
                 _insert.ExecuteNonQuery();
                 ids[i] = LastRowId(tx);
             }
             // Trimmed in the same transaction: a failure after a commit would make the writer write the batch twice.
             if (events > 0) Execute($"DELETE FROM model_events WHERE id <= (SELECT MAX(id) FROM model_events) - {MaxModelEvents};", tx);
+            if (states > 0) Execute($"DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - {_maxEvents};", tx);
             tx.Commit();
         }
         catch (SqliteException e)
@@ -160,8 +203,8 @@ public sealed class ResultStore : IDisposable
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = afterId is not null || since is not null
-            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
-            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
+            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
         cmd.Parameters.AddWithValue("$a", afterId ?? 0);
         cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? long.MinValue);
         cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
@@ -174,7 +217,7 @@ public sealed class ResultStore : IDisposable
             {
                 list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
                     JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6),
-                    r.IsDBNull(7) ? null : r.GetString(7)));
+                    r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9)));
             }
             catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
             {
@@ -207,6 +250,45 @@ public sealed class ResultStore : IDisposable
             }
         }
         return list;
+    }
+
+    /// <summary>
+    /// State changes with id greater than <paramref name="afterId"/>, in id order, at most <paramref name="limit"/>; without
+    /// a cursor the newest <paramref name="limit"/>. Webhook delivery reads its queue from here.
+    /// </summary>
+    public List<StoredEvent> Events(long? afterId, int limit)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = afterId is not null
+            ? "SELECT id, time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot FROM events WHERE id > $a ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot FROM (SELECT * FROM events ORDER BY id DESC LIMIT $n) ORDER BY id;";
+        cmd.Parameters.AddWithValue("$a", afterId ?? 0);
+        cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
+        var list = new List<StoredEvent>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            try
+            {
+                list.Add(new StoredEvent(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
+                    r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), (float)r.GetDouble(6),
+                    JsonSerializer.Deserialize(r.GetString(7), StoreJson.Default.ListStoredPrediction) ?? [], r.GetInt64(8),
+                    r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10)));
+            }
+            catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
+            {
+                // A row edited by hand is left out, as in Query.
+            }
+        }
+        return list;
+    }
+
+    /// <summary>The id of the newest state change (0 when none).</summary>
+    public long LastEventId()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT COALESCE(MAX(id), 0) FROM events;";
+        return (long)cmd.ExecuteScalar()!;
     }
 
     public long Count()
@@ -257,6 +339,7 @@ public sealed class ResultStore : IDisposable
     {
         _insert.Dispose();
         _insertEvent.Dispose();
+        _insertState.Dispose();
         _lastRowId?.Dispose();
         _db.Dispose();
     }

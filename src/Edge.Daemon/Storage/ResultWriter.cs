@@ -74,6 +74,18 @@ public sealed class ResultWriter
         }
     }
 
+    /// <summary>State changes from the store (see <see cref="ResultStore.Events"/>).</summary>
+    /// <exception cref="StoreUnavailableException">The store is not open (the message says why).</exception>
+    public List<StoredEvent> Events(long? afterId, int limit)
+    {
+        lock (_storeGate)
+        {
+            if (_store is null) throw new StoreUnavailableException(Error ?? $"the results database '{Path}' is not open yet", null);
+            try { return _store.Events(afterId, limit); }
+            catch (Microsoft.Data.Sqlite.SqliteException e) { throw new StoreUnavailableException($"cannot read the results database '{Path}': {e.Message}", e); }
+        }
+    }
+
     /// <summary>Rows from the store.</summary>
     /// <exception cref="StoreUnavailableException">The store is not open (the message says why).</exception>
     public List<StoredResult> Query(long? afterId, DateTimeOffset? since, int limit)
