@@ -250,7 +250,9 @@ internal static class RunCommand
 
         try
         {
-            return await ServeAsync(pipeline, supervisor, o, endpoints, uploads, updates, edge, provider, notifier, logger, ct);
+            // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.
+            var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, http, logger)).ToList();
+            return await ServeAsync(pipeline, supervisor, o, endpoints, uploads, updates, edge, provider, notifier, logger, webhooks, ct);
         }
         finally
         {
@@ -294,9 +296,9 @@ internal static class RunCommand
     /// </summary>
     private static async Task<int> ServeAsync(ClassificationPipeline pipeline, SourceSupervisor supervisor, EdgedOptions o,
         IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Models.ModelUpdater? updates, Triggers.GpioEdgeTrigger? edge, ILoggerProvider provider,
-        SystemdNotifier notifier, ILogger logger, CancellationToken ct)
+        SystemdNotifier notifier, ILogger logger, IReadOnlyList<Webhooks.WebhookSender> webhooks, CancellationToken ct)
     {
-        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider, edge, updates);
+        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider, edge, updates, webhooks);
         var lifetime = app.Lifetime;
         using var fromCaller = ct.UnsafeRegister(static l => ((Microsoft.Extensions.Hosting.IHostApplicationLifetime)l!).StopApplication(), lifetime);
         var stopping = lifetime.ApplicationStopping;
@@ -313,6 +315,7 @@ internal static class RunCommand
             string.Join(", ", endpoints));
         var work = pipeline.RunAsync(stopping);
         var updating = updates?.RunAsync(stopping) ?? Task.CompletedTask;
+        var delivering = Task.WhenAll(webhooks.Select(w => Task.Run(() => w.RunAsync(stopping), CancellationToken.None)));
         notifier.Ready($"classifying {supervisor.Status.Description}");
         var reporting = ReportHealthAsync(pipeline, notifier, logger, stopping);
         var exit = ExitCodes.Ok;
@@ -327,6 +330,8 @@ internal static class RunCommand
         }
         lifetime.StopApplication(); // a pipeline that ended by itself stops the host the same way a signal does
         await reporting;
+        try { await delivering; }
+        catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("webhook delivery stopped: {Reason}", e.Message); }
         try { await updating; }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("model updates stopped: {Reason}", e.Message); }
         // The pipeline has stopped: what it did last to the model (a proof on its last frames) is remembered.

@@ -17,6 +17,8 @@ public sealed record EdgedOptions
     public Regions.RegionOptions[] Regions { get; set; } = [];
     /// <summary>How results become states: unknown below a score or margin, per-class thresholds, debouncing, hysteresis.</summary>
     public Decisions.DecisionOptions Decision { get; set; } = new();
+    /// <summary>URLs that each state change is POSTed to (signed when a secret is given), kept in the results database until delivered.</summary>
+    public Webhooks.WebhookOptions[] Webhooks { get; set; } = [];
 }
 
 public sealed record GpioOptions

@@ -75,6 +75,7 @@ public static class OptionsValidator
         }
         ValidateRegions(o, errors);
         ValidateDecision(o.Decision, errors);
+        ValidateWebhooks(o, errors);
         if (!string.IsNullOrEmpty(o.Actions.Snapshots.Folder) && o.Source.Kind.ToLowerInvariant() is "folder" or "image")
         {
             var snapshots = Path.GetFullPath(o.Actions.Snapshots.Folder).TrimEnd('/') + "/";
@@ -151,6 +152,28 @@ public static class OptionsValidator
             // Leaving above the entry threshold would flip a state back and forth on the same scores.
             var lowestEnter = d.Classes.Select(c => c.MinScore).Append(d.MinScore).Min();
             Check(leave <= lowestEnter, "LeaveScore", $"must not exceed the scores that enter a state (MinScore and Classes' MinScore; lowest {lowestEnter}), got {leave}");
+        }
+    }
+
+    private static void ValidateWebhooks(EdgedOptions o, List<string> errors)
+    {
+        if (o.Webhooks.Length > 16) errors.Add($"Webhooks: at most 16, got {o.Webhooks.Length}");
+        if (o.Webhooks.Length > 0 && !o.Store.Enabled)
+            errors.Add("Webhooks: need Store:Enabled=true (events wait for delivery in the results database)");
+        var urls = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.Webhooks.Length; i++)
+        {
+            var w = o.Webhooks[i];
+            var key = $"Webhooks:{i}";
+            if (!Uri.TryCreate(w.Url, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+                errors.Add($"{key}:Url: '{Clip(w.Url)}' is not an http(s) URL");
+            else if (!urls.Add(w.Url)) errors.Add($"{key}:Url: '{Clip(w.Url)}' is given twice");
+            if (w.Secret is not null && w.Secret.Length is < 16 or > 1024)
+                errors.Add($"{key}:Secret: must be 16..1024 characters (e.g. the output of 'openssl rand -hex 32'), got {w.Secret.Length}");
+            if (w.TimeoutMs is < 100 or > 300_000) errors.Add($"{key}:TimeoutMs: must be 100..300000, got {w.TimeoutMs}");
+            if (w.BackoffMs is < 10 or > 600_000) errors.Add($"{key}:BackoffMs: must be 10..600000, got {w.BackoffMs}");
+            if (w.MaxBackoffMs < w.BackoffMs || w.MaxBackoffMs > 3_600_000) errors.Add($"{key}:MaxBackoffMs: must be BackoffMs ({w.BackoffMs})..3600000, got {w.MaxBackoffMs}");
+            if (w.MaxRefusals is < 1 or > 1000) errors.Add($"{key}:MaxRefusals: must be 1..1000, got {w.MaxRefusals}");
         }
     }
 

@@ -22,7 +22,8 @@ public sealed record StageSummary(double DecodeP50, double PreprocessP50, double
 public sealed record StatusResponse(string Version, double UptimeSeconds, HealthSummary Health, ModelSummary Model, SourceStatus Source, string Trigger,
     long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors, string? LastInferenceError, long MotionEvents,
     double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs, double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store,
-    UploadSummary Uploads, string Camera, IReadOnlyList<Pipeline.RegionStatus> Regions, DecisionSummary Decision, IReadOnlyList<StateEventRecord> RecentEvents);
+    UploadSummary Uploads, string Camera, IReadOnlyList<Pipeline.RegionStatus> Regions, DecisionSummary Decision, IReadOnlyList<StateEventRecord> RecentEvents,
+    IReadOnlyList<Webhooks.WebhookStatus> Webhooks);
 /// <summary>The decision rules in force, as configured.</summary>
 public sealed record DecisionSummary(float MinScore, float MinMargin, IReadOnlyList<Decisions.ClassThresholdOptions> Classes, int Consecutive, float? LeaveScore,
     int MinStateMs, long StateChanges);

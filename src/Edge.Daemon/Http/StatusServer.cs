@@ -26,7 +26,8 @@ public static class StatusServer
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
-        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null)
+        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null,
+        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
         // The empty builder, not the slim one: the slim builder reads appsettings.json from the working directory
         // (a malformed one stopped edged from starting) and watches that directory's whole tree for changes (one
@@ -121,7 +122,7 @@ public static class StatusServer
                 ? Results.Text("ok\n")
                 : Results.Text(string.Concat(problems.Select(p => p + "\n")), "text/plain; charset=utf-8", statusCode: StatusCodes.Status503ServiceUnavailable);
         });
-        app.MapGet("/api/status", () => Results.Json(Status(pipeline, uploads, updates, !open), HttpJson.Default.StatusResponse));
+        app.MapGet("/api/status", () => Results.Json(Status(pipeline, uploads, updates, !open, webhooks), HttpJson.Default.StatusResponse));
         app.MapGet("/api/model", () => Results.Json(Model(pipeline, updates, !open), HttpJson.Default.ModelSummary));
         app.MapGet("/api/model/events", (int? limit) =>
         {
@@ -284,7 +285,7 @@ public static class StatusServer
             }
             return Results.Json(new TriggerResponse("triggered", pipeline.Burst), HttpJson.Default.TriggerResponse, statusCode: 202);
         });
-        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads, edge, updates), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads, edge, updates, webhooks), "text/plain; version=0.0.4; charset=utf-8"));
         var page = PageFile("index.html");
         var script = PageFile("app.js");
         var style = PageFile("style.css");
@@ -318,7 +319,8 @@ public static class StatusServer
                 s.Pending, updates?.Recent ?? []));
     }
 
-    public static StatusResponse Status(ClassificationPipeline p, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false)
+    public static StatusResponse Status(ClassificationPipeline p, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,
+        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
         var c = p.Counters;
         var problems = p.Health();
@@ -339,7 +341,7 @@ public static class StatusServer
             latest is null ? null : new LatestSummary(latest.Sequence, latest.Time, latest.Trigger, latest.Top, Math.Round(latest.LatencyMs, 3)),
             new StoreSummary(p.Store is not null, p.Store?.Path, p.Store?.IsOpen ?? false, c.StorePending, p.Store?.Written ?? 0, c.StoreLost, c.StoreError),
             new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0),
-            p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)]);
+            p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)], [.. (webhooks ?? []).Select(w => w.Status)]);
     }
 
     private static DecisionSummary Decision(ClassificationPipeline p)
@@ -352,7 +354,8 @@ public static class StatusServer
     /// <summary>A label value as the Prometheus text format needs it: backslash, quote and line feed escaped.</summary>
     internal static string PrometheusLabel(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 
-    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null)
+    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null,
+        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
         var c = p.Counters;
         var s = p.Source;
@@ -394,6 +397,18 @@ public static class StatusServer
         if (regions.Any(r => r.State is not null))
             Metric("edged_region_state", "gauge", "The current state of each region (1; a class, or unknown); regions without a decision yet are left out.",
                 $"{string.Join("\n", regions.Where(r => r.State is not null).Select(r => $"edged_region_state{{camera=\"{camera}\",region=\"{r.Name}\",state=\"{PrometheusLabel(r.State!)}\"}} 1"))}");
+        if (webhooks is { Count: > 0 })
+        {
+            var hooks = webhooks.Select((w, i) => (Label: $"webhook=\"{i}\"", Status: w.Status)).ToList();
+            Metric("edged_webhook_deliveries_total", "counter", "State changes delivered per webhook (by its index in Webhooks).",
+                $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_deliveries_total{{{h.Label}}} {h.Status.Delivered}")))}");
+            Metric("edged_webhook_failed_attempts_total", "counter", "Delivery attempts that failed (each retried).",
+                $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_failed_attempts_total{{{h.Label}}} {h.Status.FailedAttempts}")))}");
+            Metric("edged_webhook_pending", "gauge", "State changes waiting to be delivered.",
+                $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_pending{{{h.Label}}} {h.Status.Pending}")))}");
+            Metric("edged_webhook_lost_total", "counter", "State changes skipped (refused by the receiver) or deleted by retention before delivery.",
+                $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_lost_total{{{h.Label}}} {h.Status.Skipped + h.Status.Lost}")))}");
+        }
         var model = p.Models.State;
         Metric("edged_model_info", "gauge", "The running model (1): its SHA-256 (first 12 hex digits) and version.",
             $"edged_model_info{{sha256=\"{model.Current.Short}\",version=\"{PrometheusLabel(model.Current.Version ?? "")}\",origin=\"{PrometheusLabel(model.Current.Origin)}\"}} 1");

@@ -69,6 +69,9 @@ public sealed class ResultStore : IDisposable
                   frame INTEGER NOT NULL,
                   model TEXT,
                   snapshot TEXT);
+                CREATE TABLE IF NOT EXISTS webhook_cursors (
+                  url TEXT PRIMARY KEY,
+                  last_id INTEGER NOT NULL);
                 """);
             // Stores written before results named their model get the column (empty for their old rows).
             if (!HasColumn("results", "model")) Execute("ALTER TABLE results ADD COLUMN model TEXT;");
@@ -281,6 +284,28 @@ public sealed class ResultStore : IDisposable
             }
         }
         return list;
+    }
+
+    /// <summary>
+    /// The id of the last event delivered to <paramref name="url"/>. A webhook seen for the first time starts after the newest
+    /// event (it is sent what happens from now on, not the history), and that start is kept.
+    /// </summary>
+    public long WebhookCursor(string url)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "INSERT OR IGNORE INTO webhook_cursors(url, last_id) VALUES ($u, (SELECT COALESCE(MAX(id), 0) FROM events)); SELECT last_id FROM webhook_cursors WHERE url = $u;";
+        cmd.Parameters.AddWithValue("$u", url);
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    /// <summary>Remembers that events up to <paramref name="lastId"/> reached <paramref name="url"/> (committed at once: a restart resumes after it).</summary>
+    public void SetWebhookCursor(string url, long lastId)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "UPDATE webhook_cursors SET last_id = MAX(last_id, $i) WHERE url = $u;";
+        cmd.Parameters.AddWithValue("$u", url);
+        cmd.Parameters.AddWithValue("$i", lastId);
+        cmd.ExecuteNonQuery();
     }
 
     /// <summary>The id of the newest state change (0 when none).</summary>

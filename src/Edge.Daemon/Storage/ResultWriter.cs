@@ -74,6 +74,18 @@ public sealed class ResultWriter
         }
     }
 
+    /// <summary>Runs <paramref name="read"/> on the open store (webhook delivery keeps its queue position there).</summary>
+    /// <exception cref="StoreUnavailableException">The store is not open or the read failed (the message says why).</exception>
+    public T Use<T>(Func<ResultStore, T> read)
+    {
+        lock (_storeGate)
+        {
+            if (_store is null) throw new StoreUnavailableException(Error ?? $"the results database '{Path}' is not open yet", null);
+            try { return read(_store); }
+            catch (Microsoft.Data.Sqlite.SqliteException e) { throw new StoreUnavailableException($"the results database '{Path}': {e.Message}", e); }
+        }
+    }
+
     /// <summary>State changes from the store (see <see cref="ResultStore.Events"/>).</summary>
     /// <exception cref="StoreUnavailableException">The store is not open (the message says why).</exception>
     public List<StoredEvent> Events(long? afterId, int limit)

@@ -1,0 +1,199 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Edge.Cli;
+using Edge.Daemon.Storage;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Edge.Daemon.Webhooks;
+
+/// <summary>The JSON body of a webhook: one state change.</summary>
+public sealed record WebhookEvent(long Id, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
+    DateTimeOffset Time, long Frame, string? Model, string? Snapshot, string? SnapshotUrl);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(WebhookEvent))]
+internal sealed partial class WebhookJson : JsonSerializerContext;
+
+/// <summary>How one webhook's deliveries stand (status API and page).</summary>
+public sealed record WebhookStatus(string Url, bool Signed, long Delivered, long Pending, long FailedAttempts, long Skipped, long Lost, string? LastError,
+    DateTimeOffset? LastDeliveredAt, long LastDeliveredId);
+
+/// <summary>
+/// Sends the stored state changes to one URL, oldest first, one at a time: the events table is the queue and a cursor in
+/// the same database says how far delivery got, so events wait through a receiver being down and a restart, and arrive in
+/// order (at least once: a crash between the receiver's answer and the cursor's commit sends that event again; receivers
+/// deduplicate on <c>X-Edge-Delivery</c>). Attempts time out, and failures are retried with growing, jittered waits (Polly).
+/// A slow or dead receiver delays only its own deliveries: the pipeline only writes events to the store.
+/// </summary>
+public sealed class WebhookSender
+{
+    private readonly WebhookOptions _options;
+    private readonly ResultWriter _store;
+    private readonly HttpClient _http;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _clock;
+    private readonly ResiliencePipeline<HttpResponseMessage> _send;
+    private readonly Uri _url;
+    private readonly string _key;
+    private readonly Lifecycle.SaidOnce _said = new();
+    private long _delivered, _failed, _skipped, _lost, _lastId, _newest;
+    private string? _lastError;
+    private DateTimeOffset? _lastDeliveredAt;
+
+    /// <summary>How often the store is looked at for new events when there are none.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    public WebhookSender(WebhookOptions options, ResultWriter store, HttpClient http, ILogger logger, TimeProvider? clock = null)
+    {
+        _options = options;
+        _store = store;
+        _http = http;
+        _logger = logger;
+        _clock = clock ?? TimeProvider.System;
+        _url = new Uri(options.Url);
+        Display = Redacted(_url);
+        _key = options.Url;
+        _send = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _clock }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                // Until delivered (or, for a refusal, MaxRefusals times): at least once means no giving up on a receiver that is down.
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(options.BackoffMs),
+                MaxDelay = TimeSpan.FromMilliseconds(options.MaxBackoffMs),
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.AttemptNumber)),
+                OnRetry = args =>
+                {
+                    Interlocked.Increment(ref _failed);
+                    var reason = args.Outcome.Exception is { } e ? Describe(e) : $"HTTP {(int)args.Outcome.Result!.StatusCode} {args.Outcome.Result.ReasonPhrase}";
+                    Volatile.Write(ref _lastError, reason);
+                    if (_said.First(reason))
+                        _logger.LogWarning("Webhook {Url}: {Reason}; retrying (said once per kind; events wait in the results database)", Display, reason);
+                    args.Outcome.Result?.Dispose();
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddTimeout(TimeSpan.FromMilliseconds(options.TimeoutMs))
+            .Build();
+    }
+
+    /// <summary>The URL as shown: without user name and password.</summary>
+    public string Display { get; }
+
+    public WebhookStatus Status => new(Display, !string.IsNullOrEmpty(_options.Secret), Interlocked.Read(ref _delivered),
+        Math.Max(0, Interlocked.Read(ref _newest) - Interlocked.Read(ref _lastId)), Interlocked.Read(ref _failed), Interlocked.Read(ref _skipped),
+        Interlocked.Read(ref _lost), Volatile.Read(ref _lastError), _lastDeliveredAt, Interlocked.Read(ref _lastId));
+
+    private bool ShouldRetry(Outcome<HttpResponseMessage> outcome, int attempt)
+    {
+        if (outcome.Exception is { } e) return e is HttpRequestException or IOException or TimeoutRejectedException; // not a cancellation: that is edged stopping
+        var code = (int)outcome.Result!.StatusCode;
+        if (code is >= 200 and < 300) return false;
+        // A refusal (4xx but 408/429) is the receiver saying this event is bad: tried MaxRefusals times, then skipped.
+        var refusal = code is >= 400 and < 500 and not 408 and not 429;
+        return !refusal || attempt + 1 < _options.MaxRefusals;
+    }
+
+    /// <summary>Delivers until <paramref name="ct"/> stops it (a delivery in progress is abandoned and sent again next time).</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        long cursor = -1;
+        while (!ct.IsCancellationRequested)
+        {
+            List<StoredEvent> batch;
+            try
+            {
+                if (cursor < 0) cursor = _store.Use(s => s.WebhookCursor(_key));
+                Interlocked.Exchange(ref _lastId, cursor);
+                var after = cursor;
+                batch = _store.Use(s => s.Events(after, 100));
+                Interlocked.Exchange(ref _newest, _store.Use(s => s.LastEventId()));
+            }
+            catch (StoreUnavailableException)
+            {
+                // The store is opening or paused (disk full): its writer says why; delivery waits for it.
+                batch = [];
+            }
+            if (batch.Count == 0)
+            {
+                try { await Task.Delay(PollInterval, _clock, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
+                continue;
+            }
+            if (batch[0].Id > cursor + 1 && cursor >= 0)
+            {
+                // Retention (Decision:MaxEvents) deleted events before they could be delivered.
+                var gap = batch[0].Id - cursor - 1;
+                Interlocked.Add(ref _lost, gap);
+                _logger.LogError("Webhook {Url}: {Count} events were deleted by retention (Decision:MaxEvents) before they could be delivered", Display, gap);
+            }
+            foreach (var e in batch)
+            {
+                if (!await DeliverAsync(e, ct).ConfigureAwait(false)) return; // stopping
+                cursor = e.Id;
+                try { _store.Use(s => { s.SetWebhookCursor(_key, e.Id); return 0; }); }
+                catch (StoreUnavailableException ex)
+                {
+                    // Sent but not remembered: sent again after a restart (at least once).
+                    if (_said.First("cursor")) _logger.LogWarning("Webhook {Url}: cannot remember the delivery: {Reason}", Display, ex.Message);
+                }
+                Interlocked.Exchange(ref _lastId, e.Id);
+            }
+        }
+    }
+
+    private async Task<bool> DeliverAsync(StoredEvent e, CancellationToken ct)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
+            e.Snapshot is null ? null : Path.GetFileName(e.Snapshot), null), WebhookJson.Default.WebhookEvent);
+        var signature = string.IsNullOrEmpty(_options.Secret) ? null : HmacSha256.Signature(_options.Secret, body);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _send.ExecuteAsync(async token =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                request.Headers.Add("X-Edge-Event", "state-change");
+                request.Headers.Add("X-Edge-Delivery", e.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (signature is not null) request.Headers.Add("X-Edge-Signature-256", signature);
+                var r = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+                return r;
+            }, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return false;
+        }
+        using (response)
+        {
+            if (response.IsSuccessStatusCode)
+            {
+                Interlocked.Increment(ref _delivered);
+                _lastDeliveredAt = _clock.GetUtcNow();
+                Volatile.Write(ref _lastError, null);
+            }
+            else
+            {
+                Interlocked.Increment(ref _skipped);
+                var reason = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+                Volatile.Write(ref _lastError, reason);
+                _logger.LogError("Webhook {Url}: event {Id} refused {Count} times ({Reason}); skipped (counted in skipped)", Display, e.Id, _options.MaxRefusals, reason);
+            }
+        }
+        return true;
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        TimeoutRejectedException t => $"no answer within {t.Timeout.TotalMilliseconds:0} ms",
+        HttpRequestException { InnerException: System.Net.Sockets.SocketException s } => s.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused ? "connection refused" : s.Message,
+        _ => e.Message,
+    };
+
+    private static string Redacted(Uri url) => string.IsNullOrEmpty(url.UserInfo) ? url.ToString() : url.ToString().Replace(url.UserInfo + "@", "", StringComparison.Ordinal);
+}
