@@ -23,14 +23,14 @@ public class StateDeciderTests
     [Test]
     public void WithoutRulesEveryResultIsItsOwnState()
     {
-        Assert.That(Run(new DecisionOptions(), S(0.6f, 0.3f, 0.1f), S(0.2f, 0.7f, 0.1f), S(0.2f, 0.3f, 0.5f)),
+        Assert.That(Run(new DecisionOptions { Consecutive = 1 }, S(0.6f, 0.3f, 0.1f), S(0.2f, 0.7f, 0.1f), S(0.2f, 0.3f, 0.5f)),
             Is.EqualTo(new[] { "closed", "open", "ajar" }));
     }
 
     [Test]
     public void ALowTopScoreOrALowMarginIsUnknown()
     {
-        var o = new DecisionOptions { MinScore = 0.6f, MinMargin = 0.2f };
+        var o = new DecisionOptions { Consecutive = 1, MinScore = 0.6f, MinMargin = 0.2f };
         // 0.7 leads by 0.5: closed. 0.55 < 0.6: unknown. 0.61 leads 0.39 by 0.22: open. 0.65 leads 0.5 by 0.15 < 0.2: unknown.
         Assert.That(Run(o, S(0.7f, 0.2f, 0.1f), S(0.55f, 0.25f, 0.2f), S(0f, 0.61f, 0.39f), S(0.5f, 0.65f, 0f)),
             Is.EqualTo(new[] { "closed", "unknown", "open", "unknown" }));
@@ -42,7 +42,7 @@ public class StateDeciderTests
     public void AClassWithItsOwnThresholdNeedsThatScore()
     {
         // "open" must be sure (0.9); the others need only 0.5.
-        var o = new DecisionOptions { MinScore = 0.5f, Classes = [new ClassThresholdOptions { Label = "open", MinScore = 0.9f }] };
+        var o = new DecisionOptions { Consecutive = 1, MinScore = 0.5f, Classes = [new ClassThresholdOptions { Label = "open", MinScore = 0.9f }] };
         Assert.That(Run(o, S(0.1f, 0.85f, 0.05f), S(0.02f, 0.95f, 0.03f), S(0.55f, 0.4f, 0.05f)),
             Is.EqualTo(new[] { "unknown", "open", "closed" }));
     }
@@ -62,7 +62,7 @@ public class StateDeciderTests
     public void HysteresisKeepsAStateUntilItsScoreFallsBelowTheLeaveScore()
     {
         // Enter at 0.7, leave below 0.4.
-        var o = new DecisionOptions { MinScore = 0.7f, LeaveScore = 0.4f };
+        var o = new DecisionOptions { Consecutive = 1, MinScore = 0.7f, LeaveScore = 0.4f };
         Assert.That(Run(o,
                 S(0.75f, 0.2f, 0.05f),   // closed (≥ 0.7)
                 S(0.45f, 0.5f, 0.05f),   // open leads, but closed is still ≥ 0.4: closed
@@ -74,9 +74,26 @@ public class StateDeciderTests
     }
 
     [Test]
+    public void HysteresisDoesNotHoldAStateAgainstAnotherClassThatIsSureOnItsOwn()
+    {
+        // Enter at 0.6 with a margin of 0.2, leave below 0.3: closed 0.35 would hold against an unsure answer, not against open 0.65.
+        var o = new DecisionOptions { Consecutive = 1, MinScore = 0.6f, MinMargin = 0.2f, LeaveScore = 0.3f };
+        Assert.That(Run(o, S(0.8f, 0.1f, 0.1f), S(0.35f, 0.45f, 0.2f), S(0.35f, 0.65f, 0f)), Is.EqualTo(new[] { "closed", "closed", "open" }));
+    }
+
+    [Test]
+    public void AClockSteppedBackDoesNotFreezeTheState()
+    {
+        var decider = new StateDecider(new DecisionOptions { Consecutive = 1, MinStateMs = 1000 }, Labels);
+        decider.Update(S(0.8f, 0.1f, 0.1f), T0);
+        decider.Update(S(0.1f, 0.8f, 0.1f), T0.AddHours(-1)); // NTP stepped the clock back an hour: the state's time starts again
+        Assert.That(decider.Update(S(0.1f, 0.8f, 0.1f), T0.AddHours(-1).AddSeconds(1))?.To, Is.EqualTo("open"));
+    }
+
+    [Test]
     public void AStateLastsAtLeastMinStateMsAndTheWaitingChangeComesAfter()
     {
-        var o = new DecisionOptions { MinStateMs = 2500 };
+        var o = new DecisionOptions { Consecutive = 1, MinStateMs = 2500 };
         var closed = S(0.8f, 0.1f, 0.1f);
         var open = S(0.1f, 0.8f, 0.1f);
         // closed at t=0; open at t=1, 2 is held back (1 s, 2 s < 2.5 s); at t=3 (3 s) the change happens.
@@ -100,19 +117,20 @@ public class StateDeciderTests
     [Test]
     public void ANewModelWithTheSameClassesKeepsTheStateAndOneWithoutItStartsAgain()
     {
-        var decider = new StateDecider(new DecisionOptions(), Labels);
+        var decider = new StateDecider(new DecisionOptions { Consecutive = 1 }, Labels);
         decider.Update(S(0.1f, 0.8f, 0.1f), T0);
         decider.Bind(["ajar", "open", "closed", "gone"]);
         Assert.That(decider.State, Is.EqualTo("open"));
         Assert.That(decider.Update([0.1f, 0.7f, 0.1f, 0.1f], T0.AddSeconds(1)), Is.Null, "open is still open under the new class order");
         decider.Bind(["cat", "dog"]);
-        Assert.That(decider.State, Is.Null);
+        Assert.That(decider.State, Is.EqualTo("unknown"), "a class the new model lacks is no state: unknown, and the next change says so");
+        Assert.That(decider.Update([0.9f, 0.1f], T0.AddSeconds(2)), Is.EqualTo(new StateChange("unknown", "cat", 0.9f, T0.AddSeconds(2))));
     }
 
     [Test]
     public void ScoresForAnotherClassCountAreRefused()
     {
-        var decider = new StateDecider(new DecisionOptions(), Labels);
+        var decider = new StateDecider(new DecisionOptions { Consecutive = 1 }, Labels);
         Assert.Throws<ArgumentException>(() => decider.Update([0.5f, 0.5f], T0));
     }
 }

@@ -219,6 +219,7 @@ internal static class RunCommand
             Snapshots = snapshots,
             SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * o.Source.NoFrameTimeoutMs)),
             Lossless = folder,
+            CameraName = o.Source.Name,
             Regions = [.. o.Regions.Select(Regions.Region.From)],
             Decision = o.Decision,
         });
@@ -251,7 +252,8 @@ internal static class RunCommand
         try
         {
             // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.
-            var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, http, logger)).ToList();
+            using var hookClient = Webhooks.WebhookSender.CreateClient();
+            var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, hookClient, logger)).ToList();
             return await ServeAsync(pipeline, supervisor, o, endpoints, uploads, updates, edge, provider, notifier, logger, webhooks, ct);
         }
         finally

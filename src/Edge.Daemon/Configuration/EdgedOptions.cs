@@ -84,6 +84,8 @@ public sealed record ModelOptions
 
 public sealed record SourceOptions
 {
+    /// <summary>The camera's name in events, webhooks, results and metrics (letters, digits, '-', '_').</summary>
+    public string Name { get; set; } = "camera";
     /// <summary>pipe, http, v4l2, folder or image.</summary>
     public string Kind { get; set; } = "folder";
     /// <summary>For v4l2: the device.</summary>

@@ -73,6 +73,7 @@ public static class OptionsValidator
             Check(string.IsNullOrEmpty(r.Region) || o.Regions.Any(g => g.Name == r.Region), $"Actions:Rules:{i}:Region",
                 $"'{r.Region}' is not one of the Regions ({(o.Regions.Length == 0 ? "none configured" : string.Join(", ", o.Regions.Select(g => g.Name)))})");
         }
+        if (!IsName(o.Source.Name)) errors.Add($"Source:Name: '{Clip(o.Source.Name)}' must be 1-32 letters, digits, '-' or '_'");
         ValidateRegions(o, errors);
         ValidateDecision(o.Decision, errors);
         ValidateWebhooks(o, errors);

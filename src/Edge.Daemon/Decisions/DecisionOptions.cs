@@ -15,8 +15,8 @@ public sealed record DecisionOptions
     public float MinMargin { get; set; }
     /// <summary>Thresholds of their own for some classes: <c>[{ "Label": "open", "MinScore": 0.8 }]</c>.</summary>
     public ClassThresholdOptions[] Classes { get; set; } = [];
-    /// <summary>Agreeing results in a row before the state changes (1 = at once).</summary>
-    public int Consecutive { get; set; } = 1;
+    /// <summary>Agreeing results in a row before the state changes (1 = at once; 3, as Frigate's state classification, by default).</summary>
+    public int Consecutive { get; set; } = 3;
     /// <summary>Hysteresis: a class state is kept while its score is at least this (unset = no hysteresis).</summary>
     public float? LeaveScore { get; set; }
     /// <summary>Shortest time in a state before it may change again, in milliseconds.</summary>

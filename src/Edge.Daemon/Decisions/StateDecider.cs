@@ -54,9 +54,9 @@ public sealed class StateDecider
         _pendingCount = 0;
         if (old is not null)
         {
+            // A class the new model does not have is no longer a state it can be in: unknown (the next change says from what).
             var index = Array.IndexOf(_labels, old);
-            if (index < 0) _state = None;
-            else _state = index;
+            _state = index < 0 ? UnknownIndex : index;
         }
         LastDecision = null;
     }
@@ -82,7 +82,11 @@ public sealed class StateDecider
         var decided = Decide(scores);
         LastDecision = Name(decided);
         var candidate = decided;
-        if (_options.LeaveScore is { } leave && _state >= 0 && scores[_state] >= leave) candidate = _state;
+        // Hysteresis: a class state holds while its own score stays at LeaveScore or more, unless another class is sure
+        // enough on its own (its threshold and the margin): a state is not kept against a confident answer.
+        if (_options.LeaveScore is { } leave && _state >= 0 && decided < 0 && scores[_state] >= leave) candidate = _state;
+        // A clock stepped back (NTP) must not freeze the state until it catches up.
+        if (time < _since) _since = time;
 
         if (candidate == _state)
         {

@@ -38,6 +38,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly Lifecycle.SaidOnce _said = new();
     private readonly Channel<Frame> _frames;
     private readonly RegionTrack[] _regions;
+    private readonly GpioOutputRule[] _rules; // an array: a for-each over it allocates nothing per frame
     private ScaleHint _decodeHint;
     private readonly PipelineSettings _settings;
     private Task? _running;
@@ -97,6 +98,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         _minIntervalTicks = (long)(_clock.TimestampFrequency / settings.MaxRate);
         _cooldownTicks = (long)(settings.MotionCooldown.TotalSeconds * _clock.TimestampFrequency);
         _motion = settings.Mode == TriggerMode.Motion ? new MotionDetector(settings.Motion) : null;
+        _rules = [.. settings.Rules];
         var regions = settings.Regions.Count == 0 ? [Region.WholeFrame] : settings.Regions;
         _regions = [.. regions.Select(r => new RegionTrack(r, settings.Decision, settings.Smoothing, classifier.Model.Labels, settings.TopK))];
         _decodeHint = Region.DecodeHint(regions, classifier.Model.Preprocessing);
@@ -394,7 +396,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             classifier.Infer(count);
             classifier.Postprocess(count);
             var p2 = Stopwatch.GetTimestamp();
-            for (var i = 0; i < count; i++) _regions[start + i].Take(classifier, i, frame.Time);
+            for (var i = 0; i < count; i++) _regions[start + i].Keep(classifier, i);
             preprocess += p1 - p0;
             infer += p2 - p1;
         }
@@ -408,27 +410,35 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         Latency.Add(ms);
         CaptureToResult.Add((DateTimeOffset.UtcNow - frame.Time).TotalMilliseconds);
         Interlocked.Increment(ref _classified);
+        // Decided under the lock that status readers take, so they never see a state without its time or result.
         lock (_latestGate)
             foreach (var r in _regions)
             {
+                r.Decide(classifier, frame.Time);
                 r.TopStored.AsSpan(0, r.Count).CopyTo(r.LatestTop);
                 (r.LatestCount, r.LatestSequence, r.LatestTime, r.LatestTrigger, r.LatestLatency) = (r.Count, frame.Sequence, frame.Time, trigger, ms);
             }
-        // One snapshot per frame at most: the first region whose result the snapshot filter takes.
+        // One snapshot per frame at most: the first region whose result the snapshot filter takes (or that changed state).
         string? snapshot = null;
         if (_settings.Snapshots is { } snapshots)
             foreach (var r in _regions)
                 if (r.Count > 0 && (snapshot = snapshots.Save(frame.Data, frame.Time, r.TopStored[0].Label, r.TopStored[0].Score)) is not null) break;
+        // State changes are stored before any action runs: an action that fails cannot lose one.
+        foreach (var r in _regions)
+            if (r.Change is { } change) Changed(r, change, frame, snapshot, model.Identity.Short);
         var whole = _regions.Length == 1 && _regions[0].Region.IsWholeFrame;
         foreach (var r in _regions)
         {
             var top = r.TopStored.AsSpan(0, r.Count);
-            foreach (var rule in _settings.Rules)
-                if (rule.Region is null || rule.Region == r.Region.Name) rule.Apply(top);
             // The store's queue keeps its own copy (a row written to SQLite allocates anyway).
             _store?.Add(new ResultRecord(frame.Time, _source.Description, trigger, top.ToArray(), ms, snapshot, model.Identity.Short,
                 whole ? null : r.Region.Name, r.Decider.State));
-            if (r.Change is { } change) Changed(r, change, frame, snapshot, model.Identity.Short);
+        }
+        foreach (var r in _regions)
+        {
+            var top = r.TopStored.AsSpan(0, r.Count);
+            foreach (var rule in _rules)
+                if (rule.Region is null || rule.Region == r.Region.Name) rule.Apply(top);
         }
     }
 

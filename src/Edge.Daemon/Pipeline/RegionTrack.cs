@@ -70,12 +70,16 @@ internal sealed class RegionTrack
         Decider.Bind(labels);
     }
 
-    /// <summary>Takes this frame's scores: smooths, ranks, and decides the state (without allocating unless the state changes).</summary>
-    public void Take(Classifier classifier, int slot, DateTimeOffset time)
+    /// <summary>Keeps this frame's scores (stage 1: every region is inferred before any is decided).</summary>
+    public void Keep(Classifier classifier, int slot) => classifier.Scores(slot).CopyTo(_lastScores);
+
+    /// <summary>
+    /// Stage 2, once every region of the frame has scores: smooths, ranks, and decides the state (allocating only when the
+    /// state changes). A frame that failed part-way decides nothing, so no region's state moves without its event.
+    /// </summary>
+    public void Decide(Classifier classifier, DateTimeOffset time)
     {
-        var scores = classifier.Scores(slot);
-        scores.CopyTo(_lastScores);
-        var ranked = Smooth(scores);
+        var ranked = Smooth(_lastScores);
         Count = classifier.TopK(ranked, Top);
         for (var i = 0; i < Count; i++) TopStored[i] = new StoredPrediction(Top[i].Label, Top[i].ClassIndex, Top[i].Score);
         Change = Decider.Update(ranked, time);

@@ -69,6 +69,9 @@ public sealed class ResultStore : IDisposable
                   frame INTEGER NOT NULL,
                   model TEXT,
                   snapshot TEXT);
+                CREATE TABLE IF NOT EXISTS meta (
+                  key TEXT PRIMARY KEY,
+                  value TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS webhook_cursors (
                   url TEXT PRIMARY KEY,
                   last_id INTEGER NOT NULL);
@@ -183,7 +186,9 @@ public sealed class ResultStore : IDisposable
             }
             // Trimmed in the same transaction: a failure after a commit would make the writer write the batch twice.
             if (events > 0) Execute($"DELETE FROM model_events WHERE id <= (SELECT MAX(id) FROM model_events) - {MaxModelEvents};", tx);
-            if (states > 0) Execute($"DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - {_maxEvents};", tx);
+            // Events a webhook has not had yet are kept beyond MaxEvents, up to ten times it (a receiver gone for good must not fill the disk).
+            if (states > 0)
+                Execute($"DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - {_maxEvents} AND (id <= (SELECT COALESCE(MIN(last_id), 9223372036854775807) FROM webhook_cursors) OR id <= (SELECT MAX(id) FROM events) - {10L * _maxEvents});", tx);
             tx.Commit();
         }
         catch (SqliteException e)
@@ -287,14 +292,16 @@ public sealed class ResultStore : IDisposable
     }
 
     /// <summary>
-    /// The id of the last event delivered to <paramref name="url"/>. A webhook seen for the first time starts after the newest
-    /// event (it is sent what happens from now on, not the history), and that start is kept.
+    /// The id of the last event delivered to <paramref name="url"/>. A webhook seen for the first time starts after the last
+    /// event from before <paramref name="since"/> (the daemon's start: it is sent what happens from then on, not the history),
+    /// and that start is kept.
     /// </summary>
-    public long WebhookCursor(string url)
+    public long WebhookCursor(string url, DateTimeOffset since)
     {
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "INSERT OR IGNORE INTO webhook_cursors(url, last_id) VALUES ($u, (SELECT COALESCE(MAX(id), 0) FROM events)); SELECT last_id FROM webhook_cursors WHERE url = $u;";
+        cmd.CommandText = "INSERT OR IGNORE INTO webhook_cursors(url, last_id) VALUES ($u, (SELECT COALESCE(MAX(id), 0) FROM events WHERE time_ms < $t)); SELECT last_id FROM webhook_cursors WHERE url = $u;";
         cmd.Parameters.AddWithValue("$u", url);
+        cmd.Parameters.AddWithValue("$t", since.ToUnixTimeMilliseconds());
         return (long)cmd.ExecuteScalar()!;
     }
 
@@ -306,6 +313,18 @@ public sealed class ResultStore : IDisposable
         cmd.Parameters.AddWithValue("$u", url);
         cmd.Parameters.AddWithValue("$i", lastId);
         cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// A random id of this database, made once: with an event's id it names a delivery uniquely across devices and a
+    /// recreated database (whose event ids start again at 1).
+    /// </summary>
+    public string InstanceId()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', $v); SELECT value FROM meta WHERE key = 'instance';";
+        cmd.Parameters.AddWithValue("$v", Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..16]);
+        return (string)cmd.ExecuteScalar()!;
     }
 
     /// <summary>The id of the newest state change (0 when none).</summary>

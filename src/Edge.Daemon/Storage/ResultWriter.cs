@@ -35,8 +35,9 @@ public sealed class ResultWriter
         // The batch in hand counts against the bound: queue + batch never exceed maxPending.
         _batchSize = Math.Clamp(maxPending / 2, 1, 64);
         _queue = Channel.CreateBounded<StoreEntry>(new BoundedChannelOptions(Math.Max(1, maxPending - _batchSize)) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            _ =>
+            dropped =>
             {
+                if (ReferenceEquals(dropped, WakeUp)) return; // a wake-up, not a result
                 Interlocked.Increment(ref _lost);
                 if (_said.First("full"))
                     _logger.LogError("Results store {Path}: {Max} results are waiting; the oldest are dropped from now on (counted in store.lost)", Path, maxPending);
@@ -49,17 +50,60 @@ public sealed class ResultWriter
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Results waiting to be written (queued and in the batch being written).</summary>
-    public int Pending => _queue.Reader.Count + Volatile.Read(ref _inFlight);
+    public int Pending => _queue.Reader.Count + Volatile.Read(ref _eventCount) + Volatile.Read(ref _inFlight);
     public long Lost => Interlocked.Read(ref _lost);
     public long Written => Interlocked.Read(ref _written);
     /// <summary>Why results are not being written now, or null.</summary>
     public string? Error => Volatile.Read(ref _error);
     public bool IsOpen { get { lock (_storeGate) return _store is not null; } }
 
-    /// <summary>Queues a result; never blocks (when full, the oldest waiting result is dropped and counted).</summary>
+    /// <summary>
+    /// Queues an entry; never blocks. Results: when full, the oldest waiting result is dropped and counted. Events (state
+    /// changes, model events) wait in a queue of their own that results never push out: webhooks deliver them from the
+    /// store, so dropping one would break their order and completeness. Beyond <see cref="MaxPendingEvents"/> they too are counted lost.
+    /// </summary>
     public void Add(StoreEntry record)
     {
-        if (!_queue.Writer.TryWrite(record)) Interlocked.Increment(ref _lost); // only after stop
+        if (record is ResultRecord)
+        {
+            if (!_queue.Writer.TryWrite(record)) Interlocked.Increment(ref _lost); // only after stop
+            return;
+        }
+        if (Interlocked.Increment(ref _eventCount) > MaxPendingEvents)
+        {
+            Interlocked.Decrement(ref _eventCount);
+            Interlocked.Increment(ref _lost);
+            Interlocked.Increment(ref _lostEvents);
+            if (_said.First("events full"))
+                _logger.LogError("Results store {Path}: {Max} events are waiting; newer ones are dropped (counted in store.lost)", Path, MaxPendingEvents);
+            return;
+        }
+        _events.Enqueue(record);
+        // Wakes the writer (which waits on the results channel); a wake-up is never stored.
+        if (!_queue.Writer.TryWrite(WakeUp)) { }
+    }
+
+    /// <summary>Events kept in memory at most while the database cannot take them.</summary>
+    public const int MaxPendingEvents = 100_000;
+    private static readonly StoreEntry WakeUp = new WakeUpEntry();
+    private sealed record WakeUpEntry() : StoreEntry(default(DateTimeOffset));
+    private readonly System.Collections.Concurrent.ConcurrentQueue<StoreEntry> _events = new();
+    private int _eventCount;
+    private long _lostEvents;
+
+    /// <summary>Events (state changes, model events) that could not be kept.</summary>
+    public long LostEvents => Interlocked.Read(ref _lostEvents);
+
+    /// <summary>Takes waiting entries into <paramref name="batch"/>: events first (they are never pushed out), then results.</summary>
+    private void Fill(List<StoreEntry> batch, int max)
+    {
+        while (batch.Count < max && _events.TryDequeue(out var e))
+        {
+            Interlocked.Decrement(ref _eventCount);
+            batch.Add(e);
+        }
+        while (batch.Count < max && _queue.Reader.TryRead(out var r))
+            if (!ReferenceEquals(r, WakeUp)) batch.Add(r);
     }
 
     /// <summary>The newest model events in the store.</summary>
@@ -144,7 +188,7 @@ public sealed class ResultWriter
                     var more = await waiting.ConfigureAwait(false);
                     waiting = null;
                     if (!more) break;
-                    while (batch.Count < _batchSize && reader.TryRead(out var r)) batch.Add(r);
+                    Fill(batch, _batchSize);
                     Volatile.Write(ref _inFlight, batch.Count);
                     if (batch.Count == 0) continue;
                 }
@@ -163,7 +207,7 @@ public sealed class ResultWriter
         finally
         {
             // Stopping: one last try for what is left; whatever cannot be written is counted, and said.
-            while (reader.TryRead(out var r)) batch.Add(r);
+            Fill(batch, int.MaxValue);
             if (batch.Count > 0 && !TryWrite(batch))
             {
                 Interlocked.Add(ref _lost, batch.Count);

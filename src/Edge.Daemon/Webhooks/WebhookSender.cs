@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Edge.Cli;
+using Edge.Daemon.Models;
 using Edge.Daemon.Storage;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -11,7 +12,7 @@ using Polly.Timeout;
 namespace Edge.Daemon.Webhooks;
 
 /// <summary>The JSON body of a webhook: one state change.</summary>
-public sealed record WebhookEvent(long Id, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
+public sealed record WebhookEvent(long Id, string Delivery, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
     DateTimeOffset Time, long Frame, string? Model, string? Snapshot, string? SnapshotUrl);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
@@ -42,10 +43,23 @@ public sealed class WebhookSender
     private readonly Lifecycle.SaidOnce _said = new();
     private long _delivered, _failed, _skipped, _lost, _lastId, _newest;
     private string? _lastError;
-    private DateTimeOffset? _lastDeliveredAt;
+    private long _lastDeliveredTicks;
+    private string? _instance;
+    private readonly Uri _target;
+    private readonly DateTimeOffset _createdAt;
 
     /// <summary>How often the store is looked at for new events when there are none.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// An HTTP client for webhooks: no redirects (a 301/302 would turn the POST into a GET whose 200 looks like a delivery),
+    /// no cookies, no proxy discovery surprises; the per-attempt timeout is Polly's.
+    /// </summary>
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false, UseCookies = false, ConnectTimeout = TimeSpan.FromSeconds(30), MaxResponseDrainSize = 64 * 1024,
+        MaxResponseHeadersLength = 64,
+    }) { Timeout = Timeout.InfiniteTimeSpan };
 
     public WebhookSender(WebhookOptions options, ResultWriter store, HttpClient http, ILogger logger, TimeProvider? clock = null)
     {
@@ -55,8 +69,11 @@ public sealed class WebhookSender
         _logger = logger;
         _clock = clock ?? TimeProvider.System;
         _url = new Uri(options.Url);
+        _target = _url.UserInfo.Length > 0 ? new UriBuilder(_url) { UserName = "", Password = "" }.Uri : _url;
+        _createdAt = _clock.GetUtcNow();
         Display = Redacted(_url);
-        _key = options.Url;
+        // The cursor is keyed by the URL's hash: the database never holds a token from the URL's path, query or user part.
+        _key = Sha256Hasher.Hex(System.Text.Encoding.UTF8.GetBytes(options.Url));
         _send = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _clock }
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
@@ -66,11 +83,11 @@ public sealed class WebhookSender
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(options.BackoffMs),
                 MaxDelay = TimeSpan.FromMilliseconds(options.MaxBackoffMs),
-                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.AttemptNumber)),
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome)),
                 OnRetry = args =>
                 {
                     Interlocked.Increment(ref _failed);
-                    var reason = args.Outcome.Exception is { } e ? Describe(e) : $"HTTP {(int)args.Outcome.Result!.StatusCode} {args.Outcome.Result.ReasonPhrase}";
+                    var reason = args.Outcome.Exception is { } e ? Describe(e) : Describe(args.Outcome.Result!);
                     Volatile.Write(ref _lastError, reason);
                     if (_said.First(reason))
                         _logger.LogWarning("Webhook {Url}: {Reason}; retrying (said once per kind; events wait in the results database)", Display, reason);
@@ -86,21 +103,54 @@ public sealed class WebhookSender
     public string Display { get; }
 
     public WebhookStatus Status => new(Display, !string.IsNullOrEmpty(_options.Secret), Interlocked.Read(ref _delivered),
-        Math.Max(0, Interlocked.Read(ref _newest) - Interlocked.Read(ref _lastId)), Interlocked.Read(ref _failed), Interlocked.Read(ref _skipped),
-        Interlocked.Read(ref _lost), Volatile.Read(ref _lastError), _lastDeliveredAt, Interlocked.Read(ref _lastId));
+        Math.Max(0, Newest() - Interlocked.Read(ref _lastId)), Interlocked.Read(ref _failed), Interlocked.Read(ref _skipped),
+        Interlocked.Read(ref _lost), Volatile.Read(ref _lastError),
+        Interlocked.Read(ref _lastDeliveredTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null, Interlocked.Read(ref _lastId));
 
-    private bool ShouldRetry(Outcome<HttpResponseMessage> outcome, int attempt)
+    /// <summary>The newest stored event, read now (a delivery that hangs must not freeze the backlog shown).</summary>
+    private long Newest()
+    {
+        try { Interlocked.Exchange(ref _newest, _store.Use(s => s.LastEventId())); }
+        catch (StoreUnavailableException) { }
+        return Interlocked.Read(ref _newest);
+    }
+
+    private int _refusals; // of the event being delivered
+
+    private bool ShouldRetry(Outcome<HttpResponseMessage> outcome)
     {
         if (outcome.Exception is { } e) return e is HttpRequestException or IOException or TimeoutRejectedException; // not a cancellation: that is edged stopping
         var code = (int)outcome.Result!.StatusCode;
         if (code is >= 200 and < 300) return false;
-        // A refusal (4xx but 408/429) is the receiver saying this event is bad: tried MaxRefusals times, then skipped.
-        var refusal = code is >= 400 and < 500 and not 408 and not 429;
-        return !refusal || attempt + 1 < _options.MaxRefusals;
+        // A refusal is the receiver saying this event is bad (400, 413, 415, 422): tried MaxRefusals times, then skipped.
+        // Everything else (3xx, 401/403/404 while a receiver or its proxy restarts, 408, 429, 5xx) is retried until it works.
+        if (code is 400 or 413 or 415 or 422) return ++_refusals < _options.MaxRefusals;
+        return true;
     }
 
-    /// <summary>Delivers until <paramref name="ct"/> stops it (a delivery in progress is abandoned and sent again next time).</summary>
+    /// <summary>
+    /// Delivers until <paramref name="ct"/> stops it (a delivery in progress is abandoned and sent again next time). An
+    /// unexpected failure is said, shown in the status, and delivery starts again after a pause: it never ends silently.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await DeliverAllAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+            {
+                var reason = $"{e.GetType().Name}: {Clip(e.Message)}";
+                Volatile.Write(ref _lastError, reason);
+                if (_said.First("crash:" + reason)) _logger.LogError("Webhook {Url}: delivery failed ({Reason}); starting again", Display, reason);
+                try { await Task.Delay(TimeSpan.FromMilliseconds(_options.MaxBackoffMs), _clock, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            }
+        }
+    }
+
+    private async Task DeliverAllAsync(CancellationToken ct)
     {
         long cursor = -1;
         while (!ct.IsCancellationRequested)
@@ -108,7 +158,11 @@ public sealed class WebhookSender
             List<StoredEvent> batch;
             try
             {
-                if (cursor < 0) cursor = _store.Use(s => s.WebhookCursor(_key));
+                if (cursor < 0)
+                {
+                    cursor = _store.Use(s => s.WebhookCursor(_key, _createdAt));
+                    _instance ??= _store.Use(s => s.InstanceId());
+                }
                 Interlocked.Exchange(ref _lastId, cursor);
                 var after = cursor;
                 batch = _store.Use(s => s.Events(after, 100));
@@ -148,18 +202,24 @@ public sealed class WebhookSender
 
     private async Task<bool> DeliverAsync(StoredEvent e, CancellationToken ct)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
+        var delivery = $"{_instance}-{e.Id}";
+        var body = JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, delivery, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
             e.Snapshot is null ? null : Path.GetFileName(e.Snapshot), null), WebhookJson.Default.WebhookEvent);
         var signature = string.IsNullOrEmpty(_options.Secret) ? null : HmacSha256.Signature(_options.Secret, body);
         HttpResponseMessage response;
+        _refusals = 0;
         try
         {
             response = await _send.ExecuteAsync(async token =>
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = new ByteArrayContent(body) };
+                using var request = new HttpRequestMessage(HttpMethod.Post, _target) { Content = new ByteArrayContent(body) };
                 request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
                 request.Headers.Add("X-Edge-Event", "state-change");
-                request.Headers.Add("X-Edge-Delivery", e.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                // Unique across databases and devices (a random id kept in the database, then the event's id): receivers deduplicate on it.
+                request.Headers.Add("X-Edge-Delivery", delivery);
+                if (_url.UserInfo.Length > 0)
+                    request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(_url.UserInfo))));
                 if (signature is not null) request.Headers.Add("X-Edge-Signature-256", signature);
                 var r = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
                 return r;
@@ -174,15 +234,21 @@ public sealed class WebhookSender
             if (response.IsSuccessStatusCode)
             {
                 Interlocked.Increment(ref _delivered);
-                _lastDeliveredAt = _clock.GetUtcNow();
-                Volatile.Write(ref _lastError, null);
+                Interlocked.Exchange(ref _lastDeliveredTicks, _clock.GetUtcNow().UtcTicks);
+                if (Volatile.Read(ref _lastError) is not null)
+                {
+                    Volatile.Write(ref _lastError, null);
+                    _said.Reset(); // the next outage is news again
+                    _logger.LogInformation("Webhook {Url}: delivering again", Display);
+                }
             }
             else
             {
                 Interlocked.Increment(ref _skipped);
-                var reason = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
-                Volatile.Write(ref _lastError, reason);
-                _logger.LogError("Webhook {Url}: event {Id} refused {Count} times ({Reason}); skipped (counted in skipped)", Display, e.Id, _options.MaxRefusals, reason);
+                var reason = Describe(response);
+                Volatile.Write(ref _lastError, $"event {e.Id} skipped: {reason}");
+                if (_said.First("skipped:" + (int)response.StatusCode))
+                    _logger.LogError("Webhook {Url}: event {Id} refused {Count} times ({Reason}); skipped (counted in skipped; said once per status)", Display, e.Id, _options.MaxRefusals, reason);
             }
         }
         return true;
@@ -195,5 +261,14 @@ public sealed class WebhookSender
         _ => e.Message,
     };
 
-    private static string Redacted(Uri url) => string.IsNullOrEmpty(url.UserInfo) ? url.ToString() : url.ToString().Replace(url.UserInfo + "@", "", StringComparison.Ordinal);
+    /// <summary>What a receiver says, as edged repeats it: the status code and at most 80 printable characters of its reason.</summary>
+    private static string Describe(HttpResponseMessage r) => $"HTTP {(int)r.StatusCode} {Clip(r.ReasonPhrase ?? "")}".TrimEnd();
+
+    private static string Clip(string s) => Onnx.Metadata.ModelSettings.Clip(new string([.. s.Take(80).Select(c => char.IsControl(c) ? ' ' : c)]));
+
+    /// <summary>
+    /// The URL as shown: scheme, host and port only. Webhook URLs often carry their secret in the path or query (Slack,
+    /// Discord, Teams), or a user and password; none of it reaches the status, the page or the log.
+    /// </summary>
+    private static string Redacted(Uri url) => $"{url.Scheme}://{url.Authority}/{(url.PathAndQuery is "/" or "" ? "" : "…")}";
 }
