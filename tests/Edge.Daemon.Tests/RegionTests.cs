@@ -106,6 +106,48 @@ public class RegionTests
         Assert.That(whole, Is.EqualTo(ScaleHint.For(spec)));
     }
 
+    /// <summary>
+    /// <c>edged classify --region</c> on a PNG frame against plain <c>edged classify</c> of PIL's crop of it saved as its own
+    /// PNG: the same pixels, so the same classes and scores.
+    /// </summary>
+    [Category(Needs.Python)]
+    [Test]
+    public void ClassifyWithARegionEqualsClassifyingPilsCropOfIt()
+    {
+        using var dir = new TempDir();
+        var frame = dir.File("frame.png");
+        Python.Run("""
+            import sys
+            from PIL import Image
+            w, h = 160, 120
+            img = Image.new("RGB", (w, h), (200, 30, 30))                 # red everywhere
+            img.paste((30, 60, 210), (80, 0, 160, 120))                    # the right half blue
+            img.save(sys.argv[1])
+            # The region 0.5,0,0.5,1: the box (80, 0, 160, 120).
+            img.crop((80, 0, 160, 120)).save(sys.argv[2])
+            """, frame, dir.File("crop.png"));
+        var region = JsonDocument.Parse(Edged.Run("classify", frame, "--region", "0.5,0,0.5,1", "--json").Stdout).RootElement;
+        var crop = JsonDocument.Parse(Edged.Run("classify", dir.File("crop.png"), "--json").Stdout).RootElement;
+        var a = region.GetProperty("results")[0].GetProperty("top").EnumerateArray().ToList();
+        var b = crop.GetProperty("results")[0].GetProperty("top").EnumerateArray().ToList();
+        Assert.That(a.Select(p => p.GetProperty("label").GetString()), Is.EqualTo(b.Select(p => p.GetProperty("label").GetString())));
+        Assert.That(a[0].GetProperty("label").GetString(), Is.EqualTo("blue"));
+        for (var i = 0; i < a.Count; i++)
+            Assert.That(a[i].GetProperty("score").GetSingle(), Is.EqualTo(b[i].GetProperty("score").GetSingle()).Within(1e-5f));
+        Assert.That(region.GetProperty("region").GetProperty("x").GetDouble(), Is.EqualTo(0.5));
+        var whole = JsonDocument.Parse(Edged.Run("classify", frame, "--json").Stdout).RootElement;
+        Assert.That(whole.TryGetProperty("region", out _), Is.False, "no region: the report says none");
+    }
+
+    [Test]
+    public void ABadRegionArgumentIsOneLineNamingIt()
+    {
+        var r = Edged.Run("classify", RepoPaths.Root, "--region", "0.8,0,0.5,1");
+        Assert.That(r.ExitCode, Is.Not.Zero);
+        Assert.That(r.Stderr.Trim(), Does.StartWith("edged: error: --region: '0.8,0,0.5,1': the rectangle leaves the frame"));
+        Assert.That(r.Stderr.Trim().Split('\n'), Has.Length.EqualTo(1));
+    }
+
     [TestCase("0.1,0.2,0.3,0.3", true)]
     [TestCase("0, 0, 1, 1", true)]
     [TestCase("0.1,0.2,0.3", false)]

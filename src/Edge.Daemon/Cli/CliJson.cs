@@ -9,7 +9,9 @@ public sealed record JsonImage(string Format, int Width, int Height, int Orienta
 
 public sealed record JsonClassifyResult(string Path, bool Ok, IReadOnlyList<JsonPrediction>? Top, JsonImage? Image, string? Error);
 
-public sealed record JsonClassifyReport(string Model, int Classified, int Failed, IReadOnlyList<JsonClassifyResult> Results);
+public sealed record JsonClassifyReport(string Model, int Classified, int Failed, IReadOnlyList<JsonClassifyResult> Results, JsonRegion? Region = null);
+/// <summary>The part of each image classified (<c>--region</c>), in fractions of the image.</summary>
+public sealed record JsonRegion(double X, double Y, double Width, double Height);
 
 public sealed record JsonSignature(string Name, string Type, IReadOnlyList<string> Dims);
 

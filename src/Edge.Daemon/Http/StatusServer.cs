@@ -341,7 +341,8 @@ public static class StatusServer
             latest is null ? null : new LatestSummary(latest.Sequence, latest.Time, latest.Trigger, latest.Top, Math.Round(latest.LatencyMs, 3)),
             new StoreSummary(p.Store is not null, p.Store?.Path, p.Store?.IsOpen ?? false, c.StorePending, p.Store?.Written ?? 0, c.StoreLost, c.StoreError),
             new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0),
-            p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)], [.. (webhooks ?? []).Select(w => w.Status)]);
+            p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)], [.. (webhooks ?? []).Select(w => w.Status)],
+            c.FramesSkipped, p.Settings.Lossless ? 0 : p.Settings.MaxRate);
     }
 
     private static DecisionSummary Decision(ClassificationPipeline p)
@@ -371,6 +372,7 @@ public static class StatusServer
         Metric("edged_frames_captured_total", "counter", "Frames received from the source.", $"edged_frames_captured_total {c.FramesCaptured}");
         Metric("edged_frames_dropped_total", "counter", "Frames dropped because inference was busy.", $"edged_frames_dropped_total {c.FramesDropped}");
         Metric("edged_frames_classified_total", "counter", "Frames classified.", $"edged_frames_classified_total {c.FramesClassified}");
+        Metric("edged_frames_skipped_total", "counter", "Frames not classified because none was due (rate limit, no motion, no trigger).", $"edged_frames_skipped_total {c.FramesSkipped}");
         Metric("edged_frames_corrupt_total", "counter", "Frames that did not decode.", $"edged_frames_corrupt_total {c.CorruptFrames}");
         Metric("edged_inference_errors_total", "counter", "Classifications that failed (model error, non-finite scores).", $"edged_inference_errors_total {c.InferenceErrors}");
         Metric("edged_healthy", "gauge", "1 when nothing keeps edged from doing its job (see /healthz).", $"edged_healthy {(p.Health().Count == 0 ? 1 : 0)}");

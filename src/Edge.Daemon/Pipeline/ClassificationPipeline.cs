@@ -57,6 +57,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private readonly StateEventRecord?[] _recentEvents = new StateEventRecord?[RecentEventCount];
     private int _recentEventNext;
     private long _stateChanges;
+    private long _skipped;
     private long _captured, _dropped, _classified, _corrupt, _lastClassifiedAt, _motionEvents;
     private long _nextDue; // continuous mode: when the next classification is allowed
     private long _lastMotionAt = long.MinValue / 2;
@@ -178,7 +179,8 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     public long FramesCaptured => Interlocked.Read(ref _captured);
 
     public PipelineCounters Counters => new(Interlocked.Read(ref _captured), Interlocked.Read(ref _dropped), Interlocked.Read(ref _classified),
-        Interlocked.Read(ref _corrupt), _health.Failures, _health.LastFailure, _store?.Lost ?? 0, _store?.Pending ?? 0, _store?.Error);
+        Interlocked.Read(ref _corrupt), _health.Failures, _health.LastFailure, _store?.Lost ?? 0, _store?.Pending ?? 0, _store?.Error,
+        Interlocked.Read(ref _skipped));
 
     /// <summary>
     /// What keeps the daemon from doing its job, one line each (empty when healthy). Classification
@@ -332,7 +334,12 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             trigger = "continuous";
         }
         else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
-        else return;
+        else
+        {
+            // Not due (the rate limit, no motion, waiting for a trigger): counted, so captured frames add up.
+            Interlocked.Increment(ref _skipped);
+            return;
+        }
 
         // A model offered since the last frame starts with this one (never during one).
         if (_models.BeginFrame()) Rebind();

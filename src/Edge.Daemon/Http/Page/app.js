@@ -24,11 +24,57 @@ function bars(top) {
     const bar = document.createElement("div");
     bar.className = "bar";
     const percent = Number(p.score) * 100;
-    bar.style.width = Math.max(2, Math.min(100, percent)) + "%";
+    bar.style.width = Math.max(0, Math.min(100, percent)) + "%"; // 0% is an empty bar
     bar.textContent = p.label + " " + percent.toFixed(1) + "%";
     return bar;
   });
   $("bars").replaceChildren(...rows);
+}
+
+function cell(row, value) {
+  const td = document.createElement("td");
+  td.textContent = value === null || value === undefined ? "" : String(value);
+  row.appendChild(td);
+}
+
+function time(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "";
+}
+
+// Each region's rectangle over the frame (fractions of it, so it follows the image's size) with its name and state.
+function regions(list) {
+  const boxes = list.filter((r) => r.name !== "frame" || list.length > 1).map((r) => {
+    const box = document.createElement("div");
+    box.className = "outline";
+    box.style.left = r.x * 100 + "%";
+    box.style.top = r.y * 100 + "%";
+    box.style.width = r.width * 100 + "%";
+    box.style.height = r.height * 100 + "%";
+    const tag = document.createElement("span");
+    tag.textContent = r.name + ": " + (r.state ?? "…");
+    box.appendChild(tag);
+    return box;
+  });
+  $("outlines").replaceChildren(...boxes);
+  const rows = list.map((r) => {
+    const row = document.createElement("tr");
+    cell(row, r.name);
+    cell(row, r.state ?? "undecided");
+    cell(row, time(r.state_since));
+    const best = r.latest && r.latest.top.length > 0 ? r.latest.top[0] : null;
+    cell(row, best ? best.label + " " + (best.score * 100).toFixed(1) + "%" + (r.decision && r.decision !== best.label ? " (" + r.decision + ")" : "") : "");
+    return row;
+  });
+  $("regions").tBodies[0].replaceChildren(...rows);
+}
+
+function events(list) {
+  const items = list.slice(-10).reverse().map((e) => {
+    const li = document.createElement("li");
+    li.textContent = time(e.time) + " " + e.region + ": " + (e.from ?? "(start)") + " → " + e.to + " " + (e.score * 100).toFixed(1) + "%";
+    return li;
+  });
+  $("events").replaceChildren(...items);
 }
 
 function spark(values) {
@@ -57,7 +103,12 @@ async function refresh() {
     text("source", s.source.description + " (" + s.source.state + ")");
     text("fps", s.classifications_per_second);
     text("latency", s.latency_ms.p50 + " / " + s.latency_ms.p99 + " ms");
-    text("frames", s.frames_captured + " / " + s.frames_dropped + " / " + s.corrupt_frames);
+    text("frames", [s.frames_captured, s.frames_classified, s.frames_skipped, s.frames_dropped, s.corrupt_frames].join(" / "));
+    text("trigger", s.trigger + (s.max_rate ? " · at most " + s.max_rate + " per second" : ""));
+    text("webhooks", s.webhooks.length === 0 ? "none" : s.webhooks.map((w) => w.url + ": " + w.delivered + " / " + w.pending + " / " + w.failed_attempts
+      + (w.skipped + w.lost > 0 ? " · " + (w.skipped + w.lost) + " lost" : "") + (w.last_error ? " (" + w.last_error + ")" : "")).join("; "));
+    regions(s.regions);
+    events(s.recent_events);
     text("errors", s.inference_errors + (s.last_inference_error ? " (" + s.last_inference_error + ")" : ""));
     const m = s.model;
     text("model", m.path + " · " + m.sha256.slice(0, 12) + (m.version ? " · " + m.version : "") + " · " + m.origin
