@@ -35,7 +35,7 @@ public sealed record JsonBenchReport(
     IReadOnlyList<JsonStage> Stages, JsonStage BareOnnxRuntime, double InferOverBare, double DecodePreprocessOverInfer,
     double TotalMedianMs, double FramesPerSecond, double BytesPerFrame);
 
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonNaming.Policy,
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, WriteIndented = true, PropertyNamingPolicy = JsonNaming.Policy,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(JsonClassifyReport))]
 [JsonSerializable(typeof(JsonInspectReport))]

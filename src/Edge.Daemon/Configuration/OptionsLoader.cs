@@ -10,7 +10,7 @@ using Edge.Onnx.IO;
 
 namespace Edge.Daemon.Configuration;
 
-[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(EdgedOptions))]
 internal sealed partial class OptionsJson : JsonSerializerContext;
 

@@ -34,7 +34,7 @@ public sealed record TriggerResponse(string Status, int Frames);
 public sealed record ResultsResponse(IReadOnlyList<StoredResult> Results, long LastId);
 
 // Named float literals: a non-finite number must never turn the API into 500s (the pipeline refuses them; this is the second line).
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, UseStringEnumConverter = true,
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, UseStringEnumConverter = true,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(ClassifyResponse))]

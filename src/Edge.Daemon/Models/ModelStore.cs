@@ -13,7 +13,7 @@ public sealed record AcceptedModel(string Sha256, string Origin, DateTimeOffset 
 /// </summary>
 public sealed record ActiveModels(string ConfiguredPath, string ConfiguredSha256, AcceptedModel? Current, AcceptedModel? Previous);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true)]
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, WriteIndented = true)]
 [JsonSerializable(typeof(ActiveModels))]
 internal sealed partial class ModelStoreJson : JsonSerializerContext;
 

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Edge.Daemon.Storage;
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
 [JsonSerializable(typeof(StoredPrediction[]))]
 internal sealed partial class StoreJson : JsonSerializerContext;

@@ -15,7 +15,7 @@ namespace Edge.Daemon.Webhooks;
 public sealed record WebhookEvent(long Id, string Delivery, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
     DateTimeOffset Time, long Frame, string? Model, string? Snapshot, string? SnapshotUrl);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(WebhookEvent))]
 internal sealed partial class WebhookJson : JsonSerializerContext;
 
