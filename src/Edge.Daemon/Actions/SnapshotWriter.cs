@@ -22,6 +22,17 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
     public long Written { get; private set; }
     public long Failed { get; private set; }
 
+    /// <summary>
+    /// The path of snapshot <paramref name="name"/> for <c>GET /api/snapshots/NAME</c>, or null: only a name this writer
+    /// gives (no separators, no dots but the extension) and only a regular file in its folder.
+    /// </summary>
+    public string? PathOf(string name)
+    {
+        if (!OwnName().IsMatch(name)) return null;
+        var path = Path.Combine(Folder, name);
+        return Onnx.IO.BoundedFile.Probe(path) is { IsRegular: true } ? path : null;
+    }
+
     /// <summary>Saves the frame when the result's best class matches; returns the path, or null.</summary>
     public string? Save(ReadOnlySpan<byte> jpeg, DateTimeOffset time, string topLabel, float topScore)
     {

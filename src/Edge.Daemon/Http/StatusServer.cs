@@ -235,6 +235,13 @@ public static class StatusServer
                 return Error(e.Message, 503);
             }
         });
+        app.MapGet("/api/snapshots/{name}", (string name) =>
+        {
+            if (pipeline.Settings.Snapshots is not { } snapshots) return Error("snapshots are off (Actions:Snapshots:Folder)", 404);
+            if (snapshots.PathOf(name) is not { } path) return Error("no such snapshot", 404);
+            try { return Results.File(Onnx.IO.BoundedFile.ReadAll(path, options.Source.MaxFrameBytes), "image/jpeg"); }
+            catch (IOException) { return Error("no such snapshot", 404); } // deleted by retention meanwhile
+        });
         app.MapGet("/api/frame/latest.jpg", () => pipeline.LatestFrame() is { } jpeg
             ? Results.File(jpeg, "image/jpeg")
             : Error("no frame yet", 404));

@@ -204,7 +204,8 @@ public sealed class WebhookSender
     {
         var delivery = $"{_instance}-{e.Id}";
         var body = JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, delivery, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
-            e.Snapshot is null ? null : Path.GetFileName(e.Snapshot), null), WebhookJson.Default.WebhookEvent);
+            e.Snapshot is null ? null : Path.GetFileName(e.Snapshot),
+            e.Snapshot is null ? null : "/api/snapshots/" + Uri.EscapeDataString(Path.GetFileName(e.Snapshot))), WebhookJson.Default.WebhookEvent);
         var signature = string.IsNullOrEmpty(_options.Secret) ? null : HmacSha256.Signature(_options.Secret, body);
         HttpResponseMessage response;
         _refusals = 0;
