@@ -18,10 +18,19 @@ public sealed record PipelineBenchReport(string Source, string Trigger, int Thre
 /// </summary>
 internal static class PipelineBench
 {
+    /// <summary><paramref name="count"/> regions tiling the frame in a grid (as even as the count allows), for measuring regions.</summary>
+    public static IReadOnlyList<Regions.Region> Grid(int count)
+    {
+        if (count <= 0) return [];
+        var columns = (int)Math.Ceiling(Math.Sqrt(count));
+        var rows = (int)Math.Ceiling((double)count / columns);
+        return [.. Enumerable.Range(0, count).Select(i => new Regions.Region($"r{i}", (double)(i % columns) / columns, (double)(i / columns) / rows, 1.0 / columns, 1.0 / rows))];
+    }
+
     public const string FfmpegTestSource = "ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=640x480:rate=30 -f mjpeg -q:v 5 -";
 
     public static async Task<PipelineBenchReport> RunAsync(Edge.Core.Inference.Classifier classifier, string source, string trigger, int frames,
-        double maxRate, ILogger logger, CancellationToken ct)
+        double maxRate, ILogger logger, CancellationToken ct, IReadOnlyList<Regions.Region>? regions = null)
     {
         var command = source == "ffmpeg-testsrc" ? FfmpegTestSource : source;
         Func<IFrameSource> factory = Directory.Exists(command) || File.Exists(command)
@@ -29,7 +38,11 @@ internal static class PipelineBench
             : () => new PipeMjpegSource(command);
         var supervisor = new SourceSupervisor(factory, TimeSpan.FromSeconds(5), logger);
         var mode = Enum.Parse<TriggerMode>(trigger, ignoreCase: true);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings { Mode = mode, MaxRate = maxRate });
+        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings
+        {
+            Mode = mode, MaxRate = maxRate, Regions = regions ?? [],
+            Decision = new Decisions.DecisionOptions { MinScore = 0.5f, MinMargin = 0.1f, Consecutive = 3 },
+        });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = pipeline.RunAsync(stop.Token);
         try
