@@ -134,3 +134,36 @@ public class StateDeciderTests
         Assert.Throws<ArgumentException>(() => decider.Update([0.5f, 0.5f], T0));
     }
 }
+
+/// <summary>Region and decision settings checked at start, every bad key named in one line.</summary>
+public class DecisionSettingsTests
+{
+    [Test]
+    public void BadRegionAndDecisionSettingsAreEachNamed()
+    {
+        var r = Edged.Run("run", "--Store:Enabled=false",
+            "--Regions:0:Name=door", "--Regions:0:X=0.8", "--Regions:0:Width=0.5",
+            "--Regions:1:Name=door", "--Regions:2:Name=a/b",
+            "--Decision:MinScore=0.5", "--Decision:LeaveScore=0.6", "--Decision:Consecutive=0", "--Decision:Classes:0:MinScore=2",
+            "--Actions:Rules:0:Label=red", "--Actions:Rules:0:Pin=5", "--Actions:Rules:0:Region=gate", "--Source:Name=front door");
+        Assert.That(r.ExitCode, Is.Not.Zero);
+        var line = r.Stderr.Trim();
+        Assert.That(line.Split('\n'), Has.Length.EqualTo(1), line);
+        foreach (var expected in new[]
+                 {
+                     "Regions:0: the rectangle leaves the frame", "Regions:1:Name: 'door' is used twice", "Regions:2:Name: 'a/b' must be 1-32 letters",
+                     "Decision:LeaveScore: must not exceed", "Decision:Consecutive: must be 1..10000", "Decision:Classes:0:Label: is required",
+                     "Decision:Classes:0:MinScore: must be 0..1", "Actions:Rules:0:Region: 'gate' is not one of the Regions (door, door, a/b)",
+                     "Source:Name: 'front door' must be 1-32",
+                 })
+            Assert.That(line, Does.Contain(expected));
+    }
+
+    [Test]
+    public void ADecisionClassThatTheModelDoesNotHaveIsRefusedAtStart()
+    {
+        var r = Edged.Run("run", "--Store:Enabled=false", "--Model:Updates:Enabled=false", "--Decision:Classes:0:Label=purpel", "--Decision:Classes:0:MinScore=0.8");
+        Assert.That(r.ExitCode, Is.Not.Zero);
+        Assert.That(r.Stderr.Trim(), Does.Contain("Decision:Classes:0:Label 'purpel' is not a class of the model").And.Contain("its classes: red,"));
+    }
+}
