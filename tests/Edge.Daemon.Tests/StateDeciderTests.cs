@@ -164,6 +164,6 @@ public class DecisionSettingsTests
     {
         var r = Edged.Run("run", "--Store:Enabled=false", "--Model:Updates:Enabled=false", "--Decision:Classes:0:Label=purpel", "--Decision:Classes:0:MinScore=0.8");
         Assert.That(r.ExitCode, Is.Not.Zero);
-        Assert.That(r.Stderr.Trim(), Does.Contain("Decision:Classes:0:Label 'purpel' is not a class of the model").And.Contain("its classes: red,"));
+        Assert.That(r.Stderr.Trim(), Does.StartWith("edged: error: config: Decision:Classes:0:Label 'purpel' is not a class of the model").And.Contain("its classes: red,"));
     }
 }

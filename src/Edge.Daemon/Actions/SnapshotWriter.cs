@@ -13,7 +13,7 @@ namespace Edge.Daemon.Actions;
 public sealed partial class SnapshotWriter(string folder, int maxFiles, long minFreeBytes, ILogger logger, string? label = null, float minScore = 0)
 {
     /// <summary>The names this writer gives: a timestamp, then the label (made safe), then .jpg.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,64}\.jpg$")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,64}\.jpg\z")]
     private static partial System.Text.RegularExpressions.Regex OwnName();
     private readonly Lifecycle.SaidOnce _said = new();
     private bool _failing;
@@ -30,7 +30,8 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
     {
         if (!OwnName().IsMatch(name)) return null;
         var path = Path.Combine(Folder, name);
-        return Onnx.IO.BoundedFile.Probe(path) is { IsRegular: true } ? path : null;
+        // Not a link: one planted in the folder must not serve a file edged can read (its config, the database).
+        return new FileInfo(path) is { Exists: true, LinkTarget: null } && Onnx.IO.BoundedFile.Probe(path) is { IsRegular: true } ? path : null;
     }
 
     /// <summary>Saves the frame when the result's best class matches; returns the path, or null.</summary>

@@ -9,7 +9,7 @@ namespace Edge.Daemon.Cli;
 public sealed record PipelineBenchReport(string Source, string Trigger, int Threads, int Frames, double Seconds, double CapturedPerSecond,
     double ClassifiedPerSecond, long Dropped, long Corrupt, double CaptureToResultP50Ms, double CaptureToResultP99Ms, double InferP50Ms,
     double CpuPercentOfOneCore, double RssStartMib, double RssEndMib, double RssPeakMib, double ManagedHeapMib, long Gen0Collections, double AllocatedBytesPerFrame,
-    double[] RssEveryTenthMib);
+    double[] RssEveryTenthMib, int Regions = 0);
 
 /// <summary>
 /// <c>edged bench --source ...</c>: the daemon's whole capture → classify path on a live source for
@@ -94,6 +94,6 @@ internal static class PipelineBench
             end.FramesDropped - start.FramesDropped, end.CorruptFrames - start.CorruptFrames, Math.Round(p50, 3), Math.Round(p99, 3),
             Math.Round(pipeline.InferTimes.Percentiles().P50, 3), Math.Round(100 * cpu / seconds, 1), rssStart, rssEnd, rssPeak,
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), GC.CollectionCount(0),
-            Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1), [.. tenths]);
+            Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1), [.. tenths], pipeline.Settings.Regions.Count);
     }
 }

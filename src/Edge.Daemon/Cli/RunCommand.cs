@@ -67,13 +67,13 @@ internal static class RunCommand
     /// the upload pixel limit and full JPEG scan checks, so that uploads never take the camera's session.
     /// </summary>
     /// <exception cref="ModelLoadException">The model cannot be used.</exception>
-    private static Models.LoadedModel LoadBoth(EdgedOptions o, string path, string sha256, string origin, ILogger logger)
+    private static Models.LoadedModel LoadBoth(EdgedOptions o, string path, string sha256, string origin, ILogger logger, bool checkLabels = true)
     {
         // The camera's regions go through the model in one call (as many as its batch takes).
         var camera = LoadClassifier(o, path, logger, maxBatch: Math.Max(1, o.Regions.Length));
         try
         {
-            CheckLabels(o, camera.Model);
+            if (checkLabels) CheckLabels(o, camera.Model);
         }
         catch
         {
@@ -118,7 +118,18 @@ internal static class RunCommand
         }
         try
         {
-            return (LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger), null);
+            var model = LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger, checkLabels: false);
+            try
+            {
+                // The configured model must have the classes the settings name: a settings error, said as one.
+                CheckLabels(o, model.Camera.Model);
+            }
+            catch (ModelLoadException e)
+            {
+                model.Release();
+                throw new CliError("config: " + e.Message);
+            }
+            return (model, null);
         }
         catch (ModelLoadException e)
         {
@@ -205,6 +216,8 @@ internal static class RunCommand
             : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
                 string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
         var m = o.Trigger.Motion;
+        // Disposed after the pipeline (declared first): a clip being recorded is saved as it is at stop.
+        await using var clips = o.Clips.Folder is null ? null : new Clips.ClipRecorder(o.Clips, o.Source.Name, logger);
         // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
         await using var pipeline = new ClassificationPipeline(models, supervisor, store, logger, new PipelineSettings
         {
@@ -220,6 +233,7 @@ internal static class RunCommand
             SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * o.Source.NoFrameTimeoutMs)),
             Lossless = folder,
             CameraName = o.Source.Name,
+            Clips = clips,
             Regions = [.. o.Regions.Select(Regions.Region.From)],
             Decision = o.Decision,
         });
@@ -333,7 +347,8 @@ internal static class RunCommand
         lifetime.StopApplication(); // a pipeline that ended by itself stops the host the same way a signal does
         await reporting;
         try { await delivering; }
-        catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("webhook delivery stopped: {Reason}", e.Message); }
+        catch (OperationCanceledException) { }
+        catch (Exception e) { logger.LogError("webhook delivery stopped: {Reason}", e.Message); }
         try { await updating; }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("model updates stopped: {Reason}", e.Message); }
         // The pipeline has stopped: what it did last to the model (a proof on its last frames) is remembered.

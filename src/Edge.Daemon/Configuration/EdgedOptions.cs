@@ -19,6 +19,8 @@ public sealed record EdgedOptions
     public Decisions.DecisionOptions Decision { get; set; } = new();
     /// <summary>URLs that each state change is POSTed to (signed when a secret is given), kept in the results database until delivered.</summary>
     public Webhooks.WebhookOptions[] Webhooks { get; set; } = [];
+    /// <summary>Frames from before to after each state change saved as clips (off unless Clips:Folder is set).</summary>
+    public Clips.ClipOptions Clips { get; set; } = new();
 }
 
 public sealed record GpioOptions

@@ -77,6 +77,7 @@ public static class OptionsValidator
         ValidateRegions(o, errors);
         ValidateDecision(o.Decision, errors);
         ValidateWebhooks(o, errors);
+        ValidateClips(o, errors);
         if (!string.IsNullOrEmpty(o.Actions.Snapshots.Folder) && o.Source.Kind.ToLowerInvariant() is "folder" or "image")
         {
             var snapshots = Path.GetFullPath(o.Actions.Snapshots.Folder).TrimEnd('/') + "/";
@@ -176,6 +177,25 @@ public static class OptionsValidator
             if (w.MaxBackoffMs < w.BackoffMs || w.MaxBackoffMs > 3_600_000) errors.Add($"{key}:MaxBackoffMs: must be BackoffMs ({w.BackoffMs})..3600000, got {w.MaxBackoffMs}");
             if (w.MaxRefusals is < 1 or > 1000) errors.Add($"{key}:MaxRefusals: must be 1..1000, got {w.MaxRefusals}");
         }
+    }
+
+    private static void ValidateClips(EdgedOptions o, List<string> errors)
+    {
+        var c = o.Clips;
+        if (c.Folder is null) return;
+        if (string.IsNullOrWhiteSpace(c.Folder)) errors.Add("Clips:Folder: must not be empty (leave it out for no clips)");
+        else if (o.Source.Kind.ToLowerInvariant() is "folder" or "image")
+        {
+            var clips = Path.GetFullPath(c.Folder).TrimEnd('/') + "/";
+            var source = Path.GetFullPath(o.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
+            if (clips.StartsWith(source, StringComparison.Ordinal) || source.StartsWith(clips, StringComparison.Ordinal))
+                errors.Add($"Clips:Folder: '{Clip(c.Folder)}' overlaps Source:Path: clips would become frames again");
+        }
+        if (c.PreSeconds is < 0 or > 300) errors.Add($"Clips:PreSeconds: must be 0..300, got {c.PreSeconds}");
+        if (c.PostSeconds is < 0 or > 300) errors.Add($"Clips:PostSeconds: must be 0..300, got {c.PostSeconds}");
+        if (c.BufferMb is < 1 or > 1024) errors.Add($"Clips:BufferMb: must be 1..1024, got {c.BufferMb}");
+        if (c.MaxClips is < 1 or > 100_000) errors.Add($"Clips:MaxClips: must be 1..100000, got {c.MaxClips}");
+        if (c.MinFreeMb < 0) errors.Add($"Clips:MinFreeMb: must be 0 or more, got {c.MinFreeMb}");
     }
 
     private static bool IsName(string s) => s.Length is >= 1 and <= 32 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

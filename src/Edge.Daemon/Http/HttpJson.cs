@@ -23,7 +23,8 @@ public sealed record StatusResponse(string Version, double UptimeSeconds, Health
     long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors, string? LastInferenceError, long MotionEvents,
     double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs, double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store,
     UploadSummary Uploads, string Camera, IReadOnlyList<Pipeline.RegionStatus> Regions, DecisionSummary Decision, IReadOnlyList<StateEventRecord> RecentEvents,
-    IReadOnlyList<Webhooks.WebhookStatus> Webhooks, long FramesSkipped, double MaxRate);
+    IReadOnlyList<Webhooks.WebhookStatus> Webhooks, long FramesSkipped, double MaxRate, ClipsSummary Clips);
+public sealed record ClipsSummary(bool Enabled, string? Folder, long Saved, long Failed);
 /// <summary>The decision rules in force, as configured.</summary>
 public sealed record DecisionSummary(float MinScore, float MinMargin, IReadOnlyList<Decisions.ClassThresholdOptions> Classes, int Consecutive, float? LeaveScore,
     int MinStateMs, long StateChanges);

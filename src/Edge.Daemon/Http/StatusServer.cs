@@ -222,7 +222,7 @@ public static class StatusServer
             if (pipeline.Store is not { } store)
             {
                 // Without a store the recent events in memory are all there is (no ids to page with).
-                var recent = pipeline.RecentEvents.TakeLast(limit ?? 100).Select((e, i) => new Storage.StoredEvent(0, e.Time, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Frame, e.Model, e.Snapshot)).ToList();
+                var recent = pipeline.RecentEvents.TakeLast(limit ?? 100).Select((e, i) => new Storage.StoredEvent(0, e.Time, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Frame, e.Model, e.Snapshot, e.Clip)).ToList();
                 return Results.Json(new EventsResponse(recent, 0), HttpJson.Default.EventsResponse);
             }
             try
@@ -235,12 +235,18 @@ public static class StatusServer
                 return Error(e.Message, 503);
             }
         });
+        app.MapGet("/api/clips/{file}", (string file) =>
+        {
+            if (pipeline.Settings.Clips is not { } clips) return Error("clips are off (Clips:Folder)", 404);
+            if (clips.PathOf(file) is not { } path) return Error("no such clip (it is written once its PostSeconds have passed)", 404);
+            // Streamed from the file: a clip can be BufferMb large.
+            return Results.File(path, file.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "video/x-motion-jpeg");
+        });
         app.MapGet("/api/snapshots/{name}", (string name) =>
         {
             if (pipeline.Settings.Snapshots is not { } snapshots) return Error("snapshots are off (Actions:Snapshots:Folder)", 404);
             if (snapshots.PathOf(name) is not { } path) return Error("no such snapshot", 404);
-            try { return Results.File(Onnx.IO.BoundedFile.ReadAll(path, options.Source.MaxFrameBytes), "image/jpeg"); }
-            catch (IOException) { return Error("no such snapshot", 404); } // deleted by retention meanwhile
+            return Results.File(path, "image/jpeg"); // streamed; a snapshot deleted by retention meanwhile ends the response
         });
         app.MapGet("/api/frame/latest.jpg", () => pipeline.LatestFrame() is { } jpeg
             ? Results.File(jpeg, "image/jpeg")
@@ -349,7 +355,8 @@ public static class StatusServer
             new StoreSummary(p.Store is not null, p.Store?.Path, p.Store?.IsOpen ?? false, c.StorePending, p.Store?.Written ?? 0, c.StoreLost, c.StoreError),
             new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0),
             p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)], [.. (webhooks ?? []).Select(w => w.Status)],
-            c.FramesSkipped, p.Settings.Lossless ? 0 : p.Settings.MaxRate);
+            c.FramesSkipped, p.Settings.Lossless ? 0 : p.Settings.MaxRate,
+            new ClipsSummary(p.Settings.Clips is not null, p.Settings.Clips?.Folder, p.Settings.Clips?.Saved ?? 0, p.Settings.Clips?.Failed ?? 0));
     }
 
     private static DecisionSummary Decision(ClassificationPipeline p)

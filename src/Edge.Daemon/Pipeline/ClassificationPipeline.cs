@@ -242,6 +242,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         var capture = Task.Run(() => _source.RunAsync(f =>
         {
             Interlocked.Increment(ref _captured);
+            _settings.Clips?.Add(f); // every captured frame, dropped ones included, goes into the clip ring
             // Drop-oldest never refuses an open channel; after stop the frame is simply released.
             if (_frames.Writer.TryWrite(f)) return ValueTask.CompletedTask;
             return _settings.Lossless ? WaitToQueueAsync(f) : Release(f);
@@ -333,7 +334,8 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             _nextDue = Math.Max(_nextDue, now - _minIntervalTicks) + _minIntervalTicks;
             trigger = "continuous";
         }
-        else if (_motion is not null && MotionDue(frame, now)) trigger = "motion";
+        else if (_motion is not null && MotionDue(frame, now, out var corrupt)) trigger = "motion";
+        else if (_motion is not null && Volatile.Read(ref _lastMotionCorrupt)) return; // counted as corrupt
         else
         {
             // Not due (the rate limit, no motion, waiting for a trigger): counted, so captured frames add up.
@@ -453,8 +455,9 @@ public sealed class ClassificationPipeline : IAsyncDisposable
     private void Changed(RegionTrack r, Decisions.StateChange change, Frame frame, string? snapshot, string model)
     {
         Interlocked.Increment(ref _stateChanges);
+        var clip = _settings.Clips?.Begin(r.Region.Name, frame.Time);
         var e = new StateEventRecord(change.Since, _settings.CameraName, r.Region.Name, change.From, change.To, change.Score,
-            r.TopStored[..r.Count], frame.Sequence, model, snapshot);
+            r.TopStored[..r.Count], frame.Sequence, model, snapshot, clip);
         lock (_latestGate)
         {
             _recentEvents[_recentEventNext] = e;
@@ -464,13 +467,17 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         _store?.Add(e);
     }
 
-    private bool MotionDue(Frame frame, long now)
+    private bool _lastMotionCorrupt;
+
+    private bool MotionDue(Frame frame, long now, out bool corrupt)
     {
+        corrupt = _lastMotionCorrupt = false;
         bool moved;
         try { moved = _motion!.Update(frame.Data); }
         catch (ImageDecodeException e)
         {
             CountCorrupt(e);
+            corrupt = _lastMotionCorrupt = true;
             return false;
         }
         if (!moved) return false;

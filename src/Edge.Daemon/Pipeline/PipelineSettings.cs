@@ -32,4 +32,6 @@ public sealed record PipelineSettings
     public IReadOnlyList<Regions.Region> Regions { get; init; } = [];
     /// <summary>How results become states (unknown, thresholds, consecutive, hysteresis).</summary>
     public Decisions.DecisionOptions Decision { get; init; } = new();
+    /// <summary>Keeps the last frames and saves clips around state changes (the caller's; null = no clips).</summary>
+    public Clips.ClipRecorder? Clips { get; init; }
 }

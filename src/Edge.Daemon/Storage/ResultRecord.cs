@@ -12,7 +12,7 @@ public sealed record ResultRecord(DateTimeOffset Time, string Source, string Tri
 /// class or <c>unknown</c>), with the scores that decided it and the frame's sequence number.
 /// </summary>
 public sealed record StateEventRecord(DateTimeOffset Time, string Camera, string Region, string? From, string To, float Score,
-    IReadOnlyList<StoredPrediction> Top, long Frame, string? Model, string? Snapshot) : StoreEntry(Time);
+    IReadOnlyList<StoredPrediction> Top, long Frame, string? Model, string? Snapshot, string? Clip = null) : StoreEntry(Time);
 
 /// <summary>
 /// A model update as recorded: accepted, refused (with the reason), swapped in, proven, rolled back.

@@ -68,7 +68,8 @@ public sealed class ResultStore : IDisposable
                   top TEXT NOT NULL,
                   frame INTEGER NOT NULL,
                   model TEXT,
-                  snapshot TEXT);
+                  snapshot TEXT,
+                  clip TEXT);
                 CREATE TABLE IF NOT EXISTS meta (
                   key TEXT PRIMARY KEY,
                   value TEXT NOT NULL);
@@ -90,8 +91,8 @@ public sealed class ResultStore : IDisposable
         _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model, region, state) VALUES ($t, $s, $g, $k, $l, $p, $m, $r, $x);";
         foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m", "$r", "$x" }) _insert.Parameters.Add(new SqliteParameter(p, null));
         _insertState = _db.CreateCommand();
-        _insertState.CommandText = "INSERT INTO events(time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot) VALUES ($t, $c, $r, $f, $o, $s, $k, $n, $m, $p);";
-        foreach (var p in new[] { "$t", "$c", "$r", "$f", "$o", "$s", "$k", "$n", "$m", "$p" }) _insertState.Parameters.Add(new SqliteParameter(p, null));
+        _insertState.CommandText = "INSERT INTO events(time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot, clip) VALUES ($t, $c, $r, $f, $o, $s, $k, $n, $m, $p, $l);";
+        foreach (var p in new[] { "$t", "$c", "$r", "$f", "$o", "$s", "$k", "$n", "$m", "$p", "$l" }) _insertState.Parameters.Add(new SqliteParameter(p, null));
         _insertEvent = _db.CreateCommand();
         _insertEvent.CommandText = "INSERT INTO model_events(time_ms, event, sha256, origin, detail) VALUES ($t, $e, $h, $o, $d);";
         foreach (var p in new[] { "$t", "$e", "$h", "$o", "$d" }) _insertEvent.Parameters.Add(new SqliteParameter(p, null));
@@ -166,6 +167,7 @@ public sealed class ResultStore : IDisposable
                     q[7].Value = e.Frame;
                     q[8].Value = (object?)e.Model ?? DBNull.Value;
                     q[9].Value = (object?)e.Snapshot ?? DBNull.Value;
+                    q[10].Value = (object?)e.Clip ?? DBNull.Value;
                     _insertState.ExecuteNonQuery();
                     ids[i] = LastRowId(tx);
                     states++;
@@ -268,8 +270,8 @@ public sealed class ResultStore : IDisposable
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = afterId is not null
-            ? "SELECT id, time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot FROM events WHERE id > $a ORDER BY id LIMIT $n;"
-            : "SELECT id, time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot FROM (SELECT * FROM events ORDER BY id DESC LIMIT $n) ORDER BY id;";
+            ? "SELECT id, time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot, clip FROM events WHERE id > $a ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot, clip FROM (SELECT * FROM events ORDER BY id DESC LIMIT $n) ORDER BY id;";
         cmd.Parameters.AddWithValue("$a", afterId ?? 0);
         cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
         var list = new List<StoredEvent>();
@@ -281,7 +283,7 @@ public sealed class ResultStore : IDisposable
                 list.Add(new StoredEvent(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
                     r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), (float)r.GetDouble(6),
                     JsonSerializer.Deserialize(r.GetString(7), StoreJson.Default.ListStoredPrediction) ?? [], r.GetInt64(8),
-                    r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10)));
+                    r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11)));
             }
             catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
             {

@@ -91,6 +91,10 @@ public sealed class ResultWriter
     private int _eventCount;
     private long _lostEvents;
 
+    /// <summary>The id of the newest state change written (0 before the first), kept by the writer so readers need not query.</summary>
+    public long LastEventId => Interlocked.Read(ref _lastEventId);
+    private long _lastEventId;
+
     /// <summary>Events (state changes, model events) that could not be kept.</summary>
     public long LostEvents => Interlocked.Read(ref _lostEvents);
 
@@ -226,7 +230,12 @@ public sealed class ResultWriter
     {
         try
         {
-            lock (_storeGate) _store ??= _open();
+            lock (_storeGate)
+                if (_store is null)
+                {
+                    _store = _open();
+                    Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), _store.LastEventId()));
+                }
             return true;
         }
         catch (StoreUnavailableException e)
@@ -249,8 +258,12 @@ public sealed class ResultWriter
         {
             lock (_storeGate)
             {
+                var opened = _store is null;
                 _store ??= _open();
-                _store.Add(batch);
+                if (opened) Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), _store.LastEventId()));
+                var ids = _store.Add(batch);
+                for (var i = 0; i < batch.Count; i++)
+                    if (batch[i] is StateEventRecord) Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), ids[i]));
             }
             Interlocked.Add(ref _written, batch.Count);
             if (Volatile.Read(ref _error) is not null)

@@ -5,6 +5,6 @@ public sealed record StoredResult(long Id, DateTimeOffset Time, string Source, s
 
 /// <summary>A stored state change (see <see cref="StateEventRecord"/>); ids increase in the order they happened.</summary>
 public sealed record StoredEvent(long Id, DateTimeOffset Time, string Camera, string Region, string? From, string To, float Score,
-    IReadOnlyList<StoredPrediction> Top, long Frame, string? Model, string? Snapshot);
+    IReadOnlyList<StoredPrediction> Top, long Frame, string? Model, string? Snapshot, string? Clip = null);
 
 public sealed record StoredModelEvent(long Id, DateTimeOffset Time, string Event, string? Sha256, string Origin, string? Detail);

@@ -13,7 +13,7 @@ namespace Edge.Daemon.Webhooks;
 
 /// <summary>The JSON body of a webhook: one state change.</summary>
 public sealed record WebhookEvent(long Id, string Delivery, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
-    DateTimeOffset Time, long Frame, string? Model, string? Snapshot, string? SnapshotUrl);
+    DateTimeOffset Time, long Frame, string? Model, string? Snapshot, string? SnapshotUrl, string? ClipUrl);
 
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(WebhookEvent))]
@@ -57,7 +57,7 @@ public sealed class WebhookSender
     /// </summary>
     public static HttpClient CreateClient() => new(new SocketsHttpHandler
     {
-        AllowAutoRedirect = false, UseCookies = false, ConnectTimeout = TimeSpan.FromSeconds(30), MaxResponseDrainSize = 64 * 1024,
+        AllowAutoRedirect = false, UseCookies = false, ConnectTimeout = TimeSpan.FromMinutes(10), // each attempt's timeout (TimeoutMs) ends a connect first MaxResponseDrainSize = 64 * 1024,
         MaxResponseHeadersLength = 64,
     }) { Timeout = Timeout.InfiniteTimeSpan };
 
@@ -83,13 +83,13 @@ public sealed class WebhookSender
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(options.BackoffMs),
                 MaxDelay = TimeSpan.FromMilliseconds(options.MaxBackoffMs),
-                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome)),
+                ShouldHandle = args => ValueTask.FromResult(!args.Context.CancellationToken.IsCancellationRequested && ShouldRetry(args.Outcome)),
                 OnRetry = args =>
                 {
                     Interlocked.Increment(ref _failed);
                     var reason = args.Outcome.Exception is { } e ? Describe(e) : Describe(args.Outcome.Result!);
                     Volatile.Write(ref _lastError, reason);
-                    if (_said.First(reason))
+                    if (_said.First(args.Outcome.Exception is { } x ? x.GetType().Name : "HTTP " + (int)args.Outcome.Result!.StatusCode))
                         _logger.LogWarning("Webhook {Url}: {Reason}; retrying (said once per kind; events wait in the results database)", Display, reason);
                     args.Outcome.Result?.Dispose();
                     return ValueTask.CompletedTask;
@@ -110,16 +110,16 @@ public sealed class WebhookSender
     /// <summary>The newest stored event, read now (a delivery that hangs must not freeze the backlog shown).</summary>
     private long Newest()
     {
-        try { Interlocked.Exchange(ref _newest, _store.Use(s => s.LastEventId())); }
-        catch (StoreUnavailableException) { }
-        return Interlocked.Read(ref _newest);
+        // The writer's figure, not a query: the status must not wait for the database's lock.
+        return Math.Max(Interlocked.Read(ref _newest), _store.LastEventId);
     }
 
     private int _refusals; // of the event being delivered
 
     private bool ShouldRetry(Outcome<HttpResponseMessage> outcome)
     {
-        if (outcome.Exception is { } e) return e is HttpRequestException or IOException or TimeoutRejectedException; // not a cancellation: that is edged stopping
+        // Any failure to get an answer is retried (a connect timeout surfaces as a cancellation); edged stopping is not (checked by the caller).
+        if (outcome.Exception is { } e) return e is HttpRequestException or IOException or TimeoutRejectedException or OperationCanceledException;
         var code = (int)outcome.Result!.StatusCode;
         if (code is >= 200 and < 300) return false;
         // A refusal is the receiver saying this event is bad (400, 413, 415, 422): tried MaxRefusals times, then skipped.
@@ -140,11 +140,11 @@ public sealed class WebhookSender
             {
                 await DeliverAllAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException && e is not OutOfMemoryException)
+            catch (Exception e) when (!ct.IsCancellationRequested && e is not OutOfMemoryException)
             {
                 var reason = $"{e.GetType().Name}: {Clip(e.Message)}";
                 Volatile.Write(ref _lastError, reason);
-                if (_said.First("crash:" + reason)) _logger.LogError("Webhook {Url}: delivery failed ({Reason}); starting again", Display, reason);
+                if (_said.First("crash:" + e.GetType().Name)) _logger.LogError("Webhook {Url}: delivery failed ({Reason}); starting again", Display, reason);
                 try { await Task.Delay(TimeSpan.FromMilliseconds(_options.MaxBackoffMs), _clock, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
             }
         }
@@ -205,7 +205,8 @@ public sealed class WebhookSender
         var delivery = $"{_instance}-{e.Id}";
         var body = JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, delivery, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
             e.Snapshot is null ? null : Path.GetFileName(e.Snapshot),
-            e.Snapshot is null ? null : "/api/snapshots/" + Uri.EscapeDataString(Path.GetFileName(e.Snapshot))), WebhookJson.Default.WebhookEvent);
+            e.Snapshot is null ? null : "/api/snapshots/" + Uri.EscapeDataString(Path.GetFileName(e.Snapshot)),
+            e.Clip is null ? null : "/api/clips/" + Uri.EscapeDataString(e.Clip) + ".mjpeg"), WebhookJson.Default.WebhookEvent);
         var signature = string.IsNullOrEmpty(_options.Secret) ? null : HmacSha256.Signature(_options.Secret, body);
         HttpResponseMessage response;
         _refusals = 0;
@@ -229,6 +230,15 @@ public sealed class WebhookSender
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return false;
+        }
+        {
+            var code = (int)response.StatusCode;
+            // Polly hands back the last answer when edged stops mid-retry: not delivered, not skipped; sent again next time.
+            if (!response.IsSuccessStatusCode && !(code is 400 or 413 or 415 or 422 && _refusals >= _options.MaxRefusals))
+            {
+                response.Dispose();
+                return false;
+            }
         }
         using (response)
         {
@@ -258,8 +268,9 @@ public sealed class WebhookSender
     private static string Describe(Exception e) => e switch
     {
         TimeoutRejectedException t => $"no answer within {t.Timeout.TotalMilliseconds:0} ms",
-        HttpRequestException { InnerException: System.Net.Sockets.SocketException s } => s.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused ? "connection refused" : s.Message,
-        _ => e.Message,
+        HttpRequestException { InnerException: System.Net.Sockets.SocketException s } => s.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused ? "connection refused" : Clip(s.Message),
+        OperationCanceledException { InnerException: TimeoutException } => "no connection within the timeout",
+        _ => Clip(e.Message),
     };
 
     /// <summary>What a receiver says, as edged repeats it: the status code and at most 80 printable characters of its reason.</summary>

@@ -104,7 +104,8 @@ async function refresh() {
     text("fps", s.classifications_per_second);
     text("latency", s.latency_ms.p50 + " / " + s.latency_ms.p99 + " ms");
     text("frames", [s.frames_captured, s.frames_classified, s.frames_skipped, s.frames_dropped, s.corrupt_frames].join(" / "));
-    text("trigger", s.trigger + (s.max_rate ? " · at most " + s.max_rate + " per second" : ""));
+    const limited = s.max_rate && (s.trigger === "continuous" || s.trigger === "motion");
+    text("trigger", s.trigger + (limited ? " · at most " + s.max_rate + " per second" : ""));
     text("webhooks", s.webhooks.length === 0 ? "none" : s.webhooks.map((w) => w.url + ": " + w.delivered + " / " + w.pending + " / " + w.failed_attempts
       + (w.skipped + w.lost > 0 ? " · " + (w.skipped + w.lost) + " lost" : "") + (w.last_error ? " (" + w.last_error + ")" : "")).join("; "));
     regions(s.regions);
