@@ -203,6 +203,15 @@ public class PackagingTests
         Assert.That(lintian.ExitCode, Is.Zero, lintian.Output);
     }
 
+    /// <summary>The device builds keep issue 13's budget too (the x64 one is checked with its package above).</summary>
+    [Test, Category(Needs.Aot)]
+    public void TheArm64BinariesAreWithin17MB([Values("edged-linux-arm64", "edged-linux-arm64-glibc2.31")] string build)
+    {
+        var edged = Path.Combine(RepoPaths.Root, "artifacts", build, "edged");
+        if (!File.Exists(edged)) Assert.Ignore($"no {build} build: run tools/publish.sh (CI's arm64 smoke does before the tests)");
+        Assert.That(new FileInfo(edged).Length, Is.LessThanOrEqualTo(17_000_000), $"{build}: AOT binary ≤ 17 MB (issue 13)");
+    }
+
     [Test, Category(Needs.Aot)]
     public void TheGlibc231PackageNeedsNothingNewerThanJetPack5AndUsesTheSystemSqlite()
     {

@@ -26,7 +26,7 @@ public sealed record WebhookStatus(string Url, bool Signed, long Delivered, long
 /// order (at least once: a crash between the receiver's answer and the cursor's commit sends that event again; receivers
 /// deduplicate on <c>X-Edge-Delivery</c>). Attempts time out, and failures are retried with growing, jittered waits. Not with
 /// Polly, which issue 14 suggested: Polly.Core publishes AOT-clean, but with the options validation it brings (DataAnnotations,
-/// TypeConverter) it took 0.35 MB of the 17 MB the arm64 binary may have, for this one loop.
+/// TypeConverter) took 0.7 MB of the arm64 binary (17.18 MB with it, 16.45 MB without, clips added meanwhile), over the 17 MB it may have, for this one loop.
 /// A slow or dead receiver delays only its own deliveries: the pipeline only writes events to the store.
 /// </summary>
 public sealed class WebhookSender
