@@ -33,12 +33,13 @@ def main():
     received, lock = [], threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             good = self.headers.get("X-Edge-Signature-256") == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             with lock:
                 received.append((json.loads(body), good, time.monotonic()))
-            self.send_response(204); self.end_headers()
+            self.send_response(204); self.send_header("Content-Length", "0"); self.end_headers()
         def log_message(self, *a): pass
 
     with tempfile.TemporaryDirectory() as tmp:
