@@ -130,7 +130,9 @@ public class RegionTests
             half = lambda v: int(v + 0.5)
             img.crop((half(0.33 * w), half(0.21 * h), half(0.73 * w), half(0.71 * h))).save(sys.argv[2])
             """, frame, dir.File("crop.png"));
-        var region = JsonDocument.Parse(Edged.Run("classify", frame, "--region", "0.33,0.21,0.4,0.5", "--json").Stdout).RootElement;
+        var regionRun = Edged.Run("classify", frame, "--region", "0.33,0.21,0.4,0.5", "--json");
+        JsonSchemas.AssertValid(regionRun.Stdout, "edged-classify"); // the report's region, as documented
+        var region = JsonDocument.Parse(regionRun.Stdout).RootElement;
         var crop = JsonDocument.Parse(Edged.Run("classify", dir.File("crop.png"), "--json").Stdout).RootElement;
         var a = region.GetProperty("results")[0].GetProperty("top").EnumerateArray().ToList();
         var b = crop.GetProperty("results")[0].GetProperty("top").EnumerateArray().ToList();
