@@ -321,6 +321,7 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             _latestFrameLength = frame.Length;
         }
         string trigger;
+        var corrupt = false;
         var now = _clock.GetTimestamp();
         if (Volatile.Read(ref _pendingTriggers) > 0)
         {
@@ -334,12 +335,12 @@ public sealed class ClassificationPipeline : IAsyncDisposable
             _nextDue = Math.Max(_nextDue, now - _minIntervalTicks) + _minIntervalTicks;
             trigger = "continuous";
         }
-        else if (_motion is not null && MotionDue(frame, now, out var corrupt)) trigger = "motion";
-        else if (_motion is not null && Volatile.Read(ref _lastMotionCorrupt)) return; // counted as corrupt
+        else if (_motion is not null && MotionDue(frame, now, out corrupt)) trigger = "motion";
         else
         {
-            // Not due (the rate limit, no motion, waiting for a trigger): counted, so captured frames add up.
-            Interlocked.Increment(ref _skipped);
+            // Not due (the rate limit, no motion, waiting for a trigger): counted, so captured frames add up; a frame the
+            // motion detector could not decode is already counted as corrupt.
+            if (!corrupt) Interlocked.Increment(ref _skipped);
             return;
         }
 
@@ -467,17 +468,15 @@ public sealed class ClassificationPipeline : IAsyncDisposable
         _store?.Add(e);
     }
 
-    private bool _lastMotionCorrupt;
-
     private bool MotionDue(Frame frame, long now, out bool corrupt)
     {
-        corrupt = _lastMotionCorrupt = false;
+        corrupt = false;
         bool moved;
         try { moved = _motion!.Update(frame.Data); }
         catch (ImageDecodeException e)
         {
             CountCorrupt(e);
-            corrupt = _lastMotionCorrupt = true;
+            corrupt = true;
             return false;
         }
         if (!moved) return false;

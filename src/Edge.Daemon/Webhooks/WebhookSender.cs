@@ -39,7 +39,7 @@ public sealed class WebhookSender
     private readonly Uri _url;
     private readonly string _key;
     private readonly Lifecycle.SaidOnce _said = new();
-    private long _delivered, _failed, _skipped, _lost, _lastId, _newest;
+    private long _delivered, _failed, _skipped, _lost, _lastId;
     private string? _lastError;
     private long _lastDeliveredTicks;
     private string? _instance;
@@ -88,7 +88,7 @@ public sealed class WebhookSender
     private long Newest()
     {
         // The writer's figure, not a query: the status must not wait for the database's lock.
-        return Math.Max(Interlocked.Read(ref _newest), _store.LastEventId);
+        return _store.LastEventId;
     }
 
     /// <summary>
@@ -128,8 +128,8 @@ public sealed class WebhookSender
                 }
                 Interlocked.Exchange(ref _lastId, cursor);
                 var after = cursor;
-                batch = _store.Use(s => s.Events(after, 100));
-                Interlocked.Exchange(ref _newest, _store.Use(s => s.LastEventId()));
+                // Idle, nothing newer written: no query (the writer keeps the newest id).
+                batch = _store.LastEventId > after ? _store.Use(s => s.Events(after, 100)) : [];
             }
             catch (StoreUnavailableException)
             {
