@@ -86,7 +86,7 @@ public class DaemonTests
         Assert.That(source.GetProperty("last_error").GetString(), Does.Contain("exited with code 127"));
         // Said once, not once per retry.
         Assert.That(System.Text.RegularExpressions.Regex.Matches(d.Log, "exited with code 127").Count, Is.EqualTo(1), d.Log);
-        Assert.That((await d.Client.GetStringAsync("metrics")), Does.Contain("edged_source_up 0"));
+        Assert.That((await d.Client.GetStringAsync("metrics")), Does.Contain("edged_source_up{camera=\"camera\"} 0"));
     }
 
     [Category(Needs.Ffmpeg)]

@@ -136,7 +136,7 @@ public class ModelSwitchTests
         using var models = new ModelSwitch(good, probationFrames: 20, rollbackFailures: 3, c => { lock (changes) changes.Add(c); });
         var supervisor = new SourceSupervisor(() => new FolderSource(Path.Combine(RepoPaths.Models, "samples", "sky.jpg"), loop: true, fps: 100),
             TimeSpan.FromSeconds(2), NullLogger.Instance);
-        await using var pipeline = new ClassificationPipeline(models, supervisor, null, NullLogger.Instance, new PipelineSettings { MaxRate = 1000, Smoothing = 3 });
+        await using var pipeline = new CameraPipeline(models, supervisor, null, NullLogger.Instance, new PipelineSettings { MaxRate = 1000, Smoothing = 3 });
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
         await Until(() => pipeline.Counters.FramesClassified >= 5, "the first classifications");

@@ -41,7 +41,7 @@ public class PipelineClockTests
         using var classifier = Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"), new ClassifierOptions { MaxBatch = 1 });
         var supervisor = new SourceSupervisor(() => new ManualSource(channel.Reader), TimeSpan.FromHours(1), NullLogger.Instance, clock: clock);
         var snapshots = new Actions.SnapshotWriter(dir.Path, maxFiles: 1000, minFreeBytes: 0, NullLogger.Instance);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance, settings with { Snapshots = snapshots }, clock: clock);
+        await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance, settings with { Snapshots = snapshots }, clock: clock);
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
         for (var k = 0; k < frames.Count; k++)
@@ -99,7 +99,7 @@ public class PipelineClockTests
         using var classifier = Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"), new ClassifierOptions { MaxBatch = 1 });
         var sky = Path.Combine(RepoPaths.Models, "samples", "sky.jpg");
         var supervisor = new SourceSupervisor(() => new FolderSource(sky, loop: true, fps: 0), TimeSpan.FromSeconds(5), NullLogger.Instance);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance,
+        await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance,
             new PipelineSettings { Mode = TriggerMode.Continuous, Lossless = true }, clock: new FakeTimeProvider());
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
@@ -127,7 +127,7 @@ public class PipelineClockTests
         using var classifier = Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"), new ClassifierOptions { MaxBatch = 1 });
         var sky = Path.Combine(RepoPaths.Models, "samples", "sky.jpg");
         var supervisor = new SourceSupervisor(() => new FolderSource(sky, loop: true, fps: 0), TimeSpan.FromSeconds(5), NullLogger.Instance);
-        var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance,
+        var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance,
             new PipelineSettings { Mode = TriggerMode.Continuous, Lossless = true }, clock: new FakeTimeProvider());
         var run = pipeline.RunAsync(CancellationToken.None);
         await Until(() => pipeline.Counters.FramesClassified > 20, "classifications");
@@ -143,6 +143,6 @@ public class PipelineClockTests
     private static (double Sum, long Count) Summary(string metrics)
     {
         double Value(string name) => double.Parse(metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
-        return (Value("edged_inference_latency_seconds_sum"), (long)Value("edged_inference_latency_seconds_count"));
+        return (Value("edged_inference_latency_seconds_sum{camera=\"camera\"}"), (long)Value("edged_inference_latency_seconds_count{camera=\"camera\"}"));
     }
 }

@@ -32,7 +32,7 @@ public class PipelineTests
         // sky.jpg only: every classification is "blue".
         var supervisor = new SourceSupervisor(() => new FolderSource(Path.Combine(Samples, "sky.jpg"), loop: true, fps: 50), TimeSpan.FromSeconds(2), NullLogger.Instance);
         using var rule = new GpioOutputRule(gpio, "blue", 0.5f, 23, TimeSpan.FromMilliseconds(200), NullLogger.Instance);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance,
+        await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance,
             new PipelineSettings { Mode = TriggerMode.Gpio, Burst = 2, Rules = [rule] });
         using var edge = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(10), () => pipeline.Trigger(), NullLogger.Instance);
         using var cts = new CancellationTokenSource();
@@ -61,7 +61,7 @@ public class PipelineTests
         File.Copy(Path.Combine(Samples, "snow.jpg"), dir.File("001.jpg"));
         // A watched folder: the same still scene again and again, then a different one.
         var supervisor = new SourceSupervisor(() => new FolderSource(dir.Path, loop: false, fps: 50), TimeSpan.FromSeconds(5), NullLogger.Instance);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance,
+        await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance,
             new PipelineSettings { Mode = TriggerMode.Motion, MotionCooldown = TimeSpan.Zero, MaxRate = 1000 });
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
@@ -85,7 +85,7 @@ public class PipelineTests
         File.Copy(Path.Combine(Samples, "night.jpg"), dir.File("2.jpg"));
         using var classifier = Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"), new ClassifierOptions { MaxBatch = 1 });
         var supervisor = new SourceSupervisor(() => new FolderSource(dir.Path, loop: false, fps: 50), TimeSpan.FromSeconds(5), NullLogger.Instance);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance,
+        await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance,
             new PipelineSettings { Mode = TriggerMode.Continuous, MaxRate = 1000, Smoothing = 2 });
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);

@@ -153,7 +153,7 @@ public class DecisionSettingsTests
                  {
                      "Regions:0: the rectangle leaves the frame", "Regions:1:Name: 'door' is used twice", "Regions:2:Name: 'a/b' must be 1-32 letters",
                      "Decision:LeaveScore: must not exceed", "Decision:Consecutive: must be 1..10000", "Decision:Classes:0:Label: is required",
-                     "Decision:Classes:0:MinScore: must be 0..1", "Actions:Rules:0:Region: 'gate' is not one of the Regions (door, door, a/b)",
+                     "Decision:Classes:0:MinScore: must be 0..1", "Actions:Rules:0:Region: 'gate' is not one of the Regions (door, a/b)",
                      "Source:Name: 'front door' must be 1-32",
                  })
             Assert.That(line, Does.Contain(expected));

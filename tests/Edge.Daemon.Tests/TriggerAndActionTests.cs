@@ -85,11 +85,11 @@ public class TriggerAndActionTests
         using var classifier = Edge.Core.Inference.Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"));
         var supervisor = new Capture.SourceSupervisor(() => new Capture.FolderSource(Path.Combine(RepoPaths.Models, "samples"), loop: true, fps: 0),
             TimeSpan.FromSeconds(5), NullLogger.Instance);
-        await using var pipeline = new Pipeline.ClassificationPipeline(classifier, supervisor, null, NullLogger.Instance, new Pipeline.PipelineSettings { Rules = [rule] });
+        await using var pipeline = new Pipeline.CameraPipeline(classifier, supervisor, null, NullLogger.Instance, new Pipeline.PipelineSettings { Rules = [rule] });
         var lines = Http.StatusServer.Metrics(pipeline, null, trigger).Split('\n');
-        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"accepted\"} 0"));
-        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"refused\"} 1"), "an edge the pipeline did not take is not counted as a classification");
-        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{result=\"ignored\"} 1"));
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{pin=\"17\",result=\"accepted\"} 0"));
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{pin=\"17\",result=\"refused\"} 1"), "an edge the pipeline did not take is not counted as a classification");
+        Assert.That(lines, Does.Contain("edged_gpio_trigger_edges_total{pin=\"17\",result=\"ignored\"} 1"));
         Assert.That(lines, Does.Contain("edged_gpio_output_pulses_total{pin=\"23\",label=\"bin \\\"full\\\" \\\\ 2\"} 1"));
         Assert.That(lines, Does.Contain("# TYPE edged_gpio_output_pulses_total counter"));
     }

@@ -5,22 +5,24 @@ namespace Edge.Daemon.Actions;
 
 /// <summary>
 /// Saves the frame that produced a matching result as a JPEG (the camera's own bytes: no re-encode)
-/// under <c>folder/yyyyMMdd-HHmmss.fff_label.jpg</c>, and keeps the folder within a file count and
+/// under <c>folder/yyyyMMdd-HHmmss.fff_camera_label.jpg</c>, and keeps the folder within a file count and
 /// above a free-space floor by deleting the oldest snapshots: only files it named itself, never
 /// anything else in the folder. A failure (full disk, read-only folder) pauses snapshots and is said
-/// once per kind until snapshots work again.
+/// once per kind until snapshots work again. Cameras share one writer: saves take turns.
 /// </summary>
 public sealed partial class SnapshotWriter(string folder, int maxFiles, long minFreeBytes, ILogger logger, string? label = null, float minScore = 0)
 {
-    /// <summary>The names this writer gives: a timestamp, then the label (made safe), then .jpg.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"\A\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,64}\.jpg\z")]
+    /// <summary>The names this writer gives: a timestamp, then the camera and the label (made safe), then .jpg.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A\d{8}-\d{6}\.\d{3}_[A-Za-z0-9_-]{1,100}\.jpg\z")]
     private static partial System.Text.RegularExpressions.Regex OwnName();
     private readonly Lifecycle.SaidOnce _said = new();
     private bool _failing;
+    private readonly Lock _gate = new();
 
     public string Folder { get; } = Path.GetFullPath(folder);
-    public long Written { get; private set; }
-    public long Failed { get; private set; }
+    private long _written, _failed;
+    public long Written => Interlocked.Read(ref _written);
+    public long Failed => Interlocked.Read(ref _failed);
 
     /// <summary>
     /// The path of snapshot <paramref name="name"/> for <c>GET /api/snapshots/NAME</c>, or null: only a name this writer
@@ -35,10 +37,16 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
     }
 
     /// <summary>Saves the frame when the result's best class matches; returns the path, or null.</summary>
-    public string? Save(ReadOnlySpan<byte> jpeg, DateTimeOffset time, string topLabel, float topScore)
+    /// <param name="camera">Named in the file (a name edged checked at start), so that cameras' snapshots of one moment differ.</param>
+    public string? Save(ReadOnlySpan<byte> jpeg, DateTimeOffset time, string topLabel, float topScore, string? camera = null)
     {
         if (label is not null && (topLabel != label || topScore < minScore)) return null;
-        var name = time.UtcDateTime.ToString("yyyyMMdd-HHmmss.fff", CultureInfo.InvariantCulture) + "_" + Safe(topLabel) + ".jpg";
+        lock (_gate) return SaveLocked(jpeg, time, topLabel, camera);
+    }
+
+    private string? SaveLocked(ReadOnlySpan<byte> jpeg, DateTimeOffset time, string topLabel, string? camera)
+    {
+        var name = time.UtcDateTime.ToString("yyyyMMdd-HHmmss.fff", CultureInfo.InvariantCulture) + "_" + (camera is null ? "" : Safe(camera) + "_") + Safe(topLabel) + ".jpg";
         var path = Path.Combine(Folder, name);
         try
         {
@@ -46,7 +54,7 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
             Prune(jpeg.Length);
             using (var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None))
                 f.Write(jpeg);
-            Written++;
+            Interlocked.Increment(ref _written);
             if (_failing)
             {
                 logger.LogInformation("Snapshots to {Folder} work again", Folder);
@@ -57,7 +65,7 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Failed++;
+            Interlocked.Increment(ref _failed);
             try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             _failing = true;
             // Keyed by the kind of failure, not its message (which names a new file each frame).

@@ -38,7 +38,7 @@ internal static class PipelineBench
             : () => new PipeMjpegSource(command);
         var supervisor = new SourceSupervisor(factory, TimeSpan.FromSeconds(5), logger);
         var mode = Enum.Parse<TriggerMode>(trigger, ignoreCase: true);
-        await using var pipeline = new ClassificationPipeline(classifier, supervisor, null, logger, new PipelineSettings
+        await using var pipeline = new CameraPipeline(classifier, supervisor, null, logger, new PipelineSettings
         {
             Mode = mode, MaxRate = maxRate, Regions = regions ?? [],
             Decision = new Decisions.DecisionOptions { MinScore = 0.5f, MinMargin = 0.1f, Consecutive = 3 },
@@ -57,7 +57,7 @@ internal static class PipelineBench
         }
     }
 
-    private static async Task<PipelineBenchReport> MeasureAsync(ClassificationPipeline pipeline, Task run, string command, TriggerMode mode,
+    private static async Task<PipelineBenchReport> MeasureAsync(CameraPipeline pipeline, Task run, string command, TriggerMode mode,
         Edge.Core.Inference.Classifier classifier, int frames, CancellationToken ct)
     {
 

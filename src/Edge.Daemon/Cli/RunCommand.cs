@@ -67,13 +67,15 @@ internal static class RunCommand
     /// the upload pixel limit and full JPEG scan checks, so that uploads never take the camera's session.
     /// </summary>
     /// <exception cref="ModelLoadException">The model cannot be used.</exception>
-    private static Models.LoadedModel LoadBoth(EdgedOptions o, string path, string sha256, string origin, ILogger logger, bool checkLabels = true)
+    private static Models.LoadedModel LoadBoth(EdgedOptions o, string path, string sha256, string origin, ILogger logger, IReadOnlySet<string> ownLabels,
+        bool checkLabels = true)
     {
-        // The camera's regions go through the model in one call (as many as its batch takes).
-        var camera = LoadClassifier(o, path, logger, maxBatch: Math.Max(1, o.Regions.Length));
+        // A camera's regions go through the model in one call (as many as its batch takes): the batch of the camera with the most.
+        var batch = o.CameraList().Where(x => x.Camera.Model is null).Select(x => x.Camera.Regions.Length).Append(1).Max();
+        var camera = LoadClassifier(o, path, logger, maxBatch: batch);
         try
         {
-            if (checkLabels) CheckLabels(o, camera.Model);
+            if (checkLabels) CheckLabels(o, camera.Model, ownLabels);
         }
         catch
         {
@@ -100,14 +102,14 @@ internal static class RunCommand
     /// configured now), else the configured model. An update that no longer loads is said, and the configured model runs.
     /// </summary>
     private static (Models.LoadedModel Model, Models.ModelIdentity? Previous) LoadStartModel(EdgedOptions o, Models.ModelStore store, Models.StartModel configured,
-        ILogger logger)
+        ILogger logger, IReadOnlySet<string> ownLabels)
     {
         var start = o.Model.Updates.Enabled ? store.ResolveStart(configured, logger) : configured;
         if (start.Path != configured.Path)
         {
             try
             {
-                var model = LoadBoth(o, start.Path, start.Sha256, start.Origin, logger);
+                var model = LoadBoth(o, start.Path, start.Sha256, start.Origin, logger, ownLabels);
                 logger.LogInformation("model: {Sha} ({Origin}), the last update accepted over Model:Path '{Configured}'", start.Sha256[..12], start.Origin, configured.Path);
                 return (model, start.Previous);
             }
@@ -118,11 +120,11 @@ internal static class RunCommand
         }
         try
         {
-            var model = LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger, checkLabels: false);
+            var model = LoadBoth(o, configured.Path, configured.Sha256, configured.Origin, logger, ownLabels, checkLabels: false);
             try
             {
                 // The configured model must have the classes the settings name: a settings error, said as one.
-                CheckLabels(o, model.Camera.Model);
+                CheckLabels(o, model.Camera.Model, ownLabels);
             }
             catch (ModelLoadException e)
             {
@@ -137,13 +139,19 @@ internal static class RunCommand
         }
     }
 
-    /// <summary>Labels the settings name (rules, per-class thresholds) must be classes of the model: a typo would never match.</summary>
+    /// <summary>The labels the settings name (per-class thresholds, rules), with their keys.</summary>
+    private static IEnumerable<(string Key, string Label)> SettingsLabels(EdgedOptions o) =>
+        o.Decision.Classes.Select((c, i) => (Key: $"Decision:Classes:{i}:Label", c.Label))
+            .Concat(o.Actions.Rules.Select((r, i) => (Key: $"Actions:Rules:{i}:Label", r.Label)));
+
+    /// <summary>
+    /// Labels the settings name (rules, per-class thresholds) must be classes of the model, or of a camera's own model
+    /// (<paramref name="ownLabels"/>): a typo would never match.
+    /// </summary>
     /// <exception cref="ModelLoadException">One is not.</exception>
-    private static void CheckLabels(EdgedOptions o, Core.Inference.ModelDescriptor model)
+    private static void CheckLabels(EdgedOptions o, Core.Inference.ModelDescriptor model, IReadOnlySet<string> ownLabels)
     {
-        var missing = o.Decision.Classes.Select((c, i) => (Key: $"Decision:Classes:{i}:Label", c.Label))
-            .Concat(o.Actions.Rules.Select((r, i) => (Key: $"Actions:Rules:{i}:Label", r.Label)))
-            .Where(x => !model.Labels.Contains(x.Label)).ToList();
+        var missing = SettingsLabels(o).Where(x => !model.Labels.Contains(x.Label) && !ownLabels.Contains(x.Label)).ToList();
         if (missing.Count > 0)
             throw new ModelLoadException(string.Join("; ", missing.Select(x => $"{x.Key} '{Onnx.Metadata.ModelSettings.Clip(x.Label)}' is not a class of the model")) +
                 $" (its classes: {string.Join(", ", model.Labels.Take(20))}{(model.Labels.Count > 20 ? ", ..." : "")})");
@@ -190,92 +198,134 @@ internal static class RunCommand
         var configuredPath = Path.GetFullPath(o.Model.Path ?? DefaultPaths.DefaultModel);
         var configured = new Models.StartModel(configuredPath, "configured", Models.ModelIdentity.HashFile(configuredPath) ?? "");
         var modelStore = new Models.ModelStore(Path.Combine(state.Path, "models"));
+        // One store for every camera, written by one writer that the daemon runs (results carry their camera).
         var store = o.Store.Enabled
             ? new ResultWriter(o.Store.Path!, () => new ResultStore(o.Store.Path!, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays), o.Decision.MaxEvents), o.Store.MaxPending, logger)
             : null;
-        // The switch owns the running model (and the one kept to fall back to); it tells the updater of every change.
-        Models.ModelUpdater? updater = null;
-        var (startModel, startPrevious) = LoadStartModel(o, modelStore, configured, logger);
-        using var models = new Models.ModelSwitch(startModel, o.Model.Updates.ProbationFrames, o.Model.Updates.RollbackFailures,
-            change => updater?.OnChange(change), startPrevious);
-        // Uploads get a session of their own (one thread, their own pixel limit), so they never take the camera's.
-        using var uploads = o.Http.MaxQueuedUploads > 0 ? new UploadClassifier(models, o.Http.MaxQueuedUploads, o.Model.TopK, logger) : null;
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).
-        var folder = o.Source.Kind.ToLowerInvariant() is "folder" or "image";
-        var mode = Enum.Parse<TriggerMode>(o.Trigger.Mode, ignoreCase: true);
-        var source = folder && mode == TriggerMode.Continuous ? o.Source with { Fps = Math.Min(o.Source.Fps, o.Trigger.MaxRate) } : o.Source;
-        var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(o.Source.NoFrameTimeoutMs), logger,
-            restartWhenEnded: !folder || o.Source.Loop);
-        using var gpio = mode == TriggerMode.Gpio || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
-        var rules = o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)
-        {
-            Region = string.IsNullOrEmpty(r.Region) ? null : r.Region,
-        }).ToList();
-        var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
-            : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
-                string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
-        var m = o.Trigger.Motion;
-        // Disposed after the pipeline (declared first): a clip being recorded is saved as it is at stop.
-        await using var clips = o.Clips.Folder is null ? null : new Clips.ClipRecorder(o.Clips, o.Source.Name, logger);
-        // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
-        await using var pipeline = new ClassificationPipeline(models, supervisor, store, logger, new PipelineSettings
-        {
-            Mode = mode,
-            MaxRate = o.Trigger.MaxRate,
-            Burst = o.Trigger.Burst,
-            TopK = o.Model.TopK,
-            Smoothing = o.Trigger.Smoothing,
-            Motion = m,
-            MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
-            Rules = rules,
-            Snapshots = snapshots,
-            SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * o.Source.NoFrameTimeoutMs)),
-            Lossless = folder,
-            CameraName = o.Source.Name,
-            Clips = clips,
-            Regions = [.. o.Regions.Select(Regions.Region.From)],
-            Decision = o.Decision,
-        });
-        using var edge = mode == TriggerMode.Gpio
-            ? new Triggers.GpioEdgeTrigger(gpio!, o.Trigger.Gpio.Pin,
-                o.Trigger.Gpio.Pull.ToLowerInvariant() switch { "down" => System.Device.Gpio.PinMode.InputPullDown, "none" => System.Device.Gpio.PinMode.Input, _ => System.Device.Gpio.PinMode.InputPullUp },
-                o.Trigger.Gpio.Edge.ToLowerInvariant() switch
-                {
-                    "rising" => System.Device.Gpio.PinEventTypes.Rising,
-                    "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
-                    _ => System.Device.Gpio.PinEventTypes.Falling,
-                },
-                TimeSpan.FromMilliseconds(o.Trigger.Gpio.DebounceMs), () => pipeline.Trigger(), logger)
-            : null;
-        var updateFolder = Path.GetFullPath(o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"));
-        if (o.Model.Updates.Enabled && updateFolder.TrimEnd('/') == modelStore.Directory.TrimEnd('/'))
-            throw new CliError($"Model:Updates:Folder: '{o.Model.Updates.Folder}' is where edged keeps the models it accepted; drop new ones into another folder (default: {Path.Combine(modelStore.Directory, "incoming")})");
-        // One daemon per models directory (kept copies, active.json, the drop folder): a second one runs without updates.
-        using var modelsLock = o.Model.Updates.Enabled ? LockModels(modelStore, logger) : null;
-        using var updates = modelsLock is not null
-            ? new Models.ModelUpdater(o.Model.Updates, modelStore, models, (path, sha, origin) => LoadBoth(o, path, sha, origin, logger), configured,
-                DefaultPaths.Samples, pipeline.LatestFrame, [.. o.Actions.Rules.Select(r => r.Label).Concat(o.Decision.Classes.Select(c => c.Label)).Distinct()], store, logger, updateFolder)
-            : null;
-        updater = updates;
-        updates?.RecoverInterruptedCheck();
-        if (updates is not null)
-            logger.LogInformation("model updates: drop a .onnx file into {Folder}{Api}", updates.Folder,
-                string.IsNullOrEmpty(o.Http.Token) ? "" : ", or POST it to /api/model");
-
+        var cameras = o.CameraList();
+        // Cameras with a model of their own: loaded first, since the labels the settings name may be classes of these.
+        var own = new Dictionary<string, Models.ModelSwitch>(StringComparer.Ordinal);
+        var pipelines = new List<CameraPipeline>();
+        var clips = new List<Clips.ClipRecorder>();
+        var edges = new List<Triggers.GpioEdgeTrigger>();
+        List<Actions.GpioOutputRule> rules = [];
         try
         {
+            foreach (var (key, c) in cameras.Where(x => x.Camera.Model is not null))
+                own[c.Name] = new Models.ModelSwitch(LoadOwnModel(o, key, c, logger));
+            var ownLabels = own.Values.SelectMany(m => m.Current.Camera.Model.Labels).ToHashSet(StringComparer.Ordinal);
+            // The switch owns the running model (and the one kept to fall back to); it tells the updater of every change.
+            Models.ModelUpdater? updater = null;
+            var (startModel, startPrevious) = LoadStartModel(o, modelStore, configured, logger, ownLabels);
+            using var models = new Models.ModelSwitch(startModel, o.Model.Updates.ProbationFrames, o.Model.Updates.RollbackFailures,
+                change => updater?.OnChange(change), startPrevious);
+            // Uploads get a session of their own (one thread, their own pixel limit), so they never take the cameras'.
+            using var uploads = o.Http.MaxQueuedUploads > 0 ? new UploadClassifier(models, o.Http.MaxQueuedUploads, o.Model.TopK, logger) : null;
+            using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            var modes = cameras.Select(x => Enum.Parse<TriggerMode>(x.Camera.Trigger.Mode, ignoreCase: true)).ToList();
+            using var gpio = modes.Contains(TriggerMode.Gpio) || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
+            // One rule object per rule, whichever cameras it watches (it keeps its pin's pulse; it takes results from any thread).
+            rules = [.. o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)
+            {
+                Region = string.IsNullOrEmpty(r.Region) ? null : r.Region,
+            })];
+            var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
+                : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
+                    string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
+            for (var i = 0; i < cameras.Count; i++)
+            {
+                var c = cameras[i].Camera;
+                var mode = modes[i];
+                // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).
+                var folder = c.Source.Kind.ToLowerInvariant() is "folder" or "image";
+                var source = folder && mode == TriggerMode.Continuous ? c.Source with { Fps = Math.Min(c.Source.Fps, c.Trigger.MaxRate) } : c.Source;
+                var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(c.Source.NoFrameTimeoutMs), logger,
+                    restartWhenEnded: !folder || c.Source.Loop);
+                // Each camera keeps its own ring (Clips:BufferMb each); clips of all cameras share the folder and its retention.
+                var recorder = o.Clips.Folder is null ? null : new Clips.ClipRecorder(o.Clips, c.Name, logger);
+                if (recorder is not null) clips.Add(recorder);
+                var m = c.Trigger.Motion;
+                // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
+                pipelines.Add(new CameraPipeline(own.GetValueOrDefault(c.Name) ?? models, supervisor, store, logger, new PipelineSettings
+                {
+                    Mode = mode,
+                    MaxRate = c.Trigger.MaxRate,
+                    Burst = c.Trigger.Burst,
+                    TopK = o.Model.TopK,
+                    Smoothing = c.Trigger.Smoothing,
+                    Motion = m,
+                    MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
+                    Rules = [.. rules.Where((_, r) => string.IsNullOrEmpty(o.Actions.Rules[r].Camera) || o.Actions.Rules[r].Camera == c.Name)],
+                    Snapshots = snapshots,
+                    SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * c.Source.NoFrameTimeoutMs)),
+                    Lossless = folder,
+                    CameraName = c.Name,
+                    Clips = recorder,
+                    Regions = [.. c.Regions.Select(Regions.Region.From)],
+                    Decision = o.Decision,
+                }));
+                if (mode == TriggerMode.Gpio)
+                {
+                    var g = c.Trigger.Gpio;
+                    var pipeline = pipelines[^1];
+                    edges.Add(new Triggers.GpioEdgeTrigger(gpio!, g.Pin,
+                        g.Pull.ToLowerInvariant() switch { "down" => System.Device.Gpio.PinMode.InputPullDown, "none" => System.Device.Gpio.PinMode.Input, _ => System.Device.Gpio.PinMode.InputPullUp },
+                        g.Edge.ToLowerInvariant() switch
+                        {
+                            "rising" => System.Device.Gpio.PinEventTypes.Rising,
+                            "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
+                            _ => System.Device.Gpio.PinEventTypes.Falling,
+                        },
+                        TimeSpan.FromMilliseconds(g.DebounceMs), () => pipeline.Trigger(), logger));
+                }
+            }
+            var set = new CameraSet(pipelines, models, store);
+            var updateFolder = Path.GetFullPath(o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"));
+            if (o.Model.Updates.Enabled && updateFolder.TrimEnd('/') == modelStore.Directory.TrimEnd('/'))
+                throw new CliError($"Model:Updates:Folder: '{o.Model.Updates.Folder}' is where edged keeps the models it accepted; drop new ones into another folder (default: {Path.Combine(modelStore.Directory, "incoming")})");
+            // One daemon per models directory (kept copies, active.json, the drop folder): a second one runs without updates.
+            using var modelsLock = o.Model.Updates.Enabled ? LockModels(modelStore, logger) : null;
+            // A candidate is tried on a frame of a camera it would classify.
+            var checkCamera = pipelines.FirstOrDefault(p => p.Models == models) ?? set.Primary;
+            using var updates = modelsLock is not null
+                ? new Models.ModelUpdater(o.Model.Updates, modelStore, models, (path, sha, origin) => LoadBoth(o, path, sha, origin, logger, ownLabels), configured,
+                    DefaultPaths.Samples, checkCamera.LatestFrame, [.. SettingsLabels(o).Select(x => x.Label).Distinct()], store, logger, updateFolder)
+                : null;
+            updater = updates;
+            updates?.RecoverInterruptedCheck();
+            if (updates is not null)
+                logger.LogInformation("model updates: drop a .onnx file into {Folder}{Api}", updates.Folder,
+                    string.IsNullOrEmpty(o.Http.Token) ? "" : ", or POST it to /api/model");
             // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.
             using var hookClient = Webhooks.WebhookSender.CreateClient();
             var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, hookClient, logger)).ToList();
-            return await ServeAsync(pipeline, supervisor, o, endpoints, uploads, updates, edge, provider, notifier, logger, webhooks, ct);
+            return await ServeAsync(set, o, endpoints, uploads, updates, edges, provider, notifier, logger, webhooks, ct);
         }
         finally
         {
-            // The run stops before the rules it applies go (a no-op when it has already ended), then pins
-            // back low, before the controller they use goes.
-            await pipeline.DisposeAsync();
+            // Inputs first (no trigger into a stopping camera), then each camera's run (a no-op when it has already ended),
+            // then pins back low, before the controller they use goes; a clip being recorded is saved as it is at stop.
+            foreach (var edge in edges) edge.Dispose();
+            foreach (var pipeline in pipelines) await pipeline.DisposeAsync();
             foreach (var rule in rules) rule.Dispose();
+            foreach (var recorder in clips) await recorder.DisposeAsync();
+            foreach (var m in own.Values) m.Dispose();
+        }
+    }
+
+    /// <summary>A camera's own model (<c>Cameras:N:Model</c>): one session, batched over its regions, with the camera's key in every error.</summary>
+    private static Models.LoadedModel LoadOwnModel(EdgedOptions o, string key, CameraOptions c, ILogger logger)
+    {
+        var path = Path.GetFullPath(c.Model!);
+        try
+        {
+            var classifier = LoadClassifier(o, path, logger, maxBatch: Math.Max(1, c.Regions.Length));
+            return new Models.LoadedModel(classifier, null,
+                Models.ModelIdentity.Of(classifier, Models.ModelIdentity.HashFile(path) ?? "unknown", $"configured for camera {c.Name}", DateTimeOffset.UtcNow));
+        }
+        catch (ModelLoadException e)
+        {
+            throw new CliError($"{key}Model: {e.Message}");
         }
     }
 
@@ -310,11 +360,11 @@ internal static class RunCommand
     /// SIGTERM/SIGINT into StopApplication, the caller's cancellation is routed there too, and ApplicationStopping
     /// stops capture; the pipeline's run then ends with the result writer flushed, and the host is stopped.
     /// </summary>
-    private static async Task<int> ServeAsync(ClassificationPipeline pipeline, SourceSupervisor supervisor, EdgedOptions o,
-        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Models.ModelUpdater? updates, Triggers.GpioEdgeTrigger? edge, ILoggerProvider provider,
+    private static async Task<int> ServeAsync(CameraSet cameras, EdgedOptions o,
+        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Models.ModelUpdater? updates, IReadOnlyList<Triggers.GpioEdgeTrigger> edges, ILoggerProvider provider,
         SystemdNotifier notifier, ILogger logger, IReadOnlyList<Webhooks.WebhookSender> webhooks, CancellationToken ct)
     {
-        await using var app = StatusServer.Build(pipeline, o, endpoints, uploads, provider, edge, updates, webhooks);
+        await using var app = StatusServer.Build(cameras, o, endpoints, uploads, provider, edges, updates, webhooks);
         var lifetime = app.Lifetime;
         using var fromCaller = ct.UnsafeRegister(static l => ((Microsoft.Extensions.Hosting.IHostApplicationLifetime)l!).StopApplication(), lifetime);
         var stopping = lifetime.ApplicationStopping;
@@ -326,35 +376,47 @@ internal static class RunCommand
         {
             throw new CliError($"Http:Url: cannot listen on {string.Join(", ", endpoints)}: {(e.InnerException ?? e).Message}");
         }
-        var model = pipeline.Models.Current.Identity;
-        logger.LogInformation("edged running: model {Model} ({Sha}), source {Source}, status on {Url}", model.File, model.Short, supervisor.Status.Description,
-            string.Join(", ", endpoints));
-        var work = pipeline.RunAsync(stopping);
+        var model = cameras.Models.Current.Identity;
+        logger.LogInformation("edged running: model {Model} ({Sha}), {Cameras}, status on {Url}", model.File, model.Short,
+            cameras.Cameras.Count == 1 ? "source " + cameras.Description : $"{cameras.Cameras.Count} cameras ({cameras.Description})", string.Join(", ", endpoints));
+        // The store is written until every camera has stopped: the last frames' results are kept.
+        using var storeStop = new CancellationTokenSource();
+        var writing = cameras.Store is { } store ? Task.Run(() => store.RunAsync(storeStop.Token), CancellationToken.None) : Task.CompletedTask;
+        var work = cameras.Cameras.Select(c => c.RunAsync(stopping)).ToList();
         var updating = updates?.RunAsync(stopping) ?? Task.CompletedTask;
         var delivering = Task.WhenAll(webhooks.Select(w => Task.Run(() => w.RunAsync(stopping), CancellationToken.None)));
-        notifier.Ready($"classifying {supervisor.Status.Description}");
-        var reporting = ReportHealthAsync(pipeline, notifier, logger, stopping);
+        notifier.Ready($"classifying {cameras.Description}");
+        var reporting = ReportHealthAsync(cameras, notifier, logger, stopping);
         var exit = ExitCodes.Ok;
-        try
+        // A camera whose run ends by itself (a fault in its loop) stops the daemon, so that systemd restarts all of it;
+        // a camera whose source is down does not end: it reconnects while the others go on.
+        await Task.WhenAny(work);
+        lifetime.StopApplication();
+        for (var i = 0; i < work.Count; i++)
         {
-            await work;
+            try
+            {
+                await work[i];
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError("edged stopping: classification stopped{Camera}: {Reason}", cameras.Cameras.Count == 1 ? "" : $" on camera {cameras.Cameras[i].CameraName}",
+                    $"{e.GetType().Name}: {e.Message}");
+                exit = ExitCodes.Failure;
+            }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            logger.LogError("edged stopping: classification stopped: {Reason}", $"{e.GetType().Name}: {e.Message}");
-            exit = ExitCodes.Failure;
-        }
-        lifetime.StopApplication(); // a pipeline that ended by itself stops the host the same way a signal does
+        storeStop.Cancel();
+        await writing.ContinueWith(_ => { }, TaskScheduler.Default);
         await reporting;
         try { await delivering; }
         catch (OperationCanceledException) { }
         catch (Exception e) { logger.LogError("webhook delivery stopped: {Reason}", e.Message); }
         try { await updating; }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("model updates stopped: {Reason}", e.Message); }
-        // The pipeline has stopped: what it did last to the model (a proof on its last frames) is remembered.
+        // The cameras have stopped: what they did last to the model (a proof on its last frames) is remembered.
         if (updates is not null) await updates.FlushAsync(TimeSpan.FromSeconds(30));
         notifier.Stopping();
-        logger.LogInformation("edged stopping: {Classified} frames classified", pipeline.Counters.FramesClassified);
+        logger.LogInformation("edged stopping: {Classified} frames classified", cameras.Cameras.Sum(c => c.Counters.FramesClassified));
         await app.StopAsync(CancellationToken.None);
         return exit;
     }
@@ -363,15 +425,15 @@ internal static class RunCommand
     /// Feeds the systemd watchdog only while classification works (a daemon whose model fails on every
     /// frame is restarted, not kept "running"), and keeps systemd's status line on what is wrong.
     /// </summary>
-    private static async Task ReportHealthAsync(ClassificationPipeline pipeline, SystemdNotifier notifier, ILogger logger, CancellationToken ct)
+    private static async Task ReportHealthAsync(CameraSet cameras, SystemdNotifier notifier, ILogger logger, CancellationToken ct)
     {
         var interval = notifier.WatchdogInterval ?? TimeSpan.FromSeconds(2);
         string? lastStatus = null;
         var starved = false;
         while (!ct.IsCancellationRequested)
         {
-            var problems = pipeline.Health();
-            if (pipeline.Alive)
+            var problems = cameras.Health();
+            if (cameras.Alive)
             {
                 notifier.Watchdog();
                 starved = false;
@@ -381,7 +443,7 @@ internal static class RunCommand
                 logger.LogError("Not feeding the systemd watchdog: {Problems}", string.Join("; ", problems));
                 starved = true;
             }
-            var status = problems.Count == 0 ? $"classifying {pipeline.Source.Description}" : string.Join("; ", problems);
+            var status = problems.Count == 0 ? $"classifying {cameras.Description}" : string.Join("; ", problems);
             if (status != lastStatus)
             {
                 notifier.Status(status);
@@ -410,8 +472,28 @@ internal static class RunCommand
         using var classifier = LoadModel(o, logger);
         Console.Out.WriteLine($"model: {classifier.Model.Path}: {classifier.ClassCount} classes, input {string.Join("x", classifier.Model.InputShape(1))}, runs");
         using var http = new HttpClient();
-        var source = SourceFactory(o.Source, http, logger)();
-        var wait = Math.Max(o.Source.NoFrameTimeoutMs, 5000);
+        var cameras = o.CameraList();
+        // Every camera: its source gives a frame, and the model it runs (the shared one or its own) classifies it.
+        foreach (var (key, c) in cameras)
+        {
+            var prefix = cameras.Count == 1 ? "" : $"camera {c.Name}: ";
+            Core.Inference.Classifier? own = null;
+            if (c.Model is not null)
+            {
+                own = LoadOwnModel(o, key, c, logger).Camera;
+                Console.Out.WriteLine($"{prefix}model: {own.Model.Path}: {own.ClassCount} classes, runs");
+            }
+            using (own)
+                await CheckSourceAsync(c.Source, own ?? classifier, prefix, own is null ? "Model:Path" : key + "Model", http, logger, ct);
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static async Task CheckSourceAsync(SourceOptions s, Core.Inference.Classifier classifier, string prefix, string modelKey, HttpClient http, ILogger logger,
+        CancellationToken ct)
+    {
+        var source = SourceFactory(s, http, logger)();
+        var wait = Math.Max(s.NoFrameTimeoutMs, 5000);
         await using (source)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -423,13 +505,13 @@ internal static class RunCommand
                 string? lastProblem = null;
                 for (var i = 0; i < 5; i++)
                 {
-                    using var frame = await source.ReadAsync(timeout.Token) ?? throw new CliError($"source {source.Description}: ended without a frame");
-                    if (i == 0) Console.Out.WriteLine($"source: {source.Description}: first frame {frame.Length} bytes");
+                    using var frame = await source.ReadAsync(timeout.Token) ?? throw new CliError($"{prefix}source {source.Description}: ended without a frame");
+                    if (i == 0) Console.Out.WriteLine($"{prefix}source: {source.Description}: first frame {frame.Length} bytes");
                     try
                     {
                         var result = classifier.Classify(frame.Data, 1);
-                        Console.Out.WriteLine($"classified: {result.Top[0].Label} {result.Top[0].Score:0.###} ({result.Image.SourceWidth}x{result.Image.SourceHeight} {result.Image.Format})");
-                        return ExitCodes.Ok;
+                        Console.Out.WriteLine($"{prefix}classified: {result.Top[0].Label} {result.Top[0].Score:0.###} ({result.Image.SourceWidth}x{result.Image.SourceHeight} {result.Image.Format})");
+                        return;
                     }
                     catch (Core.Imaging.ImageDecodeException e)
                     {
@@ -437,18 +519,18 @@ internal static class RunCommand
                     }
                     catch (InferenceException e)
                     {
-                        throw new CliError($"Model:Path: the model fails on a frame from {source.Description}: {e.Message}");
+                        throw new CliError($"{modelKey}: the model fails on a frame from {source.Description}: {e.Message}");
                     }
                 }
-                throw new CliError($"source {source.Description}: none of the first 5 frames decodes ({lastProblem})");
+                throw new CliError($"{prefix}source {source.Description}: none of the first 5 frames decodes ({lastProblem})");
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new CliError($"source {source.Description}: no frame within {wait} ms");
+                throw new CliError($"{prefix}source {source.Description}: no frame within {wait} ms");
             }
             catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
             {
-                throw new CliError($"source {source.Description}: {e.Message}");
+                throw new CliError($"{prefix}source {source.Description}: {e.Message}");
             }
         }
     }

@@ -21,6 +21,32 @@ public sealed record EdgedOptions
     public Webhooks.WebhookOptions[] Webhooks { get; set; } = [];
     /// <summary>Frames from before to after each state change saved as clips (off unless Clips:Folder is set).</summary>
     public Clips.ClipOptions Clips { get; set; } = new();
+    /// <summary>
+    /// Several cameras in one daemon, each with its own source, trigger and regions (empty: the one camera of the
+    /// top-level Source, Trigger and Regions).
+    /// </summary>
+    public CameraOptions[] Cameras { get; set; } = [];
+
+    /// <summary>
+    /// The cameras to run, each with the configuration key its settings are under ("Cameras:1:" or, for the
+    /// top-level single camera, ""): one list whichever way the configuration was written.
+    /// </summary>
+    public IReadOnlyList<(string Key, CameraOptions Camera)> CameraList() => Cameras.Length == 0
+        ? [("", new CameraOptions { Name = Source.Name, Source = Source, Trigger = Trigger, Regions = Regions })]
+        : [.. Cameras.Select((c, i) => ($"Cameras:{i}:", c))];
+}
+
+/// <summary>One camera of several (<c>Cameras:N</c>).</summary>
+public sealed record CameraOptions
+{
+    /// <summary>The camera's name in events, webhooks, results, metrics and the page (letters, digits, '-', '_'; unique).</summary>
+    public string Name { get; set; } = "";
+    public SourceOptions Source { get; set; } = new();
+    public TriggerOptions Trigger { get; set; } = new();
+    /// <summary>Named parts of this camera's frame, each classified on its own (empty: the whole frame).</summary>
+    public Regions.RegionOptions[] Regions { get; set; } = [];
+    /// <summary>A model of this camera's own (fixed: model updates replace only Model:Path's); empty = the daemon's model, shared.</summary>
+    public string? Model { get; set; }
 }
 
 public sealed record GpioOptions
@@ -45,6 +71,8 @@ public sealed record RuleOptions
     public int DurationMs { get; set; } = 500;
     /// <summary>The region whose results drive the pin (empty: every region, or the whole frame).</summary>
     public string? Region { get; set; }
+    /// <summary>The camera whose results drive the pin (empty: every camera).</summary>
+    public string? Camera { get; set; }
 }
 
 public sealed record SnapshotOptions
@@ -86,7 +114,7 @@ public sealed record ModelOptions
 
 public sealed record SourceOptions
 {
-    /// <summary>The camera's name in events, webhooks, results and metrics (letters, digits, '-', '_').</summary>
+    /// <summary>The camera's name in events, webhooks, results and metrics (letters, digits, '-', '_'); with Cameras, the camera's Name is used.</summary>
     public string Name { get; set; } = "camera";
     /// <summary>pipe, http, v4l2, folder or image.</summary>
     public string Kind { get; set; } = "folder";

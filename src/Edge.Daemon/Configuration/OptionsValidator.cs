@@ -24,45 +24,8 @@ public static class OptionsValidator
         Check(updates.ProbationFrames == 0 || updates.RollbackFailures <= updates.ProbationFrames, "Model:Updates:RollbackFailures",
             $"must not exceed Model:Updates:ProbationFrames ({updates.ProbationFrames}), got {updates.RollbackFailures}");
         Check(updates.StableMs is >= 0 and <= 600_000, "Model:Updates:StableMs", $"must be 0..600000, got {updates.StableMs}");
-        switch (o.Source.Kind.ToLowerInvariant())
-        {
-            case "pipe":
-                Check(!string.IsNullOrWhiteSpace(o.Source.Command), "Source:Command", "is required for Source:Kind=pipe (e.g. \"rpicam-vid -t 0 --codec mjpeg -o -\")");
-                break;
-            case "http":
-                Check(Uri.TryCreate(o.Source.Url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https", "Source:Url", $"'{o.Source.Url}' is not an http(s) URL");
-                break;
-            case "v4l2":
-                Check(o.Source.Device.StartsWith("/dev/", StringComparison.Ordinal), "Source:Device", $"'{o.Source.Device}' is not a /dev path");
-                Check(o.Source.Width is >= 16 and <= 8192 && o.Source.Height is >= 16 and <= 8192, "Source:Width/Height", $"{o.Source.Width}x{o.Source.Height} is not a camera size");
-                break;
-            case "folder" or "image":
-                Check(o.Source.Path is null || Directory.Exists(o.Source.Path) || File.Exists(o.Source.Path), "Source:Path", $"'{o.Source.Path}' does not exist");
-                Check(o.Source.Fps is >= 0.001 and <= 1000, "Source:Fps", $"must be 0.001..1000 (frames per second), got {o.Source.Fps}");
-                Check(o.Source.StableMs is >= 0 and <= 600_000, "Source:StableMs", $"must be 0..600000, got {o.Source.StableMs}");
-                break;
-            default:
-                errors.Add($"Source:Kind: '{o.Source.Kind}' is not one of pipe, http, v4l2, folder, image");
-                break;
-        }
-        Check(o.Source.NoFrameTimeoutMs is >= 100 and <= 600_000, "Source:NoFrameTimeoutMs", $"must be 100..600000, got {o.Source.NoFrameTimeoutMs}");
-        Check(o.Source.MaxFrameBytes is >= 1024 and <= 256 * 1024 * 1024, "Source:MaxFrameBytes", $"must be 1 KiB..256 MiB, got {o.Source.MaxFrameBytes}");
-        var mode = o.Trigger.Mode.ToLowerInvariant();
-        Check(mode is "continuous" or "motion" or "gpio" or "http", "Trigger:Mode", $"'{o.Trigger.Mode}' is not one of continuous, motion, gpio, http");
-        Check(o.Trigger.Smoothing is >= 1 and <= 100, "Trigger:Smoothing", $"must be 1..100, got {o.Trigger.Smoothing}");
-        var m = o.Trigger.Motion;
-        Check(m.RoiX is >= 0 and < 1 && m.RoiY is >= 0 and < 1 && m.RoiWidth is > 0 and <= 1 && m.RoiHeight is > 0 and <= 1,
-            "Trigger:Motion:Roi*", "RoiX/RoiY must be in [0, 1) and RoiWidth/RoiHeight in (0, 1]");
-        Check(m.RegionThreshold is > 0 and <= 1, "Trigger:Motion:RegionThreshold", $"must be in (0, 1], got {m.RegionThreshold}");
-        Check(m.CooldownMs >= 0, "Trigger:Motion:CooldownMs", $"must be 0 or more, got {m.CooldownMs}");
-        Check(m.Width is >= 8 and <= 640 && m.Height is >= 8 and <= 480, "Trigger:Motion:Width/Height", $"{m.Width}x{m.Height} is not 8x8..640x480");
-        if (mode == "gpio")
-        {
-            Check(o.Trigger.Gpio.Pin >= 0, "Trigger:Gpio:Pin", "is required for Trigger:Mode=gpio");
-            Check(o.Trigger.Gpio.Pull.ToLowerInvariant() is "up" or "down" or "none", "Trigger:Gpio:Pull", $"'{o.Trigger.Gpio.Pull}' is not one of up, down, none");
-            Check(o.Trigger.Gpio.Edge.ToLowerInvariant() is "rising" or "falling" or "both", "Trigger:Gpio:Edge", $"'{o.Trigger.Gpio.Edge}' is not one of rising, falling, both");
-            Check(o.Trigger.Gpio.DebounceMs is >= 0 and <= 10_000, "Trigger:Gpio:DebounceMs", $"must be 0..10000, got {o.Trigger.Gpio.DebounceMs}");
-        }
+        var cameras = o.CameraList();
+        ValidateCameras(o, cameras, errors);
         for (var i = 0; i < o.Actions.Rules.Length; i++)
         {
             var r = o.Actions.Rules[i];
@@ -70,25 +33,27 @@ public static class OptionsValidator
             Check(r.Pin >= 0, $"Actions:Rules:{i}:Pin", "is required (a GPIO line number)");
             Check(r.MinScore is >= 0 and <= 1, $"Actions:Rules:{i}:MinScore", $"must be 0..1, got {r.MinScore}");
             Check(r.DurationMs is >= 1 and <= 3_600_000, $"Actions:Rules:{i}:DurationMs", $"must be 1..3600000, got {r.DurationMs}");
-            Check(string.IsNullOrEmpty(r.Region) || o.Regions.Any(g => g.Name == r.Region), $"Actions:Rules:{i}:Region",
-                $"'{r.Region}' is not one of the Regions ({(o.Regions.Length == 0 ? "none configured" : string.Join(", ", o.Regions.Select(g => g.Name)))})");
+            var ruled = string.IsNullOrEmpty(r.Camera) ? cameras : [.. cameras.Where(c => c.Camera.Name == r.Camera)];
+            if (ruled.Count == 0)
+                errors.Add($"Actions:Rules:{i}:Camera: '{Clip(r.Camera!)}' is not one of the Cameras ({string.Join(", ", cameras.Select(c => c.Camera.Name))})");
+            var regions = ruled.SelectMany(c => c.Camera.Regions).Select(g => g.Name).Distinct().ToList();
+            if (ruled.Count > 0 && !string.IsNullOrEmpty(r.Region) && !regions.Contains(r.Region))
+                errors.Add($"Actions:Rules:{i}:Region: '{Clip(r.Region)}' is not one of the {(string.IsNullOrEmpty(r.Camera) ? "" : r.Camera + " camera's ")}Regions " +
+                    $"({(regions.Count == 0 ? "none configured" : string.Join(", ", regions))})");
         }
-        if (!IsName(o.Source.Name)) errors.Add($"Source:Name: '{Clip(o.Source.Name)}' must be 1-32 letters, digits, '-' or '_'");
-        ValidateRegions(o, errors);
         ValidateDecision(o.Decision, errors);
         ValidateWebhooks(o, errors);
         ValidateClips(o, errors);
-        if (!string.IsNullOrEmpty(o.Actions.Snapshots.Folder) && o.Source.Kind.ToLowerInvariant() is "folder" or "image")
+        foreach (var (key, c) in cameras)
         {
+            if (string.IsNullOrEmpty(o.Actions.Snapshots.Folder) || c.Source.Kind.ToLowerInvariant() is not ("folder" or "image")) continue;
             var snapshots = Path.GetFullPath(o.Actions.Snapshots.Folder).TrimEnd('/') + "/";
-            var source = Path.GetFullPath(o.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
+            var source = Path.GetFullPath(c.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
             Check(!snapshots.StartsWith(source, StringComparison.Ordinal) && !source.StartsWith(snapshots, StringComparison.Ordinal), "Actions:Snapshots:Folder",
-                $"'{o.Actions.Snapshots.Folder}' overlaps Source:Path '{o.Source.Path}': snapshots would become frames again");
+                $"'{o.Actions.Snapshots.Folder}' overlaps {key}Source:Path '{c.Source.Path}': snapshots would become frames again");
         }
         Check(o.Actions.Snapshots.MaxFiles >= 1, "Actions:Snapshots:MaxFiles", $"must be at least 1, got {o.Actions.Snapshots.MaxFiles}");
         Check(o.Actions.Snapshots.MinFreeMb >= 0, "Actions:Snapshots:MinFreeMb", $"must be 0 or more, got {o.Actions.Snapshots.MinFreeMb}");
-        Check(o.Trigger.MaxRate is > 0 and <= 1000, "Trigger:MaxRate", $"must be in (0, 1000], got {o.Trigger.MaxRate}");
-        Check(o.Trigger.Burst is >= 1 and <= 100, "Trigger:Burst", $"must be 1..100, got {o.Trigger.Burst}");
         Check(!o.Store.Enabled || o.Store.Path is null || !string.IsNullOrWhiteSpace(o.Store.Path), "Store:Path", "must not be empty (leave it out for the state directory, or set Store:Enabled=false to run without recording)");
         Check(o.Store.MaxPending is >= 10 and <= 1_000_000, "Store:MaxPending", $"must be 10..1000000, got {o.Store.MaxPending}");
         Check(o.Store.MaxRows >= 1, "Store:MaxRows", $"must be at least 1, got {o.Store.MaxRows}");
@@ -113,19 +78,103 @@ public static class OptionsValidator
     /// <summary>Most regions per camera: each costs an inference per classified frame.</summary>
     public const int MaxRegions = Core.Imaging.Preprocessor.MaxPlans;
 
-    private static void ValidateRegions(EdgedOptions o, List<string> errors)
+    /// <summary>Most cameras in one daemon.</summary>
+    public const int MaxCameras = 16;
+
+    private static void ValidateCameras(EdgedOptions o, IReadOnlyList<(string Key, CameraOptions Camera)> cameras, List<string> errors)
     {
-        if (o.Regions.Length > MaxRegions) errors.Add($"Regions: at most {MaxRegions} regions, got {o.Regions.Length}");
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < o.Regions.Length; i++)
+        if (o.Cameras.Length > 0)
         {
-            var r = o.Regions[i];
+            // Settings that would be silently ignored next to Cameras are refused, naming where they belong.
+            if (o.Source != new SourceOptions()) errors.Add("Source: with Cameras, each camera has its own (Cameras:N:Source); remove the top-level Source");
+            if (o.Trigger != new TriggerOptions()) errors.Add("Trigger: with Cameras, each camera has its own (Cameras:N:Trigger); remove the top-level Trigger");
+            if (o.Regions.Length > 0) errors.Add("Regions: with Cameras, each camera has its own (Cameras:N:Regions); remove the top-level Regions");
+            if (o.Cameras.Length > MaxCameras) errors.Add($"Cameras: at most {MaxCameras}, got {o.Cameras.Length}");
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (key, c) in cameras)
+        {
+            // The single camera's name is Source:Name; each of several cameras has its own Name.
+            var nameKey = key.Length == 0 ? "Source:Name" : key + "Name";
+            if (!IsName(c.Name)) errors.Add($"{nameKey}: '{Clip(c.Name)}' must be 1-32 letters, digits, '-' or '_'");
+            else if (!names.Add(c.Name)) errors.Add($"{nameKey}: '{c.Name}' is used twice");
+            if (c.Model is not null && !File.Exists(c.Model)) errors.Add($"{key}Model: '{Clip(c.Model)}' does not exist");
+            ValidateSource(key, c.Source, errors);
+            ValidateTrigger(key, c.Trigger, errors);
+            ValidateRegions(key, c.Regions, errors);
+        }
+    }
+
+    private static void ValidateSource(string key, SourceOptions s, List<string> errors)
+    {
+        void Check(bool ok, string name, string message)
+        {
+            if (!ok) errors.Add($"{key}Source:{name}: {message}");
+        }
+        switch (s.Kind.ToLowerInvariant())
+        {
+            case "pipe":
+                Check(!string.IsNullOrWhiteSpace(s.Command), "Command", $"is required for {key}Source:Kind=pipe (e.g. \"rpicam-vid -t 0 --codec mjpeg -o -\")");
+                break;
+            case "http":
+                Check(Uri.TryCreate(s.Url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https", "Url", $"'{s.Url}' is not an http(s) URL");
+                break;
+            case "v4l2":
+                Check(s.Device.StartsWith("/dev/", StringComparison.Ordinal), "Device", $"'{s.Device}' is not a /dev path");
+                Check(s.Width is >= 16 and <= 8192 && s.Height is >= 16 and <= 8192, "Width/Height", $"{s.Width}x{s.Height} is not a camera size");
+                break;
+            case "folder" or "image":
+                Check(s.Path is null || Directory.Exists(s.Path) || File.Exists(s.Path), "Path", $"'{s.Path}' does not exist");
+                Check(s.Fps is >= 0.001 and <= 1000, "Fps", $"must be 0.001..1000 (frames per second), got {s.Fps}");
+                Check(s.StableMs is >= 0 and <= 600_000, "StableMs", $"must be 0..600000, got {s.StableMs}");
+                break;
+            default:
+                errors.Add($"{key}Source:Kind: '{s.Kind}' is not one of pipe, http, v4l2, folder, image");
+                break;
+        }
+        Check(s.NoFrameTimeoutMs is >= 100 and <= 600_000, "NoFrameTimeoutMs", $"must be 100..600000, got {s.NoFrameTimeoutMs}");
+        Check(s.MaxFrameBytes is >= 1024 and <= 256 * 1024 * 1024, "MaxFrameBytes", $"must be 1 KiB..256 MiB, got {s.MaxFrameBytes}");
+    }
+
+    private static void ValidateTrigger(string key, TriggerOptions t, List<string> errors)
+    {
+        void Check(bool ok, string name, string message)
+        {
+            if (!ok) errors.Add($"{key}Trigger:{name}: {message}");
+        }
+        var mode = t.Mode.ToLowerInvariant();
+        Check(mode is "continuous" or "motion" or "gpio" or "http", "Mode", $"'{t.Mode}' is not one of continuous, motion, gpio, http");
+        Check(t.Smoothing is >= 1 and <= 100, "Smoothing", $"must be 1..100, got {t.Smoothing}");
+        var m = t.Motion;
+        Check(m.RoiX is >= 0 and < 1 && m.RoiY is >= 0 and < 1 && m.RoiWidth is > 0 and <= 1 && m.RoiHeight is > 0 and <= 1,
+            "Motion:Roi*", "RoiX/RoiY must be in [0, 1) and RoiWidth/RoiHeight in (0, 1]");
+        Check(m.RegionThreshold is > 0 and <= 1, "Motion:RegionThreshold", $"must be in (0, 1], got {m.RegionThreshold}");
+        Check(m.CooldownMs >= 0, "Motion:CooldownMs", $"must be 0 or more, got {m.CooldownMs}");
+        Check(m.Width is >= 8 and <= 640 && m.Height is >= 8 and <= 480, "Motion:Width/Height", $"{m.Width}x{m.Height} is not 8x8..640x480");
+        if (mode == "gpio")
+        {
+            Check(t.Gpio.Pin >= 0, "Gpio:Pin", $"is required for {key}Trigger:Mode=gpio");
+            Check(t.Gpio.Pull.ToLowerInvariant() is "up" or "down" or "none", "Gpio:Pull", $"'{t.Gpio.Pull}' is not one of up, down, none");
+            Check(t.Gpio.Edge.ToLowerInvariant() is "rising" or "falling" or "both", "Gpio:Edge", $"'{t.Gpio.Edge}' is not one of rising, falling, both");
+            Check(t.Gpio.DebounceMs is >= 0 and <= 10_000, "Gpio:DebounceMs", $"must be 0..10000, got {t.Gpio.DebounceMs}");
+        }
+        Check(t.MaxRate is > 0 and <= 1000, "MaxRate", $"must be in (0, 1000], got {t.MaxRate}");
+        Check(t.Burst is >= 1 and <= 100, "Burst", $"must be 1..100, got {t.Burst}");
+    }
+
+    private static void ValidateRegions(string key, Regions.RegionOptions[] regions, List<string> errors)
+    {
+        if (regions.Length > MaxRegions) errors.Add($"{key}Regions: at most {MaxRegions} regions, got {regions.Length}");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < regions.Length; i++)
+        {
+            var r = regions[i];
             // Names appear in URLs, metrics labels, file names and the page: a plain word keeps them safe everywhere.
-            if (!IsName(r.Name)) errors.Add($"Regions:{i}:Name: '{Clip(r.Name)}' must be 1-32 letters, digits, '-' or '_'");
-            else if (!names.Add(r.Name)) errors.Add($"Regions:{i}:Name: '{r.Name}' is used twice");
+            if (!IsName(r.Name)) errors.Add($"{key}Regions:{i}:Name: '{Clip(r.Name)}' must be 1-32 letters, digits, '-' or '_'");
+            else if (!names.Add(r.Name)) errors.Add($"{key}Regions:{i}:Name: '{r.Name}' is used twice");
             else if (r.Name == Regions.Region.WholeFrameName && !Regions.Region.From(r).IsWholeFrame)
-                errors.Add($"Regions:{i}:Name: '{r.Name}' is the name of the whole frame; choose another");
-            if (Regions.Region.From(r).Problem() is { } p) errors.Add($"Regions:{i}: {p}");
+                errors.Add($"{key}Regions:{i}:Name: '{r.Name}' is the name of the whole frame; choose another");
+            if (Regions.Region.From(r).Problem() is { } p) errors.Add($"{key}Regions:{i}: {p}");
         }
     }
 
@@ -184,13 +233,14 @@ public static class OptionsValidator
         var c = o.Clips;
         if (c.Folder is null) return;
         if (string.IsNullOrWhiteSpace(c.Folder)) errors.Add("Clips:Folder: must not be empty (leave it out for no clips)");
-        else if (o.Source.Kind.ToLowerInvariant() is "folder" or "image")
-        {
-            var clips = Path.GetFullPath(c.Folder).TrimEnd('/') + "/";
-            var source = Path.GetFullPath(o.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
-            if (clips.StartsWith(source, StringComparison.Ordinal) || source.StartsWith(clips, StringComparison.Ordinal))
-                errors.Add($"Clips:Folder: '{Clip(c.Folder)}' overlaps Source:Path: clips would become frames again");
-        }
+        else
+            foreach (var (key, camera) in o.CameraList().Where(x => x.Camera.Source.Kind.ToLowerInvariant() is "folder" or "image"))
+            {
+                var clips = Path.GetFullPath(c.Folder).TrimEnd('/') + "/";
+                var source = Path.GetFullPath(camera.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
+                if (clips.StartsWith(source, StringComparison.Ordinal) || source.StartsWith(clips, StringComparison.Ordinal))
+                    errors.Add($"Clips:Folder: '{Clip(c.Folder)}' overlaps {key}Source:Path: clips would become frames again");
+            }
         if (c.PreSeconds is < 0 or > 300) errors.Add($"Clips:PreSeconds: must be 0..300, got {c.PreSeconds}");
         if (c.PostSeconds is < 0 or > 300) errors.Add($"Clips:PostSeconds: must be 0..300, got {c.PostSeconds}");
         if (c.BufferMb is < 1 or > 1024) errors.Add($"Clips:BufferMb: must be 1..1024, got {c.BufferMb}");

@@ -23,7 +23,15 @@ public sealed record StatusResponse(string Version, double UptimeSeconds, Health
     long FramesCaptured, long FramesDropped, long FramesClassified, long CorruptFrames, long InferenceErrors, string? LastInferenceError, long MotionEvents,
     double ClassificationsPerSecond, LatencySummary LatencyMs, StageSummary StagesMs, double[] RecentLatencyMs, LatestSummary? Latest, StoreSummary Store,
     UploadSummary Uploads, string Camera, IReadOnlyList<Pipeline.RegionStatus> Regions, DecisionSummary Decision, IReadOnlyList<StateEventRecord> RecentEvents,
-    IReadOnlyList<Webhooks.WebhookStatus> Webhooks, long FramesSkipped, double MaxRate, ClipsSummary Clips);
+    IReadOnlyList<Webhooks.WebhookStatus> Webhooks, long FramesSkipped, double MaxRate, ClipsSummary Clips, IReadOnlyList<CameraSummary> Cameras);
+/// <summary>
+/// One camera of the daemon: the top level of the status repeats the first camera's fields (for single-camera clients);
+/// this has every camera's, each on its own.
+/// </summary>
+public sealed record CameraSummary(string Name, HealthSummary Health, SourceStatus Source, string Trigger, double MaxRate, long FramesCaptured,
+    long FramesClassified, long FramesSkipped, long FramesDropped, long CorruptFrames, long InferenceErrors, double ClassificationsPerSecond,
+    LatencySummary LatencyMs, LatencySummary CaptureToResultMs, string Model, bool OwnModel, IReadOnlyList<Pipeline.RegionStatus> Regions,
+    IReadOnlyList<StateEventRecord> RecentEvents, long StateChanges);
 public sealed record ClipsSummary(bool Enabled, string? Folder, long Saved, long Failed);
 /// <summary>The decision rules in force, as configured.</summary>
 public sealed record DecisionSummary(float MinScore, float MinMargin, IReadOnlyList<Decisions.ClassThresholdOptions> Classes, int Consecutive, float? LeaveScore,
@@ -31,7 +39,7 @@ public sealed record DecisionSummary(float MinScore, float MinMargin, IReadOnlyL
 public sealed record EventsResponse(IReadOnlyList<StoredEvent> Events, long LastId);
 public sealed record ClassifyResponse(IReadOnlyList<StoredPrediction> Top, double LatencyMs);
 public sealed record ErrorResponse(string Error);
-public sealed record TriggerResponse(string Status, int Frames);
+public sealed record TriggerResponse(string Status, int Frames, IReadOnlyList<string> Cameras);
 public sealed record ResultsResponse(IReadOnlyList<StoredResult> Results, long LastId);
 
 // Named float literals: a non-finite number must never turn the API into 500s (the pipeline refuses them; this is the second line).

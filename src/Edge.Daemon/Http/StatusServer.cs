@@ -25,10 +25,11 @@ public static class StatusServer
     private const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-    public static WebApplication Build(ClassificationPipeline pipeline, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
-        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null,
+    public static WebApplication Build(CameraSet cameras, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
+        UploadClassifier? uploads, ILoggerProvider? logs = null, IReadOnlyList<Triggers.GpioEdgeTrigger>? edges = null, Models.ModelUpdater? updates = null,
         IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
+        var primary = cameras.Primary;
         // The empty builder, not the slim one: the slim builder reads appsettings.json from the working directory
         // (a malformed one stopped edged from starting) and watches that directory's whole tree for changes (one
         // inotify watch per subdirectory, walked at start: seconds and thousands of watches under a large working
@@ -117,17 +118,17 @@ public static class StatusServer
 
         app.MapGet("/healthz", () =>
         {
-            var problems = pipeline.Health();
+            var problems = cameras.Health();
             return problems.Count == 0
                 ? Results.Text("ok\n")
                 : Results.Text(string.Concat(problems.Select(p => p + "\n")), "text/plain; charset=utf-8", statusCode: StatusCodes.Status503ServiceUnavailable);
         });
-        app.MapGet("/api/status", () => Results.Json(Status(pipeline, uploads, updates, !open, webhooks), HttpJson.Default.StatusResponse));
-        app.MapGet("/api/model", () => Results.Json(Model(pipeline, updates, !open), HttpJson.Default.ModelSummary));
+        app.MapGet("/api/status", () => Results.Json(Status(cameras, uploads, updates, !open, webhooks), HttpJson.Default.StatusResponse));
+        app.MapGet("/api/model", () => Results.Json(Model(cameras.Models, updates, !open), HttpJson.Default.ModelSummary));
         app.MapGet("/api/model/events", (int? limit) =>
         {
             if (limit is < 1 or > Storage.ResultStore.MaxModelEvents) return Error($"limit must be 1..{Storage.ResultStore.MaxModelEvents}", 400);
-            if (pipeline.Store is not { } store) return Error("results are not recorded (Store:Enabled=false); GET /api/model shows the recent events", 404);
+            if (cameras.Store is not { } store) return Error("results are not recorded (Store:Enabled=false); GET /api/model shows the recent events", 404);
             try { return Results.Json(new ModelEventsResponse(store.ModelEvents(limit ?? 100)), HttpJson.Default.ModelEventsResponse); }
             catch (Storage.StoreUnavailableException e) { return Error(e.Message, 503); }
         });
@@ -185,7 +186,7 @@ public static class StatusServer
                 {
                     return Error("edged is stopping", 503);
                 }
-                var response = new ModelUpdateResponse(outcome.Outcome, outcome.Model, outcome.Reason, pipeline.Models.ProbationFrames);
+                var response = new ModelUpdateResponse(outcome.Outcome, outcome.Model, outcome.Reason, cameras.Models.ProbationFrames);
                 return Results.Json(response, HttpJson.Default.ModelUpdateResponse,
                     statusCode: outcome.Outcome == Models.ModelUpdateOutcome.Refused ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
             }
@@ -204,7 +205,7 @@ public static class StatusServer
                 from = t;
             }
             if (limit is < 1 or > 10_000) return Error("limit must be 1..10000", 400);
-            if (pipeline.Store is not { } store) return Error("results are not recorded (Store:Enabled=false)", 404);
+            if (cameras.Store is not { } store) return Error("results are not recorded (Store:Enabled=false)", 404);
             try
             {
                 var rows = store.Query(after, from, limit ?? 100);
@@ -219,10 +220,10 @@ public static class StatusServer
         {
             if (limit is < 1 or > 10_000) return Error("limit must be 1..10000", 400);
             if (after is < 0) return Error("after must be 0 or more", 400);
-            if (pipeline.Store is not { } store)
+            if (cameras.Store is not { } store)
             {
                 // Without a store the recent events in memory are all there is (no ids to page with).
-                var recent = pipeline.RecentEvents.TakeLast(limit ?? 100).Select((e, i) => new Storage.StoredEvent(0, e.Time, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Frame, e.Model, e.Snapshot, e.Clip)).ToList();
+                var recent = RecentEvents(cameras).TakeLast(limit ?? 100).Select((e, i) => new Storage.StoredEvent(0, e.Time, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Frame, e.Model, e.Snapshot, e.Clip)).ToList();
                 return Results.Json(new EventsResponse(recent, 0), HttpJson.Default.EventsResponse);
             }
             try
@@ -237,20 +238,23 @@ public static class StatusServer
         });
         app.MapGet("/api/clips/{file}", (string file) =>
         {
-            if (pipeline.Settings.Clips is not { } clips) return Error("clips are off (Clips:Folder)", 404);
+            // Cameras' clips share one folder: any camera's recorder knows the names.
+            if (primary.Settings.Clips is not { } clips) return Error("clips are off (Clips:Folder)", 404);
             if (clips.PathOf(file) is not { } path) return Error("no such clip (it is written once its PostSeconds have passed)", 404);
             // Streamed from the file: a clip can be BufferMb large.
             return Results.File(path, file.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "video/x-motion-jpeg");
         });
         app.MapGet("/api/snapshots/{name}", (string name) =>
         {
-            if (pipeline.Settings.Snapshots is not { } snapshots) return Error("snapshots are off (Actions:Snapshots:Folder)", 404);
+            if (primary.Settings.Snapshots is not { } snapshots) return Error("snapshots are off (Actions:Snapshots:Folder)", 404);
             if (snapshots.PathOf(name) is not { } path) return Error("no such snapshot", 404);
             return Results.File(path, "image/jpeg"); // streamed; a snapshot deleted by retention meanwhile ends the response
         });
-        app.MapGet("/api/frame/latest.jpg", () => pipeline.LatestFrame() is { } jpeg
-            ? Results.File(jpeg, "image/jpeg")
-            : Error("no frame yet", 404));
+        app.MapGet("/api/frame/latest.jpg", (string? camera) =>
+        {
+            if ((camera is null ? primary : cameras.Find(camera)) is not { } c) return Error(UnknownCamera(cameras, camera!), 404);
+            return c.LatestFrame() is { } jpeg ? Results.File(jpeg, "image/jpeg") : Error("no frame yet", 404);
+        });
         app.MapPost("/api/classify", async (HttpRequest request, HttpResponse response, CancellationToken ct) =>
         {
             if (uploads is null) return Error("uploads are off (Http:MaxQueuedUploads=0)", 404);
@@ -289,16 +293,21 @@ public static class StatusServer
                 if (!submitted) uploads.Release();
             }
         });
-        app.MapPost("/api/trigger", (HttpResponse response) =>
+        app.MapPost("/api/trigger", (HttpResponse response, string? camera) =>
         {
-            if (!pipeline.Trigger())
+            // One camera (?camera=NAME) or all of them.
+            IReadOnlyList<CameraPipeline> targets = camera is null ? cameras.Cameras : cameras.Find(camera) is { } c ? [c] : [];
+            if (targets.Count == 0) return Error(UnknownCamera(cameras, camera!), 404);
+            var refused = targets.Where(t => !t.Trigger()).Select(t => t.CameraName).ToList();
+            if (refused.Count == targets.Count)
             {
                 response.Headers.RetryAfter = "1";
-                return Error($"busy: {ClassificationPipeline.MaxPendingTriggerFrames} triggered frames are already waiting", 429);
+                return Error($"busy: {CameraPipeline.MaxPendingTriggerFrames} triggered frames are already waiting", 429);
             }
-            return Results.Json(new TriggerResponse("triggered", pipeline.Burst), HttpJson.Default.TriggerResponse, statusCode: 202);
+            return Results.Json(new TriggerResponse("triggered", targets[0].Burst, [.. targets.Select(t => t.CameraName).Except(refused)]), HttpJson.Default.TriggerResponse,
+                statusCode: 202);
         });
-        app.MapGet("/metrics", () => Results.Text(Metrics(pipeline, uploads, edge, updates, webhooks), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(cameras, uploads, edges, updates, webhooks), "text/plain; version=0.0.4; charset=utf-8"));
         var page = PageFile("index.html");
         var script = PageFile("app.js");
         var style = PageFile("style.css");
@@ -319,31 +328,44 @@ public static class StatusServer
 
     private static IResult Error(string message, int status) => Results.Json(new ErrorResponse(message), HttpJson.Default.ErrorResponse, statusCode: status);
 
-    public static ModelSummary Model(ClassificationPipeline p, Models.ModelUpdater? updates = null, bool api = false)
+    /// <summary>A camera name that is not one, said with the names there are (the name is the caller's: clipped, never HTML).</summary>
+    private static string UnknownCamera(CameraSet cameras, string name) =>
+        $"no camera '{Onnx.Metadata.ModelSettings.Clip(name)}' (cameras: {string.Join(", ", cameras.Cameras.Select(c => c.CameraName))})";
+
+    /// <summary>Every camera's recent state changes, oldest first.</summary>
+    private static List<Storage.StateEventRecord> RecentEvents(CameraSet cameras) =>
+        cameras.Cameras.Count == 1 ? [.. cameras.Primary.RecentEvents] : [.. cameras.Cameras.SelectMany(c => c.RecentEvents).OrderBy(e => e.Time)];
+
+    public static ModelSummary Model(Models.ModelSwitch models, Models.ModelUpdater? updates = null, bool api = false)
     {
-        var s = p.Models.State;
-        var c = p.Models.Current.Camera;
+        var s = models.State;
+        var c = models.Current.Camera;
         var m = c.Model;
         return new ModelSummary(m.Path, string.Join("x", m.InputShape(1)), m.ClassCount, c.ExecutionProviders, c.Options.EffectiveIntraOpThreads,
             s.Current.Sha256, s.Current.Version, s.Current.Origin, s.Current.LoadedAt,
-            s.OnProbation ? new ProbationSummary(s.ProbationClassified, s.ProbationFailures, s.ProbationFrames, p.Models.RollbackFailures) : null,
+            s.OnProbation ? new ProbationSummary(s.ProbationClassified, s.ProbationFailures, s.ProbationFrames, models.RollbackFailures) : null,
             s.Previous,
             new ModelUpdatesSummary(updates is not null, updates?.Folder, updates is not null && api, updates?.Accepted ?? 0, updates?.Refused ?? 0, updates?.RolledBack ?? 0,
                 s.Pending, updates?.Recent ?? []));
     }
 
-    public static StatusResponse Status(ClassificationPipeline p, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,
+    public static StatusResponse Status(CameraPipeline p, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,
+        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null) => Status(new CameraSet(p), uploads, updates, modelApi, webhooks);
+
+    public static StatusResponse Status(CameraSet cameras, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,
         IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
+        var p = cameras.Primary;
         var c = p.Counters;
-        var problems = p.Health();
+        var problems = cameras.Health();
         var (p50, p90, p99, n) = p.Latency.Percentiles();
         var latest = p.Latest;
+        var store = cameras.Store;
         return new StatusResponse(
             typeof(StatusServer).Assembly.GetName().Version?.ToString(3) ?? "0",
             Math.Round((DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds, 1),
             new HealthSummary(problems.Count == 0, problems),
-            Model(p, updates, modelApi),
+            Model(cameras.Models, updates, modelApi),
             p.Source, p.Mode.ToString().ToLowerInvariant(), c.FramesCaptured, c.FramesDropped, c.FramesClassified, c.CorruptFrames,
             c.InferenceErrors, c.LastInferenceError, p.MotionEvents,
             Math.Round(p.Latency.Rate(), 2),
@@ -352,67 +374,89 @@ public static class StatusServer
                 Math.Round(p.InferTimes.Percentiles().P50, 3), Math.Round(p.PostTimes.Percentiles().P50, 3)),
             [.. p.Latency.Recent(60).Select(v => Math.Round(v, 3))],
             latest is null ? null : new LatestSummary(latest.Sequence, latest.Time, latest.Trigger, latest.Top, Math.Round(latest.LatencyMs, 3)),
-            new StoreSummary(p.Store is not null, p.Store?.Path, p.Store?.IsOpen ?? false, c.StorePending, p.Store?.Written ?? 0, c.StoreLost, c.StoreError),
+            new StoreSummary(store is not null, store?.Path, store?.IsOpen ?? false, c.StorePending, store?.Written ?? 0, c.StoreLost, c.StoreError),
             new UploadSummary(uploads is not null, uploads?.Queued ?? 0, uploads?.Capacity ?? 0, uploads?.Completed ?? 0, uploads?.Rejected ?? 0, uploads?.Failed ?? 0),
-            p.CameraName, p.Regions, Decision(p), [.. p.RecentEvents.TakeLast(20)], [.. (webhooks ?? []).Select(w => w.Status)],
+            p.CameraName, p.Regions, Decision(cameras), [.. RecentEvents(cameras).TakeLast(20)], [.. (webhooks ?? []).Select(w => w.Status)],
             c.FramesSkipped, p.Settings.Lossless ? 0 : p.Settings.MaxRate,
-            new ClipsSummary(p.Settings.Clips is not null, p.Settings.Clips?.Folder, p.Settings.Clips?.Saved ?? 0, p.Settings.Clips?.Failed ?? 0));
+            new ClipsSummary(p.Settings.Clips is not null, p.Settings.Clips?.Folder, cameras.Cameras.Sum(x => x.Settings.Clips?.Saved ?? 0),
+                cameras.Cameras.Sum(x => x.Settings.Clips?.Failed ?? 0)),
+            [.. cameras.Cameras.Select(x => Camera(x, cameras.Models))]);
     }
 
-    private static DecisionSummary Decision(ClassificationPipeline p)
+    private static CameraSummary Camera(CameraPipeline p, Models.ModelSwitch shared)
     {
-        var d = p.Settings.Decision;
-        return new DecisionSummary(d.MinScore, d.MinMargin, d.Classes, d.Consecutive, d.LeaveScore, d.MinStateMs, p.StateChanges);
+        var c = p.Counters;
+        var problems = p.Health();
+        var (p50, p90, p99, n) = p.Latency.Percentiles();
+        var (c50, c90, c99, cn) = p.CaptureToResult.Percentiles();
+        return new CameraSummary(p.CameraName, new HealthSummary(problems.Count == 0, problems), p.Source, p.Mode.ToString().ToLowerInvariant(),
+            p.Settings.Lossless ? 0 : p.Settings.MaxRate, c.FramesCaptured, c.FramesClassified, c.FramesSkipped, c.FramesDropped, c.CorruptFrames, c.InferenceErrors,
+            Math.Round(p.Latency.Rate(), 2), new LatencySummary(Math.Round(p50, 3), Math.Round(p90, 3), Math.Round(p99, 3), n),
+            new LatencySummary(Math.Round(c50, 3), Math.Round(c90, 3), Math.Round(c99, 3), cn), p.Models.Current.Identity.Short, p.Models != shared,
+            p.Regions, [.. p.RecentEvents.TakeLast(20)], p.StateChanges);
+    }
+
+    private static DecisionSummary Decision(CameraSet cameras)
+    {
+        var d = cameras.Primary.Settings.Decision;
+        return new DecisionSummary(d.MinScore, d.MinMargin, d.Classes, d.Consecutive, d.LeaveScore, d.MinStateMs, cameras.Cameras.Sum(c => c.StateChanges));
     }
 
     /// <summary>Prometheus text exposition format 0.0.4.</summary>
     /// <summary>A label value as the Prometheus text format needs it: backslash, quote and line feed escaped.</summary>
     internal static string PrometheusLabel(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 
-    public static string Metrics(ClassificationPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null,
-        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
+    public static string Metrics(CameraPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null,
+        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null) => Metrics(new CameraSet(p), uploads, edge is null ? [] : [edge], updates, webhooks);
+
+    /// <summary>Prometheus text exposition format 0.0.4. What each camera does carries a <c>camera</c> label; what the daemon does has none.</summary>
+    public static string Metrics(CameraSet cameras, UploadClassifier? uploads = null, IReadOnlyList<Triggers.GpioEdgeTrigger>? edges = null,
+        Models.ModelUpdater? updates = null, IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
-        var c = p.Counters;
-        var s = p.Source;
-        var (p50, p90, p99, _) = p.Latency.Percentiles();
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
+        var all = cameras.Cameras.Select(p => (Camera: $"camera=\"{PrometheusLabel(p.CameraName)}\"", Pipeline: p, Counters: p.Counters, Source: p.Source)).ToList();
         void Metric(string name, string type, string help, FormattableString value)
         {
             sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
             sb.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
             sb.Append(value.ToString(inv)).Append('\n');
         }
-        Metric("edged_frames_captured_total", "counter", "Frames received from the source.", $"edged_frames_captured_total {c.FramesCaptured}");
-        Metric("edged_frames_dropped_total", "counter", "Frames dropped because inference was busy.", $"edged_frames_dropped_total {c.FramesDropped}");
-        Metric("edged_frames_classified_total", "counter", "Frames classified.", $"edged_frames_classified_total {c.FramesClassified}");
-        Metric("edged_frames_skipped_total", "counter", "Frames not classified because none was due (rate limit, no motion, no trigger).", $"edged_frames_skipped_total {c.FramesSkipped}");
-        Metric("edged_frames_corrupt_total", "counter", "Frames that did not decode.", $"edged_frames_corrupt_total {c.CorruptFrames}");
-        Metric("edged_inference_errors_total", "counter", "Classifications that failed (model error, non-finite scores).", $"edged_inference_errors_total {c.InferenceErrors}");
-        Metric("edged_healthy", "gauge", "1 when nothing keeps edged from doing its job (see /healthz).", $"edged_healthy {(p.Health().Count == 0 ? 1 : 0)}");
-        Metric("edged_motion_events_total", "counter", "Frames in which motion was seen.", $"edged_motion_events_total {p.MotionEvents}");
-        Metric("edged_source_reconnects_total", "counter", "Times the source was reopened.", $"edged_source_reconnects_total {s.Reconnects}");
-        Metric("edged_source_garbage_bytes_total", "counter", "Bytes from the source that were not part of a frame.", $"edged_source_garbage_bytes_total {s.GarbageBytes}");
-        Metric("edged_source_up", "gauge", "1 while the source delivers frames.", $"edged_source_up {(s.State == Capture.SourceState.Running ? 1 : 0)}");
-        Metric("edged_store_pending", "gauge", "Results waiting to be written.", $"edged_store_pending {c.StorePending}");
-        Metric("edged_store_lost_total", "counter", "Results that could not be kept.", $"edged_store_lost_total {c.StoreLost}");
+        // One line per camera: name{camera="..."} value.
+        void PerCamera(string name, string type, string help, Func<(string Camera, CameraPipeline Pipeline, PipelineCounters Counters, Capture.SourceStatus Source), double> value) =>
+            Metric(name, type, help, $"{string.Join("\n", all.Select(c => string.Create(inv, $"{name}{{{c.Camera}}} {value(c)}")))}");
+        PerCamera("edged_frames_captured_total", "counter", "Frames received from the camera's source.", c => c.Counters.FramesCaptured);
+        PerCamera("edged_frames_dropped_total", "counter", "Frames dropped because inference was busy.", c => c.Counters.FramesDropped);
+        PerCamera("edged_frames_classified_total", "counter", "Frames classified.", c => c.Counters.FramesClassified);
+        PerCamera("edged_frames_skipped_total", "counter", "Frames not classified because none was due (rate limit, no motion, no trigger).", c => c.Counters.FramesSkipped);
+        PerCamera("edged_frames_corrupt_total", "counter", "Frames that did not decode.", c => c.Counters.CorruptFrames);
+        PerCamera("edged_inference_errors_total", "counter", "Classifications that failed (model error, non-finite scores).", c => c.Counters.InferenceErrors);
+        Metric("edged_healthy", "gauge", "1 when nothing keeps edged from doing its job (see /healthz).", $"edged_healthy {(cameras.Health().Count == 0 ? 1 : 0)}");
+        PerCamera("edged_camera_healthy", "gauge", "1 when nothing keeps this camera from doing its job.", c => c.Pipeline.Health().Count == 0 ? 1 : 0);
+        PerCamera("edged_motion_events_total", "counter", "Frames in which motion was seen.", c => c.Pipeline.MotionEvents);
+        PerCamera("edged_source_reconnects_total", "counter", "Times the source was reopened.", c => c.Source.Reconnects);
+        PerCamera("edged_source_garbage_bytes_total", "counter", "Bytes from the source that were not part of a frame.", c => c.Source.GarbageBytes);
+        PerCamera("edged_source_up", "gauge", "1 while the source delivers frames.", c => c.Source.State == Capture.SourceState.Running ? 1 : 0);
+        var c0 = cameras.Primary.Counters;
+        Metric("edged_store_pending", "gauge", "Results waiting to be written.", $"edged_store_pending {c0.StorePending}");
+        Metric("edged_store_lost_total", "counter", "Results that could not be kept.", $"edged_store_lost_total {c0.StoreLost}");
         Metric("edged_uploads_total", "counter", "Uploaded images classified.", $"edged_uploads_total {uploads?.Completed ?? 0}");
         Metric("edged_uploads_rejected_total", "counter", "Uploads refused because the queue was full.", $"edged_uploads_rejected_total {uploads?.Rejected ?? 0}");
-        if (edge is not null)
+        if (edges is { Count: > 0 })
             Metric("edged_gpio_trigger_edges_total", "counter", "GPIO trigger edges: accepted (a classification), ignored (within the debounce time) or refused (the trigger queue was full).",
-                $"edged_gpio_trigger_edges_total{{result=\"accepted\"}} {edge.Accepted}\nedged_gpio_trigger_edges_total{{result=\"ignored\"}} {edge.Ignored}\nedged_gpio_trigger_edges_total{{result=\"refused\"}} {edge.Refused}");
-        if (p.Settings.Rules.Count > 0)
+                $"{string.Join("\n", edges.Select(e => string.Create(inv, $"edged_gpio_trigger_edges_total{{pin=\"{e.Pin}\",result=\"accepted\"}} {e.Accepted}\nedged_gpio_trigger_edges_total{{pin=\"{e.Pin}\",result=\"ignored\"}} {e.Ignored}\nedged_gpio_trigger_edges_total{{pin=\"{e.Pin}\",result=\"refused\"}} {e.Refused}")))}");
+        var rules = cameras.Cameras.SelectMany(c => c.Settings.Rules).Distinct().ToList();
+        if (rules.Count > 0)
             Metric("edged_gpio_output_pulses_total", "counter", "Results that matched an output rule (each raised its pin or extended its pulse).",
-                $"{string.Join("\n", p.Settings.Rules.Select(r => string.Create(inv, $"edged_gpio_output_pulses_total{{pin=\"{r.Pin}\",label=\"{PrometheusLabel(r.Label)}\"}} {r.Fired}")))}");
-        var regions = p.Regions;
-        var camera = PrometheusLabel(p.CameraName);
+                $"{string.Join("\n", rules.Select(r => string.Create(inv, $"edged_gpio_output_pulses_total{{pin=\"{r.Pin}\",label=\"{PrometheusLabel(r.Label)}\"}} {r.Fired}")))}");
+        var regions = all.SelectMany(c => c.Pipeline.Regions.Select(r => (c.Camera, Region: r))).ToList();
         Metric("edged_region_results_total", "counter", "Results per region (a frame classified gives one per region).",
-            $"{string.Join("\n", regions.Select(r => string.Create(inv, $"edged_region_results_total{{camera=\"{camera}\",region=\"{r.Name}\"}} {r.Classified}")))}");
+            $"{string.Join("\n", regions.Select(r => string.Create(inv, $"edged_region_results_total{{{r.Camera},region=\"{r.Region.Name}\"}} {r.Region.Classified}")))}");
         Metric("edged_region_state_changes_total", "counter", "State changes per region (see /api/events).",
-            $"{string.Join("\n", regions.Select(r => string.Create(inv, $"edged_region_state_changes_total{{camera=\"{camera}\",region=\"{r.Name}\"}} {r.StateChanges}")))}");
-        if (regions.Any(r => r.State is not null))
+            $"{string.Join("\n", regions.Select(r => string.Create(inv, $"edged_region_state_changes_total{{{r.Camera},region=\"{r.Region.Name}\"}} {r.Region.StateChanges}")))}");
+        if (regions.Any(r => r.Region.State is not null))
             Metric("edged_region_state", "gauge", "The current state of each region (1; a class, or unknown); regions without a decision yet are left out.",
-                $"{string.Join("\n", regions.Where(r => r.State is not null).Select(r => $"edged_region_state{{camera=\"{camera}\",region=\"{r.Name}\",state=\"{PrometheusLabel(r.State!)}\"}} 1"))}");
+                $"{string.Join("\n", regions.Where(r => r.Region.State is not null).Select(r => $"edged_region_state{{{r.Camera},region=\"{r.Region.Name}\",state=\"{PrometheusLabel(r.Region.State!)}\"}} 1"))}");
         if (webhooks is { Count: > 0 })
         {
             var hooks = webhooks.Select((w, i) => (Label: $"webhook=\"{i}\"", Status: w.Status)).ToList();
@@ -425,7 +469,7 @@ public static class StatusServer
             Metric("edged_webhook_lost_total", "counter", "State changes skipped (refused by the receiver) or deleted by retention before delivery.",
                 $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_lost_total{{{h.Label}}} {h.Status.Skipped + h.Status.Lost}")))}");
         }
-        var model = p.Models.State;
+        var model = cameras.Models.State;
         Metric("edged_model_info", "gauge", "The running model (1): its SHA-256 (first 12 hex digits) and version.",
             $"edged_model_info{{sha256=\"{model.Current.Short}\",version=\"{PrometheusLabel(model.Current.Version ?? "")}\",origin=\"{PrometheusLabel(model.Current.Origin)}\"}} 1");
         Metric("edged_model_on_probation", "gauge", "1 while a newly swapped-in model is on probation (the previous one is kept loaded).",
@@ -433,16 +477,20 @@ public static class StatusServer
         if (updates is not null)
             Metric("edged_model_updates_total", "counter", "Model updates by outcome: accepted (checked and swapped in), refused (the running model went on), rolled back (failed on probation).",
                 $"edged_model_updates_total{{result=\"accepted\"}} {updates.Accepted}\nedged_model_updates_total{{result=\"refused\"}} {updates.Refused}\nedged_model_updates_total{{result=\"rolled_back\"}} {updates.RolledBack}");
-        Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - p.StartedAt).TotalSeconds:0.###}");
+        Metric("edged_uptime_seconds", "gauge", "Seconds since start.", $"edged_uptime_seconds {(DateTimeOffset.UtcNow - cameras.Primary.StartedAt).TotalSeconds:0.###}");
         // Prometheus wants base units: seconds.
-        var (sumMs, count) = p.Latency.Cumulative;
         sb.Append("# HELP edged_inference_latency_seconds Decode to top-k latency: quantiles over the last classifications, sum and count since start.\n");
         sb.Append("# TYPE edged_inference_latency_seconds summary\n");
-        sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.5\"}} {p50 / 1000:0.######}\n");
-        sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.9\"}} {p90 / 1000:0.######}\n");
-        sb.Append(inv, $"edged_inference_latency_seconds{{quantile=\"0.99\"}} {p99 / 1000:0.######}\n");
-        sb.Append(inv, $"edged_inference_latency_seconds_sum {sumMs / 1000:0.######}\n");
-        sb.Append(inv, $"edged_inference_latency_seconds_count {count}\n");
+        foreach (var (camera, p, _, _) in all)
+        {
+            var (p50, p90, p99, _) = p.Latency.Percentiles();
+            var (sumMs, count) = p.Latency.Cumulative;
+            sb.Append(inv, $"edged_inference_latency_seconds{{{camera},quantile=\"0.5\"}} {p50 / 1000:0.######}\n");
+            sb.Append(inv, $"edged_inference_latency_seconds{{{camera},quantile=\"0.9\"}} {p90 / 1000:0.######}\n");
+            sb.Append(inv, $"edged_inference_latency_seconds{{{camera},quantile=\"0.99\"}} {p99 / 1000:0.######}\n");
+            sb.Append(inv, $"edged_inference_latency_seconds_sum{{{camera}}} {sumMs / 1000:0.######}\n");
+            sb.Append(inv, $"edged_inference_latency_seconds_count{{{camera}}} {count}\n");
+        }
         return sb.ToString();
     }
 

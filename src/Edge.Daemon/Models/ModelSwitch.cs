@@ -21,7 +21,7 @@ public sealed record ModelState(ModelIdentity Current, ModelIdentity? Previous, 
 
 /// <summary>
 /// The running model, and the swap to a new one. A checked model is <see cref="Offer"/>ed from any thread;
-/// the pipeline takes it between two frames (<see cref="BeginFrame"/>, on its own thread), so no frame is ever
+/// a pipeline takes it between two frames (<see cref="BeginFrame"/>, under <see cref="Gate"/>), so no frame is ever
 /// classified by a model that is half loaded, and the pipeline never waits for a load. The model it replaces
 /// stays loaded while the new one is on probation: if the new one fails <c>rollbackFailures</c> of its first
 /// <c>probationFrames</c> classifications, the old one is back before the next frame. Uploads take a
@@ -56,6 +56,12 @@ public sealed class ModelSwitch : IDisposable
 
     /// <summary>The model classifying camera frames now.</summary>
     public LoadedModel Current => Volatile.Read(ref _current);
+
+    /// <summary>
+    /// Taken by a camera's pipeline from <see cref="BeginFrame"/> to <see cref="Classified"/>: cameras sharing this model
+    /// classify in turn (one session, one set of buffers, one probation count).
+    /// </summary>
+    public Lock Gate { get; } = new();
 
     public int ProbationFrames => _probationFrames;
     public int RollbackFailures => _rollbackFailures;

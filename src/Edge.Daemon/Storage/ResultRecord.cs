@@ -5,7 +5,7 @@ public abstract record StoreEntry(DateTimeOffset Time);
 
 /// <summary>A classification as recorded; <paramref name="Model"/> is the short hash of the model that made it.</summary>
 public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot,
-    string? Model = null, string? Region = null, string? State = null) : StoreEntry(Time);
+    string? Model = null, string? Region = null, string? State = null, string? Camera = null) : StoreEntry(Time);
 
 /// <summary>
 /// A region's state change: <paramref name="From"/> (null: the first decision since start) → <paramref name="To"/> (a

@@ -81,6 +81,8 @@ public sealed class ResultStore : IDisposable
             if (!HasColumn("results", "model")) Execute("ALTER TABLE results ADD COLUMN model TEXT;");
             // ... and those written before regions their region and state (empty: the whole frame, no decision).
             if (!HasColumn("results", "region")) Execute("ALTER TABLE results ADD COLUMN region TEXT; ALTER TABLE results ADD COLUMN state TEXT;");
+            // ... and those written before several cameras their camera (empty: the one camera there was).
+            if (!HasColumn("results", "camera")) Execute("ALTER TABLE results ADD COLUMN camera TEXT;");
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -88,8 +90,8 @@ public sealed class ResultStore : IDisposable
             throw new StoreUnavailableException($"cannot open the results database '{Path}': {(e is SqliteException s ? Describe(s) : e.Message)}", e);
         }
         _insert = _db.CreateCommand();
-        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model, region, state) VALUES ($t, $s, $g, $k, $l, $p, $m, $r, $x);";
-        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m", "$r", "$x" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera) VALUES ($t, $s, $g, $k, $l, $p, $m, $r, $x, $c);";
+        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m", "$r", "$x", "$c" }) _insert.Parameters.Add(new SqliteParameter(p, null));
         _insertState = _db.CreateCommand();
         _insertState.CommandText = "INSERT INTO events(time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot, clip) VALUES ($t, $c, $r, $f, $o, $s, $k, $n, $m, $p, $l);";
         foreach (var p in new[] { "$t", "$c", "$r", "$f", "$o", "$s", "$k", "$n", "$m", "$p", "$l" }) _insertState.Parameters.Add(new SqliteParameter(p, null));
@@ -183,6 +185,7 @@ public sealed class ResultStore : IDisposable
                 _insert.Parameters[6].Value = (object?)r.Model ?? DBNull.Value;
                 _insert.Parameters[7].Value = (object?)r.Region ?? DBNull.Value;
                 _insert.Parameters[8].Value = (object?)r.State ?? DBNull.Value;
+                _insert.Parameters[9].Value = (object?)r.Camera ?? DBNull.Value;
                 _insert.ExecuteNonQuery();
                 ids[i] = LastRowId(tx);
             }
@@ -213,8 +216,8 @@ public sealed class ResultStore : IDisposable
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = afterId is not null || since is not null
-            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
-            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
+            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
         cmd.Parameters.AddWithValue("$a", afterId ?? 0);
         cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? long.MinValue);
         cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
@@ -227,7 +230,8 @@ public sealed class ResultStore : IDisposable
             {
                 list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
                     JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6),
-                    r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9)));
+                    r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9),
+                    r.IsDBNull(10) ? null : r.GetString(10)));
             }
             catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
             {

@@ -12,6 +12,8 @@ public sealed class GpioEdgeTrigger : IDisposable
 {
     private readonly GpioController _gpio;
     private readonly int _pin;
+    /// <summary>The input line (metrics name it).</summary>
+    public int Pin => _pin;
     private readonly TimeProvider _clock;
     private readonly long _debounceTicks;
     private readonly Func<bool> _fire;
