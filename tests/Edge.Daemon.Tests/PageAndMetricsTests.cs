@@ -26,11 +26,11 @@ public class PageAndMetricsTests
         Assert.That(File.Exists("/usr/bin/promtool"), Is.True, "promtool is missing: run tools/setup.sh");
         await using var d = new DaemonProcess(["--Store:Enabled=false"]);
         await d.WaitListeningAsync();
-        await d.WaitUntilAsync(async () => (await d.Client.GetStringAsync("metrics")).Contains("edged_frames_classified_total 2"), "two classifications");
+        await d.WaitUntilAsync(async () => (await d.Client.GetStringAsync("metrics")).Contains("edged_frames_classified_total{camera=\"camera\"} 2"), "two classifications");
         var metrics = await d.Client.GetStringAsync("metrics");
         var r = Run("/usr/bin/promtool", ["check", "metrics"], metrics);
         Assert.That(r.Code, Is.Zero, r.Out + r.Err);
-        Assert.That(metrics, Does.Contain("edged_inference_latency_seconds{quantile=\"0.5\"}"));
+        Assert.That(metrics, Does.Contain("edged_inference_latency_seconds{camera=\"camera\",quantile=\"0.5\"}"));
     }
 
     private static string DumpDom(TempDir dir, string url)
@@ -108,5 +108,63 @@ public class PageAndMetricsTests
         Assert.That(dom, Does.Match("<img id=\"frame\" alt=\"latest frame\" src=\"blob:"));
         Assert.That(dom, Does.Contain("image: ").And.Contain("(Running)"));
         Assert.That(dom, Does.Contain("<p id=\"error\"></p>"), "no error shown");
+    }
+
+    [Category(Needs.Chromium), Category(Needs.Python), Category(Needs.Promtool)]
+    [Test]
+    public async Task EveryCameraIsOnThePageWhichFitsAPhoneScreen()
+    {
+        Assert.That(File.Exists("/usr/bin/chromium"), Is.True, "chromium is missing: run tools/setup.sh");
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("edged.json"), $$"""
+            { "Cameras": [
+                { "Name": "door", "Source": { "Kind": "image", "Path": "{{Path.Combine(RepoPaths.Models, "samples", "sky.jpg")}}" },
+                  "Regions": [ { "Name": "latch", "X": 0.1, "Y": 0.2, "Width": 0.3, "Height": 0.3 } ] },
+                { "Name": "bin", "Source": { "Kind": "image", "Path": "{{Path.Combine(RepoPaths.Models, "samples", "tomatoes.jpg")}}" } } ],
+              "Store": { "Enabled": false } }
+            """);
+        await using var d = new DaemonProcess(["--config", dir.File("edged.json")]);
+        await d.WaitListeningAsync();
+        await d.WaitUntilAsync(async () => (await d.Client.GetStringAsync("metrics")).Contains("edged_frames_classified_total{camera=\"bin\"} 2"), "both cameras classifying");
+        var metrics = await d.Client.GetStringAsync("metrics");
+        var lint = Run("/usr/bin/promtool", ["check", "metrics"], metrics);
+        Assert.That(lint.Code, Is.Zero, lint.Out + lint.Err);
+
+        string[] browser = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", $"--user-data-dir={dir.File("profile")}", "--virtual-time-budget=4000", "--hide-scrollbars",
+            "--window-size=360,1600", "--force-device-scale-factor=1"];
+        var r = Run("/usr/bin/chromium", [.. browser, "--dump-dom", $"http://127.0.0.1:{d.Port}/"], seconds: 90);
+        Assert.That(r.Code, Is.Zero, r.Err);
+        Assert.That(r.Out, Does.Contain("<h2 id=\"camera\">door</h2>"), r.Out);
+        Assert.That(r.Out, Does.Contain("<h3>bin</h3>"), "the second camera has its card");
+        Assert.That(r.Out, Does.Match("<div class=\"card\"><h3>bin</h3><p class=\"\">ok</p><div class=\"view\"><img alt=\"latest frame\" src=\"blob:"), "with its own frame");
+        Assert.That(r.Out, Does.Contain("<td>latch</td>"), "the first camera's region");
+        Assert.That(r.Out, Does.Contain("<td>frame</td><td>red</td>").Or.Contain("<td>frame</td><td>undecided</td>"), "the second camera's whole frame");
+
+        // At a phone's width (360 CSS px) nothing is drawn in the page's right margin (so nothing is wider than the screen),
+        // and the frame, a small image, is scaled up to the width of the page: checked on the pixels, with PIL.
+        var png = dir.File("phone.png");
+        r = Run("/usr/bin/chromium", [.. browser, $"--screenshot={png}", $"http://127.0.0.1:{d.Port}/"], seconds: 90);
+        Assert.That(r.Code, Is.Zero, r.Err);
+        var measured = Python.Run("""
+            import sys
+            from PIL import Image
+            im = Image.open(sys.argv[1]).convert("RGB")
+            w, h = im.size
+            px = im.load()
+            background = px[w - 1, h - 1]
+            drawn = lambda c: max(abs(a - b) for a, b in zip(c, background)) > 24
+            margin = sum(1 for y in range(h) for x in range(w - 12, w) if drawn(px[x, y]))
+            def run(y):
+                best = cur = 0
+                for x in range(w):
+                    cur = cur + 1 if drawn(px[x, y]) else 0
+                    best = max(best, cur)
+                return best
+            print(w, margin, max(run(y) for y in range(h)))
+            """, png).Trim().Split(' ');
+        Assert.That(int.Parse(measured[0]), Is.EqualTo(360));
+        Assert.That(int.Parse(measured[1]), Is.Zero, "pixels drawn in the right margin: something is wider than a phone's screen");
+        Assert.That(int.Parse(measured[2]), Is.GreaterThanOrEqualTo(300), "the frame fills the page's width");
     }
 }

@@ -9,7 +9,6 @@ let token = new URLSearchParams(location.hash.slice(1)).get("token");
 if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 
 const $ = (id) => document.getElementById(id);
-let frameUrl = null;
 
 function headers() {
   return token ? { Authorization: "Bearer " + token } : {};
@@ -42,8 +41,8 @@ function time(iso) {
 }
 
 // Each region's rectangle over the frame (fractions of it, so it follows the image's size) with its name and state.
-function regions(list) {
-  const boxes = list.filter((r) => r.name !== "frame" || list.length > 1).map((r) => {
+function outlines(list) {
+  return list.filter((r) => r.name !== "frame" || list.length > 1).map((r) => {
     const box = document.createElement("div");
     box.className = "outline";
     box.style.left = r.x * 100 + "%";
@@ -55,8 +54,10 @@ function regions(list) {
     box.appendChild(tag);
     return box;
   });
-  $("outlines").replaceChildren(...boxes);
-  const rows = list.map((r) => {
+}
+
+function regionRows(list) {
+  return list.map((r) => {
     const row = document.createElement("tr");
     cell(row, r.name);
     cell(row, r.state ?? "undecided");
@@ -65,13 +66,78 @@ function regions(list) {
     cell(row, best ? best.label + " " + (best.score * 100).toFixed(1) + "%" + (r.decision && r.decision !== best.label ? " (" + r.decision + ")" : "") : "");
     return row;
   });
-  $("regions").tBodies[0].replaceChildren(...rows);
 }
 
+function regions(list) {
+  $("outlines").replaceChildren(...outlines(list));
+  $("regions").tBodies[0].replaceChildren(...regionRows(list));
+}
+
+// The latest frame of a camera into an <img>, replacing the previous object URL only once the new one is there.
+async function showFrame(img, query) {
+  const r = await fetch("api/frame/latest.jpg" + query, { headers: headers(), cache: "no-store" });
+  if (!r.ok) return;
+  const url = URL.createObjectURL(await r.blob());
+  const old = img.src;
+  img.src = url;
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+}
+
+function counts(c) {
+  return [c.frames_captured, c.frames_classified, c.frames_skipped, c.frames_dropped, c.corrupt_frames].join(" / ");
+}
+
+function element(tag, className, value) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (value !== undefined) e.textContent = value;
+  return e;
+}
+
+// Every camera after the first gets a card of its own: name, health, source, frame with its regions, counts. Cards are
+// kept between refreshes (keyed by the camera's name) so that frames do not flicker.
+const cards = new Map();
+async function others(cameras) {
+  $("others").hidden = cameras.length === 0;
+  const seen = new Set();
+  for (const c of cameras) {
+    seen.add(c.name);
+    let card = cards.get(c.name);
+    if (!card) {
+      card = { root: element("div", "card"), title: element("h3"), health: element("p"), view: element("div", "view"), img: element("img"),
+        boxes: element("div", "outlines"), table: element("table"), facts: element("p") };
+      card.img.alt = "latest frame";
+      card.view.append(card.img, card.boxes);
+      const head = element("tr");
+      for (const h of ["region", "state", "since", "latest"]) head.appendChild(element("th", null, h));
+      card.table.append(element("thead"), element("tbody"));
+      card.table.tHead.appendChild(head);
+      card.root.append(card.title, card.health, card.view, card.table, card.facts);
+      $("cards").appendChild(card.root);
+      cards.set(c.name, card);
+    }
+    card.title.textContent = c.name;
+    card.health.textContent = c.health.ok ? "ok" : c.health.problems.join("; ");
+    card.health.className = c.health.ok ? "" : "bad";
+    card.boxes.replaceChildren(...outlines(c.regions));
+    card.table.tBodies[0].replaceChildren(...regionRows(c.regions));
+    card.facts.textContent = c.source.description + " (" + c.source.state + ") · " + c.trigger
+      + (c.max_rate ? " at most " + c.max_rate + "/s" : "") + " · captured / classified / skipped / dropped / corrupt " + counts(c);
+    await showFrame(card.img, "?camera=" + encodeURIComponent(c.name));
+  }
+  for (const [name, card] of cards) {
+    if (!seen.has(name)) {
+      card.root.remove();
+      cards.delete(name);
+    }
+  }
+}
+
+let several = false;
 function events(list) {
   const items = list.slice(-10).reverse().map((e) => {
     const li = document.createElement("li");
-    li.textContent = time(e.time) + " " + e.region + ": " + (e.from ?? "(start)") + " → " + e.to + " " + (e.score * 100).toFixed(1) + "%";
+    li.textContent = time(e.time) + " " + (several ? e.camera + "/" : "") + e.region + ": " + (e.from ?? "(start)") + " → " + e.to + " " + (e.score * 100).toFixed(1) + "%";
     return li;
   });
   $("events").replaceChildren(...items);
@@ -103,7 +169,9 @@ async function refresh() {
     text("source", s.source.description + " (" + s.source.state + ")");
     text("fps", s.classifications_per_second);
     text("latency", s.latency_ms.p50 + " / " + s.latency_ms.p99 + " ms");
-    text("frames", [s.frames_captured, s.frames_classified, s.frames_skipped, s.frames_dropped, s.corrupt_frames].join(" / "));
+    text("frames", counts(s));
+    several = s.cameras.length > 1;
+    text("camera", several ? s.camera : "");
     const limited = s.max_rate && (s.trigger === "continuous" || s.trigger === "motion");
     text("trigger", s.trigger + (limited ? " · at most " + s.max_rate + " per second" : ""));
     text("webhooks", s.webhooks.length === 0 ? "none" : s.webhooks.map((w) => w.url + ": " + w.delivered + " / " + w.pending + " / " + w.failed_attempts
@@ -124,13 +192,8 @@ async function refresh() {
       bars(s.latest.top);
     }
     spark(s.recent_latency_ms);
-    const img = await fetch("api/frame/latest.jpg", { headers: headers(), cache: "no-store" });
-    if (img.ok) {
-      const url = URL.createObjectURL(await img.blob());
-      $("frame").src = url;
-      if (frameUrl) URL.revokeObjectURL(frameUrl);
-      frameUrl = url;
-    }
+    await showFrame($("frame"), "");
+    await others(s.cameras.slice(1));
     text("error", s.source.last_error || s.store.error || "");
   } catch (e) {
     text("error", "cannot reach edged: " + e.message);
