@@ -27,6 +27,8 @@ internal static class BenchCommand
         var trigger = new Option<string>("--trigger") { Description = "With --source: continuous or motion", DefaultValueFactory = _ => "continuous" };
         var frames = new Option<int>("--frames") { Description = "With --source: frames to capture", DefaultValueFactory = _ => 600 };
         var maxRate = new Option<double>("--max-rate") { Description = "With --source: most classifications per second", DefaultValueFactory = _ => 1000 };
+        var cameras = new Option<int>("--cameras") { Description = "With --source: N cameras, each its own copy of the source, sharing the model as the daemon's cameras do", DefaultValueFactory = _ => 1 };
+        var fps = new Option<double?>("--fps") { Description = "With --source ffmpeg-testsrc or a folder: frames per second of each camera (real time); default: as fast as they come" };
         var regions = new Option<int>("--regions") { Description = "With --source: classify N regions of each frame (a grid) instead of the whole frame, with decisions", DefaultValueFactory = _ => 0 };
         var command = new Command("bench", "Measure per-stage latency and allocations of the classification pipeline");
         command.Options.Add(source);
@@ -34,13 +36,16 @@ internal static class BenchCommand
         command.Options.Add(frames);
         command.Options.Add(maxRate);
         command.Options.Add(regions);
+        command.Options.Add(cameras);
+        command.Options.Add(fps);
         command.Options.Add(image);
         command.Options.Add(iterations);
         command.Options.Add(warmup);
         command.Options.Add(json);
         model.AddTo(command);
         command.SetAction((r, ct) => r.GetValue(source) is { } src
-            ? Program.GuardAsync(() => RunPipelineAsync(r, model, src, r.GetValue(trigger)!, r.GetValue(frames), r.GetValue(maxRate), r.GetValue(regions), r.GetValue(json), logs, ct))
+            ? Program.GuardAsync(() => RunPipelineAsync(r, model, src, r.GetValue(trigger)!, r.GetValue(frames), r.GetValue(maxRate), r.GetValue(regions), r.GetValue(cameras), r.GetValue(fps),
+                r.GetValue(json), logs, ct))
             : Task.FromResult(Program.Guard(() => Run(r, model, r.GetValue(image), r.GetValue(iterations), r.GetValue(warmup), r.GetValue(json), logs))));
         return command;
     }
@@ -136,25 +141,30 @@ internal static class BenchCommand
     }
 
     private static async Task<int> RunPipelineAsync(ParseResult r, ModelArguments modelArgs, string source, string trigger, int frames, double maxRate,
-        int regionCount, bool json, ILoggerFactory logs, CancellationToken ct)
+        int regionCount, int cameras, double? fps, bool json, ILoggerFactory logs, CancellationToken ct)
     {
+        if (cameras is < 1 or > Configuration.OptionsValidator.MaxCameras)
+            throw new CliError($"--cameras must be 1..{Configuration.OptionsValidator.MaxCameras}", ExitCodes.Usage);
+        if (fps is not null and not (>= 0.1 and <= 1000)) throw new CliError("--fps must be 0.1..1000", ExitCodes.Usage);
         if (regionCount is < 0 or > Configuration.OptionsValidator.MaxRegions)
             throw new CliError($"--regions must be 0..{Configuration.OptionsValidator.MaxRegions}", ExitCodes.Usage);
         if (frames < 1) throw new CliError("--frames must be at least 1", ExitCodes.Usage);
         if (trigger is not ("continuous" or "motion")) throw new CliError($"--trigger '{trigger}': expected continuous or motion", ExitCodes.Usage);
         var logger = logs.CreateLogger("edged");
         using var classifier = modelArgs.Load(r, logger, maxBatch: Math.Max(1, regionCount));
-        var report = await PipelineBench.RunAsync(classifier, source, trigger, frames, maxRate, logger, ct, PipelineBench.Grid(regionCount));
+        var report = await PipelineBench.RunAsync(classifier, source, trigger, frames, maxRate, logger, ct, PipelineBench.Grid(regionCount), cameras, fps);
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(report, CliJsonContext.Default.PipelineBenchReport));
             return ExitCodes.Ok;
         }
         var inv = CultureInfo.InvariantCulture;
-        Console.Out.WriteLine($"source {report.Source}, trigger {report.Trigger}, model {classifier.Model.Path}, {report.Threads} thread(s), {(regionCount == 0 ? "whole frame" : $"{regionCount} regions")}");
+        Console.Out.WriteLine($"source {report.Source}, trigger {report.Trigger}, model {classifier.Model.Path}, {report.Threads} thread(s), {(regionCount == 0 ? "whole frame" : $"{regionCount} regions")}{(cameras > 1 ? $" on each of {cameras} cameras" : "")}");
         Console.Out.WriteLine($"{report.Frames} frames in {report.Seconds.ToString("0.0", inv)} s: captured {report.CapturedPerSecond.ToString("0.0", inv)}/s, " +
             $"classified {report.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {report.Dropped}, corrupt {report.Corrupt}");
         Console.Out.WriteLine($"capture-to-result latency p50 {report.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {report.CaptureToResultP99Ms.ToString("0.00", inv)} ms; inference p50 {report.InferP50Ms.ToString("0.00", inv)} ms");
+        foreach (var c in report.Cameras ?? [])
+            Console.Out.WriteLine($"  {c.Name}: captured {c.Captured}, classified {c.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {c.Dropped}, capture-to-result p50 {c.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {c.CaptureToResultP99Ms.ToString("0.00", inv)} ms");
         Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMib.ToString("0.0", inv)} -> {report.RssEndMib.ToString("0.0", inv)} MiB (peak {report.RssPeakMib.ToString("0.0", inv)}); after each tenth of the frames: {string.Join(" ", report.RssEveryTenthMib.Select(v => v.ToString("0.0", inv)))}");
         return ExitCodes.Ok;
     }

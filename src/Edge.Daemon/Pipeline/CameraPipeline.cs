@@ -333,7 +333,7 @@ public sealed class CameraPipeline : IAsyncDisposable
                 var reason = e is InferenceException ? e.Message : $"{e.GetType().Name}: {e.Message}";
                 _health.Failed(reason);
                 if (_said.First("inference:" + reason))
-                    _logger.LogError("{Camera}: classification failed: {Reason} (counted in inference_errors; said once per kind)", _settings.CameraName, reason);
+                    _logger.LogError("Classification failed on {Camera}: {Reason} (counted in inference_errors; said once per kind)", _settings.CameraName, reason);
                 // A model on probation that fails too often is replaced by the last good one before the next frame.
                 _models.Classified(false, reason);
             }
