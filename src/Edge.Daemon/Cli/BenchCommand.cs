@@ -161,10 +161,11 @@ internal static class BenchCommand
         var inv = CultureInfo.InvariantCulture;
         Console.Out.WriteLine($"source {report.Source}, trigger {report.Trigger}, model {classifier.Model.Path}, {report.Threads} thread(s), {(regionCount == 0 ? "whole frame" : $"{regionCount} regions")}{(cameras > 1 ? $" on each of {cameras} cameras" : "")}");
         Console.Out.WriteLine($"{report.Frames} frames in {report.Seconds.ToString("0.0", inv)} s: captured {report.CapturedPerSecond.ToString("0.0", inv)}/s, " +
-            $"classified {report.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {report.Dropped}, corrupt {report.Corrupt}");
+            $"classified {report.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {report.Dropped}, corrupt {report.Corrupt}, state changes {report.StateChanges}");
         Console.Out.WriteLine($"capture-to-result latency p50 {report.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {report.CaptureToResultP99Ms.ToString("0.00", inv)} ms; inference p50 {report.InferP50Ms.ToString("0.00", inv)} ms");
         foreach (var c in report.Cameras ?? [])
             Console.Out.WriteLine($"  {c.Name}: captured {c.Captured}, classified {c.ClassifiedPerSecond.ToString("0.0", inv)}/s, dropped {c.Dropped}, capture-to-result p50 {c.CaptureToResultP50Ms.ToString("0.00", inv)} ms, p99 {c.CaptureToResultP99Ms.ToString("0.00", inv)} ms");
+        Console.Out.WriteLine($"allocated {report.AllocatedBytesPerFrame.ToString("0.#", inv)} bytes per frame (the benchmark's own sampling excluded), {report.Gen0Collections} gen0 collections");
         Console.Out.WriteLine($"CPU {report.CpuPercentOfOneCore.ToString("0.0", inv)}% of one core; RSS {report.RssStartMib.ToString("0.0", inv)} -> {report.RssEndMib.ToString("0.0", inv)} MiB (peak {report.RssPeakMib.ToString("0.0", inv)}); after each tenth of the frames: {string.Join(" ", report.RssEveryTenthMib.Select(v => v.ToString("0.0", inv)))}");
         return ExitCodes.Ok;
     }

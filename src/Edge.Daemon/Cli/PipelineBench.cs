@@ -9,7 +9,7 @@ namespace Edge.Daemon.Cli;
 public sealed record PipelineBenchReport(string Source, string Trigger, int Threads, int Frames, double Seconds, double CapturedPerSecond,
     double ClassifiedPerSecond, long Dropped, long Corrupt, double CaptureToResultP50Ms, double CaptureToResultP99Ms, double InferP50Ms,
     double CpuPercentOfOneCore, double RssStartMib, double RssEndMib, double RssPeakMib, double ManagedHeapMib, long Gen0Collections, double AllocatedBytesPerFrame,
-    double[] RssEveryTenthMib, int Regions = 0, IReadOnlyList<CameraBenchReport>? Cameras = null);
+    double[] RssEveryTenthMib, int Regions = 0, IReadOnlyList<CameraBenchReport>? Cameras = null, long StateChanges = 0);
 
 /// <summary>One camera of a several-camera run: its own rate and latency (each classification covers all its regions).</summary>
 public sealed record CameraBenchReport(string Name, long Captured, long Classified, double ClassifiedPerSecond, long Dropped, double CaptureToResultP50Ms,
@@ -83,31 +83,47 @@ internal static class PipelineBench
         while (pipelines.Any(p => p.Counters.FramesCaptured < 30) && !runs.Any(r => r.IsCompleted)) await Task.Delay(20, ct);
         var process = Process.GetCurrentProcess();
         var starts = pipelines.Select(p => p.Counters).ToList();
+        var changes0 = pipelines.Sum(p => p.StateChanges);
         var start = Sum(starts);
-        long Captured() => pipelines.Sum(p => p.FramesCaptured);
         var wall = Stopwatch.StartNew();
         process.Refresh();
         var cpu0 = process.TotalProcessorTime;
         var rssStart = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
-        var allocated0 = GC.GetTotalAllocatedBytes(precise: false);
+        var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         var rssPeak = rssStart;
         // RSS after each tenth of the frames: growth shows as a rising series, not as one end value.
         var tenths = new List<double>(10);
-        while (Captured() - start.FramesCaptured < frames && !runs.Any(r => r.IsCompleted))
+        // Sampled on a thread of its own, whose own allocations (reading /proc, the loop) are counted and taken out of the
+        // process's: what is left is what capture and classification allocate.
+        var sampling = await Task.Factory.StartNew(() =>
         {
-            await Task.Delay(100, ct);
-            var rss = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
-            rssPeak = Math.Max(rssPeak, rss);
-            var done = Captured() - start.FramesCaptured;
-            while (tenths.Count < 10 && done >= (tenths.Count + 1) * (long)frames / 10) tenths.Add(Math.Round(rss, 1));
-        }
+            var own0 = GC.GetAllocatedBytesForCurrentThread();
+            while (!ct.IsCancellationRequested)
+            {
+                var done = 0L;
+                var ended = false;
+                for (var i = 0; i < pipelines.Count; i++)
+                {
+                    done += pipelines[i].FramesCaptured;
+                    ended |= runs[i].IsCompleted;
+                }
+                done -= start.FramesCaptured;
+                if (done >= frames || ended) break;
+                Thread.Sleep(100);
+                var rss = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
+                rssPeak = Math.Max(rssPeak, rss);
+                while (tenths.Count < 10 && done >= (tenths.Count + 1) * (long)frames / 10) tenths.Add(Math.Round(rss, 1));
+            }
+            return GC.GetAllocatedBytesForCurrentThread() - own0;
+        }, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
         var ends = pipelines.Select(p => p.Counters).ToList();
         var end = Sum(ends);
         var seconds = wall.Elapsed.TotalSeconds;
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
         var rssEnd = Edge.Core.Diagnostics.ProcessMemory.ResidentMib();
-        var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocated0;
+        var allocated = Math.Max(0, GC.GetTotalAllocatedBytes(precise: true) - allocated0 - sampling);
         // The slowest camera's latency: what a trigger on any camera may wait for.
         var (p50, p99) = (pipelines.Max(p => p.CaptureToResult.Percentiles().P50), pipelines.Max(p => p.CaptureToResult.Percentiles().P99));
         var perCamera = pipelines.Select((p, i) => new CameraBenchReport(p.CameraName, ends[i].FramesCaptured - starts[i].FramesCaptured,
@@ -120,6 +136,6 @@ internal static class PipelineBench
             Math.Round(pipelines[0].InferTimes.Percentiles().P50, 3), Math.Round(100 * cpu / seconds, 1), rssStart, rssEnd, rssPeak,
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), GC.CollectionCount(0),
             Math.Round((double)allocated / Math.Max(1, end.FramesCaptured - start.FramesCaptured), 1), [.. tenths], pipelines[0].Settings.Regions.Count,
-            pipelines.Count > 1 ? perCamera : null);
+            pipelines.Count > 1 ? perCamera : null, pipelines.Sum(p => p.StateChanges) - changes0);
     }
 }
