@@ -162,6 +162,11 @@ internal static class RunCommand
         switch (s.Kind.ToLowerInvariant())
         {
             case "pipe": return () => new PipeMjpegSource(s.Command!, s.MaxFrameBytes);
+            case "rpicam":
+            {
+                var command = RpicamCommand.For(s);
+                return () => new PipeMjpegSource(command, s.MaxFrameBytes);
+            }
             case "http": return () => new HttpMjpegSource(new Uri(s.Url!), http, s.MaxFrameBytes);
             case "v4l2": return () => new Capture.V4l2.V4l2Source(s.Device, s.Width, s.Height);
             case "image":
@@ -208,6 +213,7 @@ internal static class RunCommand
         var pipelines = new List<CameraPipeline>();
         var clips = new List<Clips.ClipRecorder>();
         var edges = new List<Triggers.GpioEdgeTrigger>();
+        var pirs = new List<Triggers.PirMotionTrigger>();
         List<Actions.GpioOutputRule> rules = [];
         try
         {
@@ -223,7 +229,7 @@ internal static class RunCommand
             using var uploads = o.Http.MaxQueuedUploads > 0 ? new UploadClassifier(models, o.Http.MaxQueuedUploads, o.Model.TopK, logger) : null;
             using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             var modes = cameras.Select(x => Enum.Parse<TriggerMode>(x.Camera.Trigger.Mode, ignoreCase: true)).ToList();
-            using var gpio = modes.Contains(TriggerMode.Gpio) || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
+            using var gpio = modes.Contains(TriggerMode.Gpio) || modes.Contains(TriggerMode.Pir) || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
             // One rule object per rule, whichever cameras it watches (it keeps its pin's pulse; it takes results from any thread).
             rules = [.. o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)
             {
@@ -278,6 +284,11 @@ internal static class RunCommand
                         },
                         TimeSpan.FromMilliseconds(g.DebounceMs), () => pipeline.Trigger(), logger));
                 }
+                else if (mode == TriggerMode.Pir)
+                {
+                    var pipeline = pipelines[^1];
+                    pirs.Add(new Triggers.PirMotionTrigger(gpio!, c.Trigger.Pir.Pin, () => pipeline.Trigger(), logger));
+                }
             }
             var set = new CameraSet(pipelines, models, store);
             var updateFolder = Path.GetFullPath(o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"));
@@ -299,13 +310,14 @@ internal static class RunCommand
             // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.
             using var hookClient = Webhooks.WebhookSender.CreateClient();
             var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, hookClient, logger)).ToList();
-            return await ServeAsync(set, o, endpoints, uploads, updates, edges, provider, notifier, logger, webhooks, ct);
+            return await ServeAsync(set, o, endpoints, uploads, updates, new Triggers.TriggerInputs(edges, pirs), provider, notifier, logger, webhooks, ct);
         }
         finally
         {
             // Inputs first (no trigger into a stopping camera), then each camera's run (a no-op when it has already ended),
             // then pins back low, before the controller they use goes; a clip being recorded is saved as it is at stop.
             foreach (var edge in edges) edge.Dispose();
+            foreach (var pir in pirs) pir.Dispose();
             foreach (var pipeline in pipelines) await pipeline.DisposeAsync();
             foreach (var rule in rules) rule.Dispose();
             foreach (var recorder in clips) await recorder.DisposeAsync();
@@ -361,10 +373,10 @@ internal static class RunCommand
     /// stops capture; the pipeline's run then ends with the result writer flushed, and the host is stopped.
     /// </summary>
     private static async Task<int> ServeAsync(CameraSet cameras, EdgedOptions o,
-        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Models.ModelUpdater? updates, IReadOnlyList<Triggers.GpioEdgeTrigger> edges, ILoggerProvider provider,
+        IReadOnlyList<HttpEndpoint> endpoints, UploadClassifier? uploads, Models.ModelUpdater? updates, Triggers.TriggerInputs inputs, ILoggerProvider provider,
         SystemdNotifier notifier, ILogger logger, IReadOnlyList<Webhooks.WebhookSender> webhooks, CancellationToken ct)
     {
-        await using var app = StatusServer.Build(cameras, o, endpoints, uploads, provider, edges, updates, webhooks);
+        await using var app = StatusServer.Build(cameras, o, endpoints, uploads, provider, inputs, updates, webhooks);
         var lifetime = app.Lifetime;
         using var fromCaller = ct.UnsafeRegister(static l => ((Microsoft.Extensions.Hosting.IHostApplicationLifetime)l!).StopApplication(), lifetime);
         var stopping = lifetime.ApplicationStopping;

@@ -116,11 +116,20 @@ public sealed record SourceOptions
 {
     /// <summary>The camera's name in events, webhooks, results and metrics (letters, digits, '-', '_'); with Cameras, the camera's Name is used.</summary>
     public string Name { get; set; } = "camera";
-    /// <summary>pipe, http, v4l2, folder or image.</summary>
+    /// <summary>pipe, rpicam, http, v4l2, folder or image.</summary>
     public string Kind { get; set; } = "folder";
+    /// <summary>For rpicam: the camera's index (rpicam-vid --list-cameras).</summary>
+    public int Camera { get; set; }
+    /// <summary>For rpicam: MJPEG quality 1..100.</summary>
+    public int Quality { get; set; } = 80;
+    /// <summary>For rpicam: mirror the image horizontally / vertically (a camera mounted upside down: both).</summary>
+    public bool Hflip { get; set; }
+    public bool Vflip { get; set; }
+    /// <summary>For rpicam: rpicam-vid, or libcamera-vid on systems older than Raspberry Pi OS Bookworm.</summary>
+    public string Program { get; set; } = "rpicam-vid";
     /// <summary>For v4l2: the device.</summary>
     public string Device { get; set; } = "/dev/video0";
-    /// <summary>For v4l2: the size asked of the camera (it may choose the nearest it has).</summary>
+    /// <summary>For v4l2 and rpicam: the size asked of the camera (it may choose the nearest it has).</summary>
     public int Width { get; set; } = 640;
     public int Height { get; set; } = 480;
     /// <summary>For pipe: the command whose stdout is MJPEG.</summary>
@@ -135,7 +144,7 @@ public sealed record SourceOptions
     public bool ProcessExisting { get; set; }
     /// <summary>For a watched folder: a file is read once its size and modification time have not changed for this long (it may still be being written).</summary>
     public int StableMs { get; set; } = 300;
-    /// <summary>For folder/image: frames per second.</summary>
+    /// <summary>For folder/image: frames per second; for rpicam: the camera's frame rate.</summary>
     public double Fps { get; set; } = 5;
     /// <summary>Reopen the source when no frame came for this long.</summary>
     public int NoFrameTimeoutMs { get; set; } = 2000;
@@ -144,7 +153,7 @@ public sealed record SourceOptions
 
 public sealed record TriggerOptions
 {
-    /// <summary>continuous (every frame, at most MaxRate per second), motion, gpio (an input edge) or http (only on POST /api/trigger). POST /api/trigger works in every mode.</summary>
+    /// <summary>continuous (every frame, at most MaxRate per second), motion (in the frames), gpio (an input edge: a button, a contact), pir (a PIR motion sensor's output) or http (only on POST /api/trigger). POST /api/trigger works in every mode.</summary>
     public string Mode { get; set; } = "continuous";
     public double MaxRate { get; set; } = 10;
     /// <summary>Frames classified per trigger.</summary>
@@ -153,6 +162,13 @@ public sealed record TriggerOptions
     public int Smoothing { get; set; } = 1;
     public Triggers.MotionSettings Motion { get; set; } = new();
     public GpioInputOptions Gpio { get; set; } = new();
+    /// <summary>For Mode=pir: the GPIO line of an HC-SR501-style PIR sensor's output.</summary>
+    public PirOptions Pir { get; set; } = new();
+}
+
+public sealed record PirOptions
+{
+    public int Pin { get; set; } = -1;
 }
 
 public sealed record StoreOptions

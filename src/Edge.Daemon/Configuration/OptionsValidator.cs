@@ -116,6 +116,9 @@ public static class OptionsValidator
             case "pipe":
                 Check(!string.IsNullOrWhiteSpace(s.Command), "Command", $"is required for {key}Source:Kind=pipe (e.g. \"rpicam-vid -t 0 --codec mjpeg -o -\")");
                 break;
+            case "rpicam":
+                errors.AddRange(Capture.RpicamCommand.Problems(key, s));
+                break;
             case "http":
                 Check(Uri.TryCreate(s.Url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https", "Url", $"'{s.Url}' is not an http(s) URL");
                 break;
@@ -129,7 +132,7 @@ public static class OptionsValidator
                 Check(s.StableMs is >= 0 and <= 600_000, "StableMs", $"must be 0..600000, got {s.StableMs}");
                 break;
             default:
-                errors.Add($"{key}Source:Kind: '{s.Kind}' is not one of pipe, http, v4l2, folder, image");
+                errors.Add($"{key}Source:Kind: '{s.Kind}' is not one of pipe, rpicam, http, v4l2, folder, image");
                 break;
         }
         Check(s.NoFrameTimeoutMs is >= 100 and <= 600_000, "NoFrameTimeoutMs", $"must be 100..600000, got {s.NoFrameTimeoutMs}");
@@ -143,7 +146,8 @@ public static class OptionsValidator
             if (!ok) errors.Add($"{key}Trigger:{name}: {message}");
         }
         var mode = t.Mode.ToLowerInvariant();
-        Check(mode is "continuous" or "motion" or "gpio" or "http", "Mode", $"'{t.Mode}' is not one of continuous, motion, gpio, http");
+        Check(mode is "continuous" or "motion" or "gpio" or "pir" or "http", "Mode", $"'{t.Mode}' is not one of continuous, motion, gpio, pir, http");
+        if (mode == "pir") Check(t.Pir.Pin >= 0, "Pir:Pin", $"is required for {key}Trigger:Mode=pir (the sensor's output line)");
         Check(t.Smoothing is >= 1 and <= 100, "Smoothing", $"must be 1..100, got {t.Smoothing}");
         var m = t.Motion;
         Check(m.RoiX is >= 0 and < 1 && m.RoiY is >= 0 and < 1 && m.RoiWidth is > 0 and <= 1 && m.RoiHeight is > 0 and <= 1,

@@ -26,7 +26,7 @@ public static class StatusServer
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public static WebApplication Build(CameraSet cameras, EdgedOptions options, IReadOnlyList<HttpEndpoint> endpoints,
-        UploadClassifier? uploads, ILoggerProvider? logs = null, IReadOnlyList<Triggers.GpioEdgeTrigger>? edges = null, Models.ModelUpdater? updates = null,
+        UploadClassifier? uploads, ILoggerProvider? logs = null, Triggers.TriggerInputs? inputs = null, Models.ModelUpdater? updates = null,
         IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
         var primary = cameras.Primary;
@@ -307,7 +307,7 @@ public static class StatusServer
             return Results.Json(new TriggerResponse("triggered", targets[0].Burst, [.. targets.Select(t => t.CameraName).Except(refused)]), HttpJson.Default.TriggerResponse,
                 statusCode: 202);
         });
-        app.MapGet("/metrics", () => Results.Text(Metrics(cameras, uploads, edges, updates, webhooks), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(cameras, uploads, inputs, updates, webhooks), "text/plain; version=0.0.4; charset=utf-8"));
         var page = PageFile("index.html");
         var script = PageFile("app.js");
         var style = PageFile("style.css");
@@ -407,10 +407,10 @@ public static class StatusServer
     internal static string PrometheusLabel(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 
     public static string Metrics(CameraPipeline p, UploadClassifier? uploads = null, Triggers.GpioEdgeTrigger? edge = null, Models.ModelUpdater? updates = null,
-        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null) => Metrics(new CameraSet(p), uploads, edge is null ? [] : [edge], updates, webhooks);
+        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null) => Metrics(new CameraSet(p), uploads, new Triggers.TriggerInputs(edge is null ? [] : [edge], []), updates, webhooks);
 
     /// <summary>Prometheus text exposition format 0.0.4. What each camera does carries a <c>camera</c> label; what the daemon does has none.</summary>
-    public static string Metrics(CameraSet cameras, UploadClassifier? uploads = null, IReadOnlyList<Triggers.GpioEdgeTrigger>? edges = null,
+    public static string Metrics(CameraSet cameras, UploadClassifier? uploads = null, Triggers.TriggerInputs? inputs = null,
         Models.ModelUpdater? updates = null, IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
         var sb = new StringBuilder();
@@ -442,9 +442,13 @@ public static class StatusServer
         Metric("edged_store_lost_total", "counter", "Results that could not be kept.", $"edged_store_lost_total {c0.StoreLost}");
         Metric("edged_uploads_total", "counter", "Uploaded images classified.", $"edged_uploads_total {uploads?.Completed ?? 0}");
         Metric("edged_uploads_rejected_total", "counter", "Uploads refused because the queue was full.", $"edged_uploads_rejected_total {uploads?.Rejected ?? 0}");
-        if (edges is { Count: > 0 })
+        var edges = inputs?.Edges ?? [];
+        if (edges.Count > 0)
             Metric("edged_gpio_trigger_edges_total", "counter", "GPIO trigger edges: accepted (a classification), ignored (within the debounce time) or refused (the trigger queue was full).",
                 $"{string.Join("\n", edges.Select(e => string.Create(inv, $"edged_gpio_trigger_edges_total{{pin=\"{e.Pin}\",result=\"accepted\"}} {e.Accepted}\nedged_gpio_trigger_edges_total{{pin=\"{e.Pin}\",result=\"ignored\"}} {e.Ignored}\nedged_gpio_trigger_edges_total{{pin=\"{e.Pin}\",result=\"refused\"}} {e.Refused}")))}");
+        if (inputs?.Pirs is { Count: > 0 } pirs)
+            Metric("edged_pir_motion_total", "counter", "PIR sensor rises: accepted (a classification) or refused (the trigger queue was full).",
+                $"{string.Join("\n", pirs.Select(e => string.Create(inv, $"edged_pir_motion_total{{pin=\"{e.Pin}\",result=\"accepted\"}} {e.Accepted}\nedged_pir_motion_total{{pin=\"{e.Pin}\",result=\"refused\"}} {e.Refused}")))}");
         var rules = cameras.Cameras.SelectMany(c => c.Settings.Rules).Distinct().ToList();
         if (rules.Count > 0)
             Metric("edged_gpio_output_pulses_total", "counter", "Results that matched an output rule (each raised its pin or extended its pulse).",

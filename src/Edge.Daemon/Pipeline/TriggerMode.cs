@@ -1,4 +1,4 @@
 
 namespace Edge.Daemon.Pipeline;
 
-public enum TriggerMode { Continuous, Motion, Http, Gpio }
+public enum TriggerMode { Continuous, Motion, Http, Gpio, Pir }

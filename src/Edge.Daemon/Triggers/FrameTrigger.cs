@@ -5,7 +5,7 @@ using Edge.Daemon.Pipeline;
 namespace Edge.Daemon.Triggers;
 
 /// <summary>
-/// The trigger stage of a camera's pipeline: whether a captured frame is classified. Requested frames (HTTP, GPIO)
+/// The trigger stage of a camera's pipeline: whether a captured frame is classified. Requested frames (HTTP, GPIO, PIR)
 /// come first; then, by mode, a rate schedule (continuous) or motion with its cooldown. Frames that are not due are
 /// counted as skipped, so that captured frames add up. Runs on the pipeline's thread and allocates nothing per frame;
 /// <see cref="Request"/> may be called from any thread. Times are timestamps of the pipeline's clock.
@@ -60,7 +60,7 @@ public sealed class FrameTrigger : IDisposable
         if (Volatile.Read(ref _pending) > 0)
         {
             Interlocked.Decrement(ref _pending);
-            return _settings.Mode == TriggerMode.Gpio ? "gpio" : "http";
+            return _settings.Mode switch { TriggerMode.Gpio => "gpio", TriggerMode.Pir => "pir", _ => "http" };
         }
         if (_settings.Mode == TriggerMode.Continuous && (_settings.Lossless || now >= _nextDue))
         {
