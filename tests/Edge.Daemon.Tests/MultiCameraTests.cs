@@ -140,7 +140,7 @@ public class MultiCameraTests
                 { "Name": "door", "Source": { "Kind": "image" } },
                 { "Name": "door", "Source": { "Kind": "webcam" }, "Trigger": { "MaxRate": 0 },
                   "Regions": [ { "Name": "a", "X": 0.9, "Y": 0, "Width": 0.5, "Height": 0.5 } ], "Model": "/nonexistent.onnx" },
-                { "Name": "bad name", "Source": { "Kind": "image" } } ],
+                { "Name": "bad name", "Source": { "Kind": "image", "Name": "other" }, "Trigger": { "Mode": "pir", "Pir": { "Pin": 5 } } } ],
               "Actions": { "Rules": [ { "Label": "red", "Pin": 5, "Camera": "garage" }, { "Label": "red", "Pin": 6, "Camera": "door", "Region": "b" } ] } }
             """);
         var r = Edged.Run("check", "--config", dir.File("edged.json"));
@@ -154,7 +154,16 @@ public class MultiCameraTests
         Assert.That(r.Stderr, Does.Contain("Cameras:2:Name: 'bad name' must be"));
         Assert.That(r.Stderr, Does.Contain("Actions:Rules:0:Camera: 'garage' is not one of the Cameras (door, door, bad name)"));
         Assert.That(r.Stderr, Does.Contain("Actions:Rules:1:Region: 'b' is not one of the door camera's Regions (a)"));
+        Assert.That(r.Stderr, Does.Contain("Cameras:2:Source:Name: the camera's name is Cameras:2:Name"));
+        Assert.That(r.Stderr, Does.Contain("Cameras:2:Trigger:Pir:Pin: pin 5 is also Actions:Rules:0:Pin; each GPIO line has one use"));
         Assert.That(r.Stderr, Does.Not.Contain("   at "), "no stack trace");
+
+        // Cameras sharing the model: at most 16 regions in all (each crop size keeps a resize plan of the shared model).
+        static string Camera(int n) => $$"""{ "Name": "c{{n}}", "Source": { "Kind": "image" }, "Regions": [ {{string.Join(", ",
+            Enumerable.Range(0, 9).Select(i => $$"""{ "Name": "r{{i}}", "X": 0, "Y": 0, "Width": 0.5, "Height": 0.5 }"""))}} ] }""";
+        File.WriteAllText(dir.File("many.json"), $$"""{ "Cameras": [ {{Camera(1)}}, {{Camera(2)}} ] }""");
+        r = Edged.Run("check", "--config", dir.File("many.json"));
+        Assert.That(r.Stderr, Does.Contain("Cameras: the cameras sharing Model:Path classify 18 regions"));
     }
 
     [Test]

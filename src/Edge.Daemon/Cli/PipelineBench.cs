@@ -66,9 +66,13 @@ internal static class PipelineBench
         {
             // The pipelines are disposed only after their runs ended, also when measuring failed or was cancelled.
             stop.Cancel();
-            foreach (var run in runs)
-                try { await run.ConfigureAwait(false); } catch (OperationCanceledException) { }
-            foreach (var p in pipelines) await p.DisposeAsync().ConfigureAwait(false);
+            // Every run ends and every pipeline (and its ffmpeg) is disposed, also when one of them failed; a failure is rethrown.
+            try { await Task.WhenAll(runs).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+            finally
+            {
+                foreach (var p in pipelines) await p.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -114,6 +118,8 @@ internal static class PipelineBench
                 rssPeak = Math.Max(rssPeak, rss);
                 while (tenths.Count < 10 && done >= (tenths.Count + 1) * (long)frames / 10) tenths.Add(Math.Round(rss, 1));
             }
+            // The last tenth ends with the loop: its RSS is read now.
+            if (tenths.Count < 10 && !ct.IsCancellationRequested) tenths.Add(Math.Round(Edge.Core.Diagnostics.ProcessMemory.ResidentMib(), 1));
             return GC.GetAllocatedBytesForCurrentThread() - own0;
         }, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         ct.ThrowIfCancellationRequested();

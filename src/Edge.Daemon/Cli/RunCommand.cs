@@ -210,16 +210,12 @@ internal static class RunCommand
         var cameras = o.CameraList();
         // Cameras with a model of their own: loaded first, since the labels the settings name may be classes of these.
         var own = new Dictionary<string, Models.ModelSwitch>(StringComparer.Ordinal);
-        var pipelines = new List<CameraPipeline>();
-        var clips = new List<Clips.ClipRecorder>();
-        var edges = new List<Triggers.GpioEdgeTrigger>();
-        var pirs = new List<Triggers.PirMotionTrigger>();
-        List<Actions.GpioOutputRule> rules = [];
         try
         {
             foreach (var (key, c) in cameras.Where(x => x.Camera.Model is not null))
                 own[c.Name] = new Models.ModelSwitch(LoadOwnModel(o, key, c, logger));
             var ownLabels = own.Values.SelectMany(m => m.Current.Camera.Model.Labels).ToHashSet(StringComparer.Ordinal);
+            // What the cameras use outlives them: declared (and so disposed) outside the block that stops the cameras.
             // The switch owns the running model (and the one kept to fall back to); it tells the updater of every change.
             Models.ModelUpdater? updater = null;
             var (startModel, startPrevious) = LoadStartModel(o, modelStore, configured, logger, ownLabels);
@@ -230,99 +226,120 @@ internal static class RunCommand
             using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             var modes = cameras.Select(x => Enum.Parse<TriggerMode>(x.Camera.Trigger.Mode, ignoreCase: true)).ToList();
             using var gpio = modes.Contains(TriggerMode.Gpio) || modes.Contains(TriggerMode.Pir) || o.Actions.Rules.Length > 0 ? OpenGpio(o.Gpio) : null;
-            // One rule object per rule, whichever cameras it watches (it keeps its pin's pulse; it takes results from any thread).
-            rules = [.. o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)
-            {
-                Region = string.IsNullOrEmpty(r.Region) ? null : r.Region,
-            })];
-            var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
-                : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
-                    string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
-            for (var i = 0; i < cameras.Count; i++)
-            {
-                var c = cameras[i].Camera;
-                var mode = modes[i];
-                // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).
-                var folder = c.Source.Kind.ToLowerInvariant() is "folder" or "image";
-                var source = folder && mode == TriggerMode.Continuous ? c.Source with { Fps = Math.Min(c.Source.Fps, c.Trigger.MaxRate) } : c.Source;
-                var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(c.Source.NoFrameTimeoutMs), logger,
-                    restartWhenEnded: !folder || c.Source.Loop);
-                // Each camera keeps its own ring (Clips:BufferMb each); clips of all cameras share the folder and its retention.
-                var recorder = o.Clips.Folder is null ? null : new Clips.ClipRecorder(o.Clips, c.Name, logger);
-                if (recorder is not null) clips.Add(recorder);
-                var m = c.Trigger.Motion;
-                // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
-                pipelines.Add(new CameraPipeline(own.GetValueOrDefault(c.Name) ?? models, supervisor, store, logger, new PipelineSettings
-                {
-                    Mode = mode,
-                    MaxRate = c.Trigger.MaxRate,
-                    Burst = c.Trigger.Burst,
-                    TopK = o.Model.TopK,
-                    Smoothing = c.Trigger.Smoothing,
-                    Motion = m,
-                    MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
-                    Rules = [.. rules.Where((_, r) => string.IsNullOrEmpty(o.Actions.Rules[r].Camera) || o.Actions.Rules[r].Camera == c.Name)],
-                    Snapshots = snapshots,
-                    SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * c.Source.NoFrameTimeoutMs)),
-                    Lossless = folder,
-                    CameraName = c.Name,
-                    Clips = recorder,
-                    Regions = [.. c.Regions.Select(Regions.Region.From)],
-                    Decision = o.Decision,
-                }));
-                if (mode == TriggerMode.Gpio)
-                {
-                    var g = c.Trigger.Gpio;
-                    var pipeline = pipelines[^1];
-                    edges.Add(new Triggers.GpioEdgeTrigger(gpio!, g.Pin,
-                        g.Pull.ToLowerInvariant() switch { "down" => System.Device.Gpio.PinMode.InputPullDown, "none" => System.Device.Gpio.PinMode.Input, _ => System.Device.Gpio.PinMode.InputPullUp },
-                        g.Edge.ToLowerInvariant() switch
-                        {
-                            "rising" => System.Device.Gpio.PinEventTypes.Rising,
-                            "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
-                            _ => System.Device.Gpio.PinEventTypes.Falling,
-                        },
-                        TimeSpan.FromMilliseconds(g.DebounceMs), () => pipeline.Trigger(), logger));
-                }
-                else if (mode == TriggerMode.Pir)
-                {
-                    var pipeline = pipelines[^1];
-                    pirs.Add(new Triggers.PirMotionTrigger(gpio!, c.Trigger.Pir.Pin, () => pipeline.Trigger(), logger));
-                }
-            }
-            var set = new CameraSet(pipelines, models, store);
             var updateFolder = Path.GetFullPath(o.Model.Updates.Folder ?? Path.Combine(modelStore.Directory, "incoming"));
             if (o.Model.Updates.Enabled && updateFolder.TrimEnd('/') == modelStore.Directory.TrimEnd('/'))
                 throw new CliError($"Model:Updates:Folder: '{o.Model.Updates.Folder}' is where edged keeps the models it accepted; drop new ones into another folder (default: {Path.Combine(modelStore.Directory, "incoming")})");
             // One daemon per models directory (kept copies, active.json, the drop folder): a second one runs without updates.
             using var modelsLock = o.Model.Updates.Enabled ? LockModels(modelStore, logger) : null;
-            // A candidate is tried on a frame of a camera it would classify.
-            var checkCamera = pipelines.FirstOrDefault(p => p.Models == models) ?? set.Primary;
+            var pipelines = new List<CameraPipeline>();
+            // A candidate is tried on the latest frame of every camera it would classify; it must have the labels that the
+            // settings name for those cameras (labels only a camera's own model has are that model's business).
+            var shared = cameras.Where(x => x.Camera.Model is null).Select(x => x.Camera.Name).ToHashSet(StringComparer.Ordinal);
+            var sharedLabels = o.Decision.Classes.Select(c => c.Label)
+                .Concat(o.Actions.Rules.Where(r => string.IsNullOrEmpty(r.Camera) || shared.Contains(r.Camera)).Select(r => r.Label))
+                .Where(startModel.Camera.Model.Labels.Contains).Distinct().ToList();
             using var updates = modelsLock is not null
                 ? new Models.ModelUpdater(o.Model.Updates, modelStore, models, (path, sha, origin) => LoadBoth(o, path, sha, origin, logger, ownLabels), configured,
-                    DefaultPaths.Samples, checkCamera.LatestFrame, [.. SettingsLabels(o).Select(x => x.Label).Distinct()], store, logger, updateFolder)
+                    DefaultPaths.Samples, () => LatestFrames(pipelines, models), sharedLabels, store, logger, updateFolder)
                 : null;
             updater = updates;
             updates?.RecoverInterruptedCheck();
             if (updates is not null)
                 logger.LogInformation("model updates: drop a .onnx file into {Folder}{Api}", updates.Folder,
                     string.IsNullOrEmpty(o.Http.Token) ? "" : ", or POST it to /api/model");
-            // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.
             using var hookClient = Webhooks.WebhookSender.CreateClient();
-            var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, hookClient, logger)).ToList();
-            return await ServeAsync(set, o, endpoints, uploads, updates, new Triggers.TriggerInputs(edges, pirs), provider, notifier, logger, webhooks, ct);
+            var clips = new List<Clips.ClipRecorder>();
+            var edges = new List<Triggers.GpioEdgeTrigger>();
+            var pirs = new List<Triggers.PirMotionTrigger>();
+            List<Actions.GpioOutputRule> rules = [];
+            try
+            {
+                // One rule object per rule, whichever cameras it watches (it keeps its pin's pulse; it takes results from any thread).
+                rules = [.. o.Actions.Rules.Select(r => new Actions.GpioOutputRule(gpio!, r.Label, r.MinScore, r.Pin, TimeSpan.FromMilliseconds(r.DurationMs), logger)
+                {
+                    Region = string.IsNullOrEmpty(r.Region) ? null : r.Region,
+                })];
+                var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
+                    : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
+                        string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
+                for (var i = 0; i < cameras.Count; i++)
+                {
+                    var c = cameras[i].Camera;
+                    var mode = modes[i];
+                    // Files are events: every one is classified, at the source's pace (no faster than Trigger:MaxRate in continuous mode).
+                    var folder = c.Source.Kind.ToLowerInvariant() is "folder" or "image";
+                    var source = folder && mode == TriggerMode.Continuous ? c.Source with { Fps = Math.Min(c.Source.Fps, c.Trigger.MaxRate) } : c.Source;
+                    var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(c.Source.NoFrameTimeoutMs), logger,
+                        restartWhenEnded: !folder || c.Source.Loop);
+                    // Each camera keeps its own ring (Clips:BufferMb each); clips of all cameras share the folder and its retention.
+                    var recorder = o.Clips.Folder is null ? null : new Clips.ClipRecorder(o.Clips, c.Name, logger);
+                    if (recorder is not null) clips.Add(recorder);
+                    var m = c.Trigger.Motion;
+                    // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.
+                    pipelines.Add(new CameraPipeline(own.GetValueOrDefault(c.Name) ?? models, supervisor, store, logger, new PipelineSettings
+                    {
+                        Mode = mode,
+                        MaxRate = c.Trigger.MaxRate,
+                        Burst = c.Trigger.Burst,
+                        TopK = o.Model.TopK,
+                        Smoothing = c.Trigger.Smoothing,
+                        Motion = m,
+                        MotionCooldown = TimeSpan.FromMilliseconds(m.CooldownMs),
+                        Rules = [.. rules.Where((_, r) => string.IsNullOrEmpty(o.Actions.Rules[r].Camera) || o.Actions.Rules[r].Camera == c.Name)],
+                        Snapshots = snapshots,
+                        SourceGrace = TimeSpan.FromMilliseconds(Math.Max(10_000, 2.0 * c.Source.NoFrameTimeoutMs)),
+                        Lossless = folder,
+                        CameraName = c.Name,
+                        Clips = recorder,
+                        Regions = [.. c.Regions.Select(Regions.Region.From)],
+                        Decision = o.Decision,
+                    }));
+                    var pipeline = pipelines[^1];
+                    if (mode == TriggerMode.Gpio)
+                    {
+                        var g = c.Trigger.Gpio;
+                        edges.Add(new Triggers.GpioEdgeTrigger(gpio!, g.Pin,
+                            g.Pull.ToLowerInvariant() switch { "down" => System.Device.Gpio.PinMode.InputPullDown, "none" => System.Device.Gpio.PinMode.Input, _ => System.Device.Gpio.PinMode.InputPullUp },
+                            g.Edge.ToLowerInvariant() switch
+                            {
+                                "rising" => System.Device.Gpio.PinEventTypes.Rising,
+                                "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
+                                _ => System.Device.Gpio.PinEventTypes.Falling,
+                            },
+                            TimeSpan.FromMilliseconds(g.DebounceMs), () => pipeline.Trigger(), logger));
+                    }
+                    else if (mode == TriggerMode.Pir)
+                        pirs.Add(new Triggers.PirMotionTrigger(gpio!, c.Trigger.Pir.Pin, () => pipeline.Trigger(), logger));
+                }
+                var set = new CameraSet(pipelines, models, store);
+                // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.
+                var webhooks = store is null ? [] : o.Webhooks.Select(w => new Webhooks.WebhookSender(w, store, hookClient, logger)).ToList();
+                return await ServeAsync(set, o, endpoints, uploads, updates, new Triggers.TriggerInputs(edges, pirs), provider, notifier, logger, webhooks, ct);
+            }
+            finally
+            {
+                // Inputs first (no trigger into a stopping camera), then each camera's run (a no-op when it has already ended),
+                // then pins back low, before the controller they use goes; a clip being recorded is saved as it is at stop.
+                foreach (var edge in edges) edge.Dispose();
+                foreach (var pir in pirs) pir.Dispose();
+                foreach (var pipeline in pipelines) await pipeline.DisposeAsync();
+                foreach (var rule in rules) rule.Dispose();
+                foreach (var recorder in clips) await recorder.DisposeAsync();
+            }
         }
         finally
         {
-            // Inputs first (no trigger into a stopping camera), then each camera's run (a no-op when it has already ended),
-            // then pins back low, before the controller they use goes; a clip being recorded is saved as it is at stop.
-            foreach (var edge in edges) edge.Dispose();
-            foreach (var pir in pirs) pir.Dispose();
-            foreach (var pipeline in pipelines) await pipeline.DisposeAsync();
-            foreach (var rule in rules) rule.Dispose();
-            foreach (var recorder in clips) await recorder.DisposeAsync();
             foreach (var m in own.Values) m.Dispose();
         }
+    }
+
+    /// <summary>The latest frame of each camera that runs <paramref name="models"/> (what a candidate model is tried on).</summary>
+    private static List<(string Camera, byte[] Frame)> LatestFrames(List<CameraPipeline> pipelines, Models.ModelSwitch models)
+    {
+        var frames = new List<(string, byte[])>();
+        foreach (var p in pipelines.Where(p => p.Models == models))
+            if (p.LatestFrame() is { } frame) frames.Add((p.CameraName, frame));
+        return frames;
     }
 
     /// <summary>A camera's own model (<c>Cameras:N:Model</c>): one session, batched over its regions, with the camera's key in every error.</summary>

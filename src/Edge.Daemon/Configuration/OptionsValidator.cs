@@ -41,6 +41,14 @@ public static class OptionsValidator
                 errors.Add($"Actions:Rules:{i}:Region: '{Clip(r.Region)}' is not one of the {(string.IsNullOrEmpty(r.Camera) ? "" : r.Camera + " camera's ")}Regions " +
                     $"({(regions.Count == 0 ? "none configured" : string.Join(", ", regions))})");
         }
+        // Each GPIO line has one job: two rules on a pin would cut each other's pulses short, and an input driven as an output
+        // is a short circuit waiting to happen.
+        var pins = o.Actions.Rules.Select((r, i) => (Pin: r.Pin, Key: $"Actions:Rules:{i}:Pin"))
+            .Concat(cameras.Where(x => x.Camera.Trigger.Mode.Equals("gpio", StringComparison.OrdinalIgnoreCase)).Select(x => (x.Camera.Trigger.Gpio.Pin, Key: $"{x.Key}Trigger:Gpio:Pin")))
+            .Concat(cameras.Where(x => x.Camera.Trigger.Mode.Equals("pir", StringComparison.OrdinalIgnoreCase)).Select(x => (x.Camera.Trigger.Pir.Pin, Key: $"{x.Key}Trigger:Pir:Pin")))
+            .Where(x => x.Pin >= 0).ToList();
+        foreach (var group in pins.GroupBy(x => x.Pin).Where(g => g.Count() > 1))
+            errors.Add($"{group.Skip(1).First().Key}: pin {group.Key} is also {group.First().Key}; each GPIO line has one use");
         ValidateDecision(o.Decision, errors);
         ValidateWebhooks(o, errors);
         ValidateClips(o, errors);
@@ -91,9 +99,17 @@ public static class OptionsValidator
             if (o.Regions.Length > 0) errors.Add("Regions: with Cameras, each camera has its own (Cameras:N:Regions); remove the top-level Regions");
             if (o.Cameras.Length > MaxCameras) errors.Add($"Cameras: at most {MaxCameras}, got {o.Cameras.Length}");
         }
+        // Cameras sharing the model share its resize plans (one per crop size, at most MaxRegions): more crops than that
+        // would rebuild plans on every frame.
+        var sharedCrops = cameras.Where(x => x.Camera.Model is null).Sum(x => Math.Max(1, x.Camera.Regions.Length));
+        if (cameras.Count > 1 && sharedCrops > MaxRegions)
+            errors.Add($"Cameras: the cameras sharing Model:Path classify {sharedCrops} regions (a camera without regions counts as one) and at most {MaxRegions} " +
+                "can share a model; give some cameras a Model of their own");
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, c) in cameras)
         {
+            if (key.Length > 0 && c.Source.Name != new SourceOptions().Name && c.Source.Name != c.Name)
+                errors.Add($"{key}Source:Name: the camera's name is {key}Name ('{Clip(c.Name)}'); remove Source:Name");
             // The single camera's name is Source:Name; each of several cameras has its own Name.
             var nameKey = key.Length == 0 ? "Source:Name" : key + "Name";
             if (!IsName(c.Name)) errors.Add($"{nameKey}: '{Clip(c.Name)}' must be 1-32 letters, digits, '-' or '_'");

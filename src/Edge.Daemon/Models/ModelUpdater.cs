@@ -42,7 +42,7 @@ public sealed class ModelUpdater : IDisposable
     private readonly ModelSwitch _models;
     private readonly Loader _load;
     private readonly string? _samples;
-    private readonly Func<byte[]?> _latestFrame;
+    private readonly Func<IEnumerable<(string Camera, byte[] Frame)>> _latestFrames;
     private readonly IReadOnlyCollection<string> _ruleLabels;
     private readonly ResultWriter? _results;
     private readonly ILogger _logger;
@@ -70,7 +70,7 @@ public sealed class ModelUpdater : IDisposable
     public const string CheckingFile = "checking";
 
     public ModelUpdater(ModelUpdateOptions options, ModelStore store, ModelSwitch models, Loader load, StartModel configured, string? samplesFolder,
-        Func<byte[]?> latestFrame, IReadOnlyCollection<string> ruleLabels, ResultWriter? results, ILogger logger, string? folder, TimeProvider? clock = null)
+        Func<IEnumerable<(string Camera, byte[] Frame)>> latestFrames, IReadOnlyCollection<string> ruleLabels, ResultWriter? results, ILogger logger, string? folder, TimeProvider? clock = null)
     {
         _options = options;
         _store = store;
@@ -78,7 +78,7 @@ public sealed class ModelUpdater : IDisposable
         _load = load;
         _configured = configured;
         _samples = samplesFolder;
-        _latestFrame = latestFrame;
+        _latestFrames = latestFrames;
         _ruleLabels = ruleLabels;
         _results = results;
         _logger = logger;
@@ -325,7 +325,8 @@ public sealed class ModelUpdater : IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
-        if (_latestFrame() is { } frame) list.Add(("the latest camera frame", frame));
+        // The latest frame of every camera the model would classify: a model that fails only on one camera's frames is refused.
+        foreach (var (camera, frame) in _latestFrames()) list.Add(($"the latest frame of camera {camera}", frame));
         return list;
     }
 

@@ -98,7 +98,7 @@ public sealed class CameraPipeline : IAsyncDisposable
         _regions = [.. regions.Select(r => new RegionTrack(r, settings.Decision, settings.Smoothing, model.Labels, settings.TopK))];
         _classify = new RegionClassifier(_regions, model);
         _events = new StateEventSink(store, settings.Clips, logger);
-        _outcome = new FrameOutcome(settings.CameraName, source.Description);
+        _outcome = new FrameOutcome(settings.CameraName);
         List<IFrameSink> sinks = [];
         if (settings.Snapshots is { } snapshots) sinks.Add(new SnapshotSink(snapshots));
         sinks.Add(_events); // state changes are stored before any action runs: an action that fails cannot lose one
@@ -178,7 +178,10 @@ public sealed class CameraPipeline : IAsyncDisposable
     /// only a restart can mend those. A source that stays down and a store that cannot write are
     /// reported but recovered from in place.
     /// </summary>
-    public IReadOnlyList<string> Health()
+    public IReadOnlyList<string> Health() => Health(includeStore: true);
+
+    /// <param name="includeStore">False where the store, shared by cameras, is reported once for all of them.</param>
+    public IReadOnlyList<string> Health(bool includeStore)
     {
         var problems = new List<string>();
         if (_health.Problem() is { } p) problems.Add(p);
@@ -188,7 +191,7 @@ public sealed class CameraPipeline : IAsyncDisposable
             problems.Add($"source: {(s.State == SourceState.Starting ? "no frame yet" : "reconnecting")} for {down.TotalSeconds:0} s{(s.LastError is { } e ? ": " + e : "")}");
         if (Volatile.Read(ref _consecutiveCorrupt) is var corrupt and >= CorruptFramesBeforeUnhealthy)
             problems.Add($"source: the last {corrupt} frames did not decode: {Volatile.Read(ref _lastCorrupt)}");
-        if (_store?.Error is { } storeError) problems.Add($"store: {storeError} ({_store.Pending} results waiting, {_store.Lost} lost)");
+        if (includeStore && _store?.Error is { } storeError) problems.Add($"store: {storeError} ({_store.Pending} results waiting, {_store.Lost} lost)");
         return problems;
     }
 
@@ -307,7 +310,10 @@ public sealed class CameraPipeline : IAsyncDisposable
             if (corrupt is not null) CountCorrupt(corrupt);
             return;
         }
-        // Cameras sharing the model take it in turn; a model offered since the last frame starts with this one (never during one).
+        // Cameras sharing the model take it in turn, for decode, inference and deciding (which ranks with the model's labels);
+        // a model offered since the last frame starts with this one (never during one).
+        string model;
+        double ms;
         lock (_models.Gate)
         {
             _models.BeginFrame();
@@ -315,9 +321,7 @@ public sealed class CameraPipeline : IAsyncDisposable
             _health.Begin();
             try
             {
-                Classify(frame, trigger, now);
-                _health.Succeeded();
-                Volatile.Write(ref _consecutiveCorrupt, 0);
+                (model, ms) = Classify(frame, trigger, now);
                 _models.Classified(true);
             }
             catch (ImageDecodeException e)
@@ -325,19 +329,40 @@ public sealed class CameraPipeline : IAsyncDisposable
                 // The frame was bad, not the model: counted as corrupt, not as an inference failure.
                 _health.Succeeded();
                 CountCorrupt(e);
+                return;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // Inference failed (ONNX Runtime error, NaN scores) or an action broke: count it, say each kind
-                // once, go on with the next frame. Persistent failure makes the daemon unhealthy.
+                // Inference failed (ONNX Runtime error, NaN scores): count it, say each kind once, go on with the next frame.
+                // Persistent failure makes the daemon unhealthy.
                 var reason = e is InferenceException ? e.Message : $"{e.GetType().Name}: {e.Message}";
-                _health.Failed(reason);
-                if (_said.First("inference:" + reason))
-                    _logger.LogError("Classification failed on {Camera}: {Reason} (counted in inference_errors; said once per kind)", _settings.CameraName, reason);
+                Failed(reason);
                 // A model on probation that fails too often is replaced by the last good one before the next frame.
                 _models.Classified(false, reason);
+                return;
             }
         }
+        // The sinks (snapshot, events, results, pins) run outside the model's turn: one camera's slow disk never holds up another's
+        // inference. An action that breaks counts as a failure (a daemon whose actions fail is not doing its job) but never
+        // against the model.
+        try
+        {
+            _outcome.Begin(frame, trigger, ms, model, _regions, _source.Description);
+            foreach (var sink in _sinks) sink.Write(_outcome);
+            _health.Succeeded();
+            Volatile.Write(ref _consecutiveCorrupt, 0);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Failed($"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private void Failed(string reason)
+    {
+        _health.Failed(reason);
+        if (_said.First("inference:" + reason))
+            _logger.LogError("Classification failed on {Camera}: {Reason} (counted in inference_errors; said once per kind)", _settings.CameraName, reason);
     }
 
     /// <summary>
@@ -355,7 +380,8 @@ public sealed class CameraPipeline : IAsyncDisposable
         _health.ModelChanged();
     }
 
-    private void Classify(Frame frame, string trigger, long now)
+    /// <summary>Classifies and decides every region; returns the model's short identity and the milliseconds it took.</summary>
+    private (string Model, double Ms) Classify(Frame frame, string trigger, long now)
     {
         var model = _models.Current;
         var classifier = model.Camera;
@@ -372,8 +398,7 @@ public sealed class CameraPipeline : IAsyncDisposable
                 r.TopStored.AsSpan(0, r.Count).CopyTo(r.LatestTop);
                 (r.LatestCount, r.LatestSequence, r.LatestTime, r.LatestTrigger, r.LatestLatency) = (r.Count, frame.Sequence, frame.Time, trigger, ms);
             }
-        _outcome.Begin(frame, trigger, ms, model.Identity.Short, _regions);
-        foreach (var sink in _sinks) sink.Write(_outcome);
+        return (model.Identity.Short, ms);
     }
 
     private void CountCorrupt(ImageDecodeException e)

@@ -38,8 +38,10 @@ public sealed class CameraSet
         if (Cameras.Count == 1) return Cameras[0].Health();
         var problems = new List<string>();
         foreach (var c in Cameras)
-            foreach (var p in c.Health())
+            foreach (var p in c.Health(includeStore: false))
                 problems.Add($"camera {c.CameraName}: {p}");
+        // The store is shared: said once.
+        if (Store?.Error is { } error) problems.Add($"store: {error} ({Store.Pending} results waiting, {Store.Lost} lost)");
         return problems;
     }
 

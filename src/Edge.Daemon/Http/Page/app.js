@@ -205,8 +205,12 @@ $("login").addEventListener("submit", (e) => {
   token = $("token").value;
   $("token").value = "";
   $("login").hidden = true;
-  refresh();
 });
 
-refresh();
-setInterval(refresh, 1000);
+// The next refresh is a second after this one ends, never while it runs: on a slow link or with many cameras the
+// requests do not pile up.
+async function loop() {
+  await refresh();
+  setTimeout(loop, 1000);
+}
+loop();
