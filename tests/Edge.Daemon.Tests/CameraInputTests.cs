@@ -76,24 +76,15 @@ public class CameraInputTests
         using var pir = new PirMotionTrigger(gpio, 4, () => pipeline.Trigger(), NullLogger.Instance);
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
-        async Task Until(Func<bool> condition, string what)
-        {
-            var until = DateTime.UtcNow.AddSeconds(20);
-            while (!condition())
-            {
-                if (DateTime.UtcNow > until) Assert.Fail($"timed out waiting for {what}");
-                await Task.Delay(20);
-            }
-        }
-        await Until(() => pipeline.Counters.FramesCaptured >= 5, "frames");
+        await Eventually.Until(() => pipeline.Counters.FramesCaptured >= 5, "frames");
         Assert.That(pipeline.Counters.FramesClassified, Is.Zero, "nothing classified without motion");
         driver.Set(4, PinValue.High);
         Assert.That(pir.MotionNow, Is.True);
-        await Until(() => pipeline.Counters.FramesClassified == 2, "a burst of two on the rise");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified == 2, "a burst of two on the rise");
         Assert.That(pipeline.Latest!.Trigger, Is.EqualTo("pir"));
         driver.Set(4, PinValue.Low); // the sensor's hold time ends: no classification on the fall
         driver.Set(4, PinValue.High);
-        await Until(() => pipeline.Counters.FramesClassified == 4, "another burst on the next rise");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified == 4, "another burst on the next rise");
         Assert.That(pir.Accepted, Is.EqualTo(2));
         var metrics = Http.StatusServer.Metrics(new CameraSet(pipeline), null, new TriggerInputs([], [pir])).Split('\n');
         Assert.That(metrics, Does.Contain("edged_pir_motion_total{pin=\"4\",result=\"accepted\"} 2"));

@@ -139,11 +139,11 @@ public class ModelSwitchTests
         await using var pipeline = new CameraPipeline(models, supervisor, null, NullLogger.Instance, new PipelineSettings { MaxRate = 1000, Smoothing = 3 });
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
-        await Until(() => pipeline.Counters.FramesClassified >= 5, "the first classifications");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified >= 5, "the first classifications");
         models.Offer(bad);
-        await Until(() => { lock (changes) return changes.Any(c => c.Kind == ModelChangeKind.RolledBack); }, "the rollback");
+        await Eventually.Until(() => { lock (changes) return changes.Any(c => c.Kind == ModelChangeKind.RolledBack); }, "the rollback");
         var after = pipeline.Counters.FramesClassified;
-        await Until(() => pipeline.Counters.FramesClassified >= after + 10, "classification after the rollback");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified >= after + 10, "classification after the rollback");
         Assert.That(pipeline.Counters.InferenceErrors, Is.EqualTo(3), "exactly the failures that triggered the rollback");
         Assert.That(models.Current, Is.SameAs(good));
         Assert.That(bad.IsDisposed, Is.True);
@@ -153,13 +153,4 @@ public class ModelSwitchTests
         await run;
     }
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var until = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
-    }
 }

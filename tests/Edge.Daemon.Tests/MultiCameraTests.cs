@@ -13,16 +13,6 @@ public class MultiCameraTests
 {
     private static string Samples => Path.Combine(RepoPaths.Models, "samples");
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
-
     [Test]
     public async Task TwoCamerasSharingOneModelEachGetTheirOwnFramesResults()
     {

@@ -13,16 +13,6 @@ public class PipelineTests
 {
     private static string Samples => Path.Combine(RepoPaths.Models, "samples");
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var until = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > until) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
-
     [Test]
     public async Task AGpioEdgeTriggersAClassificationAndARuleDrivesAnOutput()
     {
@@ -38,15 +28,15 @@ public class PipelineTests
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
 
-        await Until(() => pipeline.Counters.FramesCaptured >= 5, "frames");
+        await Eventually.Until(() => pipeline.Counters.FramesCaptured >= 5, "frames");
         Assert.That(pipeline.Counters.FramesClassified, Is.Zero, "nothing classified before the edge");
         Assert.That(driver.Value(23), Is.EqualTo(PinValue.Low));
         driver.Set(17, PinValue.Low);
-        await Until(() => pipeline.Counters.FramesClassified == 2, "a burst of two classifications");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified == 2, "a burst of two classifications");
         Assert.That(pipeline.Latest!.Trigger, Is.EqualTo("gpio"));
         Assert.That(pipeline.Latest.Top[0].Label, Is.EqualTo("blue"));
         Assert.That(driver.Value(23), Is.EqualTo(PinValue.High), "the rule drove the output");
-        await Until(() => driver.Value(23) == PinValue.Low, "the output pulse to end");
+        await Eventually.Until(() => driver.Value(23) == PinValue.Low, "the output pulse to end");
         await Task.Delay(200);
         Assert.That(pipeline.Counters.FramesClassified, Is.EqualTo(2), "no more without another edge");
         cts.Cancel();
@@ -66,11 +56,11 @@ public class PipelineTests
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
         for (var i = 2; i <= 6; i++) File.Copy(Path.Combine(Samples, "snow.jpg"), dir.File($"{i:000}.jpg"));
-        await Until(() => pipeline.Counters.FramesCaptured >= 6, "still frames");
+        await Eventually.Until(() => pipeline.Counters.FramesCaptured >= 6, "still frames");
         Assert.That(pipeline.MotionEvents, Is.Zero);
         Assert.That(pipeline.Counters.FramesClassified, Is.Zero);
         File.Copy(Path.Combine(Samples, "night.jpg"), dir.File("007.jpg"));
-        await Until(() => pipeline.Counters.FramesClassified == 1, "a classification on motion");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified == 1, "a classification on motion");
         Assert.That(pipeline.Latest!.Trigger, Is.EqualTo("motion"));
         Assert.That(pipeline.Latest.Top[0].Label, Is.EqualTo("black"));
         cts.Cancel();
@@ -89,7 +79,7 @@ public class PipelineTests
             new PipelineSettings { Mode = TriggerMode.Continuous, MaxRate = 1000, Smoothing = 2 });
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
-        await Until(() => pipeline.Counters.FramesClassified == 2, "two results");
+        await Eventually.Until(() => pipeline.Counters.FramesClassified == 2, "two results");
         // The mean of a confident "blue" and a confident "black": both near 0.5.
         var top = pipeline.Latest!.Top;
         Assert.That(top.Take(2).Select(p => p.Label), Is.EquivalentTo(new[] { "blue", "black" }));
