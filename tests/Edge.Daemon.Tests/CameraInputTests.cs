@@ -73,7 +73,7 @@ public class CameraInputTests
         using var classifier = Classifier.Load(Path.Combine(RepoPaths.Models, "colors.onnx"));
         var supervisor = new SourceSupervisor(() => new FolderSource(Path.Combine(Samples, "sky.jpg"), loop: true, fps: 50), TimeSpan.FromSeconds(2), NullLogger.Instance);
         await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance, new PipelineSettings { Mode = TriggerMode.Pir, Burst = 2 });
-        using var pir = new PirMotionTrigger(gpio, 4, () => pipeline.Trigger(), NullLogger.Instance);
+        using var pir = new PirMotionTrigger(gpio, 4, () => pipeline.TriggerFromInput(), NullLogger.Instance);
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
         await Eventually.Until(() => pipeline.Counters.FramesCaptured >= 5, "frames");
@@ -86,6 +86,10 @@ public class CameraInputTests
         driver.Set(4, PinValue.High);
         await Eventually.Until(() => pipeline.Counters.FramesClassified == 4, "another burst on the next rise");
         Assert.That(pir.Accepted, Is.EqualTo(2));
+        // A request over HTTP on a PIR camera is recorded as what it is.
+        Assert.That(pipeline.Trigger(), Is.True);
+        await Eventually.Until(() => pipeline.Counters.FramesClassified == 6, "the requested burst");
+        Assert.That(pipeline.Latest!.Trigger, Is.EqualTo("http"));
         var metrics = Http.StatusServer.Metrics(new CameraSet(pipeline), null, new TriggerInputs([], [pir])).Split('\n');
         Assert.That(metrics, Does.Contain("edged_pir_motion_total{pin=\"4\",result=\"accepted\"} 2"));
         cts.Cancel();

@@ -24,7 +24,7 @@ public class PipelineTests
         using var rule = new GpioOutputRule(gpio, "blue", 0.5f, 23, TimeSpan.FromMilliseconds(200), NullLogger.Instance);
         await using var pipeline = new CameraPipeline(classifier, supervisor, null, NullLogger.Instance,
             new PipelineSettings { Mode = TriggerMode.Gpio, Burst = 2, Rules = [rule] });
-        using var edge = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(10), () => pipeline.Trigger(), NullLogger.Instance);
+        using var edge = new GpioEdgeTrigger(gpio, 17, PinMode.InputPullUp, PinEventTypes.Falling, TimeSpan.FromMilliseconds(10), () => pipeline.TriggerFromInput(), NullLogger.Instance);
         using var cts = new CancellationTokenSource();
         var run = pipeline.RunAsync(cts.Token);
 

@@ -306,10 +306,10 @@ internal static class RunCommand
                                 "both" => System.Device.Gpio.PinEventTypes.Rising | System.Device.Gpio.PinEventTypes.Falling,
                                 _ => System.Device.Gpio.PinEventTypes.Falling,
                             },
-                            TimeSpan.FromMilliseconds(g.DebounceMs), () => pipeline.Trigger(), logger));
+                            TimeSpan.FromMilliseconds(g.DebounceMs), () => pipeline.TriggerFromInput(), logger));
                     }
                     else if (mode == TriggerMode.Pir)
-                        pirs.Add(new Triggers.PirMotionTrigger(gpio!, c.Trigger.Pir.Pin, () => pipeline.Trigger(), logger));
+                        pirs.Add(new Triggers.PirMotionTrigger(gpio!, c.Trigger.Pir.Pin, () => pipeline.TriggerFromInput(), logger));
                 }
                 var set = new CameraSet(pipelines, models, store);
                 // Each webhook delivers from the store on its own: a slow receiver holds back only its own queue.

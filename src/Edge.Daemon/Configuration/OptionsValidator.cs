@@ -264,6 +264,9 @@ public static class OptionsValidator
         if (c.PreSeconds is < 0 or > 300) errors.Add($"Clips:PreSeconds: must be 0..300, got {c.PreSeconds}");
         if (c.PostSeconds is < 0 or > 300) errors.Add($"Clips:PostSeconds: must be 0..300, got {c.PostSeconds}");
         if (c.BufferMb is < 1 or > 1024) errors.Add($"Clips:BufferMb: must be 1..1024, got {c.BufferMb}");
+        // Each camera keeps a ring of its own: the total is what the device must have.
+        else if (o.CameraList().Count is var n and > 1 && (long)n * c.BufferMb > 1024)
+            errors.Add($"Clips:BufferMb: each of the {n} cameras keeps a ring of it: {n} x {c.BufferMb} MiB is over 1024 MiB in all");
         if (c.MaxClips is < 1 or > 100_000) errors.Add($"Clips:MaxClips: must be 1..100000, got {c.MaxClips}");
         if (c.MinFreeMb < 0) errors.Add($"Clips:MinFreeMb: must be 0 or more, got {c.MinFreeMb}");
     }

@@ -201,8 +201,11 @@ public sealed class CameraPipeline : IAsyncDisposable
     /// <summary>Most triggered frames waiting at once: triggers beyond are refused, not queued without end.</summary>
     public const int MaxPendingTriggerFrames = FrameTrigger.MaxPendingFrames;
 
-    /// <summary>Asks for the next <c>burst</c> frames to be classified (HTTP and GPIO triggers); false when too many already wait.</summary>
+    /// <summary>Asks for the next <c>burst</c> frames to be classified (an HTTP request); false when too many already wait.</summary>
     public bool Trigger() => _trigger.Request();
+
+    /// <summary>The same, asked by the camera's own input (its GPIO line or PIR sensor): results name the input.</summary>
+    public bool TriggerFromInput() => _trigger.Request(fromInput: true);
 
     /// <summary>A copy of the latest captured frame (JPEG), or null before the first.</summary>
     public byte[]? LatestFrame()

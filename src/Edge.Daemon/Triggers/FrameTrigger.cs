@@ -18,7 +18,7 @@ public sealed class FrameTrigger : IDisposable
     private long _nextDue; // continuous mode: when the next classification is allowed
     private long _lastMotionAt = long.MinValue / 2;
     private long _lastClassifiedAt;
-    private int _pending;
+    private int _pending, _pendingInputs; // frames asked for by requests (HTTP), by the camera's input (GPIO, PIR)
     private long _skipped, _motionEvents;
 
     /// <summary>Most requested frames waiting at once: requests beyond are refused, not queued without end.</summary>
@@ -37,15 +37,21 @@ public sealed class FrameTrigger : IDisposable
     /// <summary>Frames in which motion was seen.</summary>
     public long MotionEvents => Interlocked.Read(ref _motionEvents);
 
-    /// <summary>Asks for the next <c>Burst</c> frames to be classified (HTTP and GPIO); false when too many already wait.</summary>
-    public bool Request()
+    /// <summary>
+    /// Asks for the next <c>Burst</c> frames to be classified; false when too many already wait. <paramref name="fromInput"/>:
+    /// the camera's own input (its GPIO line or PIR sensor) asked, else a request (HTTP): results say which.
+    /// </summary>
+    public bool Request(bool fromInput = false)
     {
         var burst = _settings.Burst;
         while (true)
         {
-            var pending = Volatile.Read(ref _pending);
-            if (pending + burst > Math.Max(MaxPendingFrames, burst)) return false;
-            if (Interlocked.CompareExchange(ref _pending, pending + burst, pending) == pending) return true;
+            var requests = Volatile.Read(ref _pending);
+            var inputs = Volatile.Read(ref _pendingInputs);
+            if (requests + inputs + burst > Math.Max(MaxPendingFrames, burst)) return false;
+            if (fromInput ? Interlocked.CompareExchange(ref _pendingInputs, inputs + burst, inputs) == inputs
+                    : Interlocked.CompareExchange(ref _pending, requests + burst, requests) == requests)
+                return true;
         }
     }
 
@@ -57,10 +63,15 @@ public sealed class FrameTrigger : IDisposable
     public string? Due(Frame frame, long now, out ImageDecodeException? corrupt)
     {
         corrupt = null;
+        if (Volatile.Read(ref _pendingInputs) > 0)
+        {
+            Interlocked.Decrement(ref _pendingInputs);
+            return _settings.Mode == TriggerMode.Pir ? "pir" : "gpio";
+        }
         if (Volatile.Read(ref _pending) > 0)
         {
             Interlocked.Decrement(ref _pending);
-            return _settings.Mode switch { TriggerMode.Gpio => "gpio", TriggerMode.Pir => "pir", _ => "http" };
+            return "http";
         }
         if (_settings.Mode == TriggerMode.Continuous && (_settings.Lossless || now >= _nextDue))
         {
