@@ -230,7 +230,11 @@ internal static class RunCommand
             if (o.Model.Updates.Enabled && updateFolder.TrimEnd('/') == modelStore.Directory.TrimEnd('/'))
                 throw new CliError($"Model:Updates:Folder: '{o.Model.Updates.Folder}' is where edged keeps the models it accepted; drop new ones into another folder (default: {Path.Combine(modelStore.Directory, "incoming")})");
             // One daemon per models directory (kept copies, active.json, the drop folder): a second one runs without updates.
-            using var modelsLock = o.Model.Updates.Enabled ? LockModels(modelStore, logger) : null;
+            // Updates replace Model:Path's model: with every camera on a model of its own there is nothing for them to replace.
+            var updatesWanted = o.Model.Updates.Enabled && cameras.Any(x => x.Camera.Model is null);
+            if (o.Model.Updates.Enabled && !updatesWanted)
+                logger.LogInformation("model updates are off: every camera runs a model of its own (Cameras:N:Model); updates replace Model:Path's");
+            using var modelsLock = updatesWanted ? LockModels(modelStore, logger) : null;
             var pipelines = new List<CameraPipeline>();
             // A candidate is tried on the latest frame of every camera it would classify; it must have the labels that the
             // settings name for those cameras (labels only a camera's own model has are that model's business).

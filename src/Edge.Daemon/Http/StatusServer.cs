@@ -304,7 +304,9 @@ public static class StatusServer
                 response.Headers.RetryAfter = "1";
                 return Error($"busy: {CameraPipeline.MaxPendingTriggerFrames} triggered frames are already waiting", 429);
             }
-            return Results.Json(new TriggerResponse("triggered", targets[0].Burst, [.. targets.Select(t => t.CameraName).Except(refused)]), HttpJson.Default.TriggerResponse,
+            // Frames: each camera that took the trigger classifies its own burst.
+            var took = targets.Where(t => !refused.Contains(t.CameraName)).ToList();
+            return Results.Json(new TriggerResponse("triggered", took.Sum(t => t.Burst), [.. took.Select(t => t.CameraName)]), HttpJson.Default.TriggerResponse,
                 statusCode: 202);
         });
         app.MapGet("/metrics", () => Results.Text(Metrics(cameras, uploads, inputs, updates, webhooks), "text/plain; version=0.0.4; charset=utf-8"));
