@@ -24,6 +24,41 @@ public class FolderSourceTests
     }
 
     [Test]
+    public async Task SubfoldersAreSearchedAsClassifySearchesThemButNotHiddenOnes()
+    {
+        using var dir = new TempDir();
+        var snow = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "snow.jpg"));
+        var tomatoes = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "tomatoes.jpg"));
+        File.WriteAllBytes(dir.File("a.jpg"), Sky);
+        Directory.CreateDirectory(dir.File("2026/12/03"));
+        File.WriteAllBytes(dir.File("2026/12/03/b.jpg"), tomatoes);
+        Directory.CreateDirectory(dir.File(".partial"));
+        File.WriteAllBytes(dir.File(".partial/c.jpg"), snow); // an upload still being put in place
+        using var cts = new CancellationTokenSource();
+        await using var looped = new FolderSource(dir.Path, new FolderSourceOptions { Loop = true, Fps = 0 }, null, null);
+        await looped.OpenAsync(cts.Token);
+        var seen = new List<byte[]>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var frame = await looped.ReadAsync(cts.Token);
+            seen.Add(frame!.ToArray());
+        }
+        // Full paths in ordinal order, as classify lists them: "…/2026/12/03/b.jpg" before "…/a.jpg"; then again.
+        Assert.That(seen, Is.EqualTo(new[] { tomatoes, Sky, tomatoes, Sky }));
+
+        // Watched: a file in a new dated folder is delivered too.
+        var clock = new FakeTimeProvider();
+        await using var watched = new FolderSource(dir.Path, Watched, null, null, clock);
+        await watched.OpenAsync(cts.Token);
+        var pending = watched.ReadAsync(cts.Token);
+        Directory.CreateDirectory(dir.File("2026/12/04"));
+        File.WriteAllBytes(dir.File("2026/12/04/d.jpg"), snow);
+        using var d = await ReadWithin(pending, clock, 20);
+        Assert.That(d?.ToArray(), Is.EqualTo(snow));
+        cts.Cancel();
+    }
+
+    [Test]
     public async Task ReopeningAWatchedFolderDoesNotDeliverItsFilesAgain()
     {
         using var dir = new TempDir();

@@ -83,9 +83,19 @@ public sealed class FolderSource(string path, FolderSourceOptions options, Folde
         }
     }
 
+    /// <summary>
+    /// Subfolders are searched as <c>edged classify</c> searches them (a camera writing into dated folders), skipping hidden
+    /// ones (a half-uploaded <c>.tmp</c> folder) and unreadable ones, at most <see cref="MaxDepth"/> deep (a bound on
+    /// links that loop).
+    /// </summary>
+    private static readonly EnumerationOptions Search = new() { RecurseSubdirectories = true, IgnoreInaccessible = true, MaxRecursionDepth = MaxDepth };
+
+    /// <summary>How deep subfolders are searched.</summary>
+    public const int MaxDepth = 16;
+
     private IEnumerable<string> ImageFiles() =>
         Directory.Exists(path)
-            ? Directory.EnumerateFiles(path).Where(Edge.Core.Imaging.ImageFiles.IsImage)
+            ? Directory.EnumerateFiles(path, "*", Search).Where(Edge.Core.Imaging.ImageFiles.IsImage)
             : throw new DirectoryNotFoundException($"'{path}' has gone");
 
     private void ListLooped()
