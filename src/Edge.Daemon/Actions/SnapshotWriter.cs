@@ -19,7 +19,9 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
     private bool _failing;
     private readonly Lock _gate = new();
 
-    public string Folder { get; } = Path.GetFullPath(folder);
+    private readonly Storage.OwnedFolder _folder = new(folder, "*.jpg", OwnName());
+
+    public string Folder => _folder.Path;
     private long _written, _failed;
     public long Written => Interlocked.Read(ref _written);
     public long Failed => Interlocked.Read(ref _failed);
@@ -28,13 +30,7 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
     /// The path of snapshot <paramref name="name"/> for <c>GET /api/snapshots/NAME</c>, or null: only a name this writer
     /// gives (no separators, no dots but the extension) and only a regular file in its folder.
     /// </summary>
-    public string? PathOf(string name)
-    {
-        if (!OwnName().IsMatch(name)) return null;
-        var path = Path.Combine(Folder, name);
-        // Not a link: one planted in the folder must not serve a file edged can read (its config, the database).
-        return new FileInfo(path) is { Exists: true, LinkTarget: null } && Onnx.IO.BoundedFile.Probe(path) is { IsRegular: true } ? path : null;
-    }
+    public string? PathOf(string name) => _folder.PathOf(name);
 
     /// <summary>Saves the frame when the result's best class matches; returns the path, or null.</summary>
     /// <param name="camera">Named in the file (a name edged checked at start), so that cameras' snapshots of one moment differ.</param>
@@ -76,18 +72,7 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
     }
 
     /// <summary>Deletes the oldest snapshots until one more fits within the count and free-space limits.</summary>
-    private void Prune(int incoming)
-    {
-        var files = new DirectoryInfo(Folder).GetFiles("*.jpg").Where(f => OwnName().IsMatch(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
-        var i = 0;
-        while (files.Count - i >= maxFiles && i < files.Count) files[i++].Delete();
-        var drive = new DriveInfo(Folder);
-        while (drive.AvailableFreeSpace - incoming < minFreeBytes && i < files.Count)
-        {
-            files[i++].Delete();
-            drive = new DriveInfo(Folder);
-        }
-    }
+    private void Prune(int incoming) => _folder.Prune(maxFiles, minFreeBytes, incoming, f => f.Delete());
 
     /// <summary>A label as a file name part: ASCII letters, digits, '-' and '_' only, at most 64 characters (names have a 255-byte limit).</summary>
     private static string Safe(string s)

@@ -58,12 +58,13 @@ public sealed partial class ClipRecorder : IAsyncDisposable
         _options = options;
         _camera = camera;
         _logger = logger;
-        Folder = Path.GetFullPath(options.Folder!);
+        _folder = new Storage.OwnedFolder(options.Folder!, "*.mjpeg", OwnName());
         _ring = GC.AllocateUninitializedArray<byte>(options.BufferMb * 1024 * 1024);
         _entries = new (long, int, long, long)[MaxRingFrames];
     }
 
-    public string Folder { get; }
+    private readonly Storage.OwnedFolder _folder;
+    public string Folder => _folder.Path;
     public long Saved => Interlocked.Read(ref _saved);
     public long Failed => Interlocked.Read(ref _failed);
 
@@ -168,27 +169,15 @@ public sealed partial class ClipRecorder : IAsyncDisposable
         }
     }
 
-    /// <summary>Deletes the oldest clips until one more fits within the count and free-space limits.</summary>
-    private void Prune(long incoming)
+    /// <summary>Deletes the oldest clips (each with its index) until one more fits within the count and free-space limits.</summary>
+    private void Prune(long incoming) => _folder.Prune(_options.MaxClips, _options.MinFreeMb * 1024L * 1024, incoming, f =>
     {
-        var clips = new DirectoryInfo(Folder).GetFiles("*.mjpeg").Where(f => OwnName().IsMatch(f.Name)).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
-        var i = 0;
-        void Delete(FileInfo f)
-        {
-            f.Delete();
-            File.Delete(Path.ChangeExtension(f.FullName, ".json"));
-        }
-        while (clips.Count - i >= _options.MaxClips && i < clips.Count) Delete(clips[i++]);
-        while (new DriveInfo(Folder).AvailableFreeSpace - incoming < _options.MinFreeMb * 1024L * 1024 && i < clips.Count) Delete(clips[i++]);
-    }
+        f.Delete();
+        File.Delete(Path.ChangeExtension(f.FullName, ".json"));
+    });
 
     /// <summary>The path of a clip file (<c>NAME.mjpeg</c> or <c>NAME.json</c>) for the API, or null: only names this recorder gives, only regular files.</summary>
-    public string? PathOf(string file)
-    {
-        if (!OwnName().IsMatch(file)) return null;
-        var path = Path.Combine(Folder, file);
-        return new FileInfo(path) is { Exists: true, LinkTarget: null } && Onnx.IO.BoundedFile.Probe(path) is { IsRegular: true } ? path : null;
-    }
+    public string? PathOf(string file) => _folder.PathOf(file);
 
     /// <summary>Saves the clip being recorded as it is (edged stopping) and waits for the writes.</summary>
     public async ValueTask DisposeAsync()

@@ -51,7 +51,7 @@ public static class OptionsValidator
             errors.Add($"{group.Skip(1).First().Key}: pin {group.Key} is also {group.First().Key}; each GPIO line has one use");
         ValidateDecision(o.Decision, errors);
         ValidateWebhooks(o, errors);
-        ValidateClips(o, errors);
+        ValidateClips(o, cameras, errors);
         foreach (var (key, c) in cameras)
         {
             if (string.IsNullOrEmpty(o.Actions.Snapshots.Folder) || c.Source.Kind.ToLowerInvariant() is not ("folder" or "image")) continue;
@@ -248,13 +248,13 @@ public static class OptionsValidator
         }
     }
 
-    private static void ValidateClips(EdgedOptions o, List<string> errors)
+    private static void ValidateClips(EdgedOptions o, IReadOnlyList<(string Key, CameraOptions Camera)> cameras, List<string> errors)
     {
         var c = o.Clips;
         if (c.Folder is null) return;
         if (string.IsNullOrWhiteSpace(c.Folder)) errors.Add("Clips:Folder: must not be empty (leave it out for no clips)");
         else
-            foreach (var (key, camera) in o.CameraList().Where(x => x.Camera.Source.Kind.ToLowerInvariant() is "folder" or "image"))
+            foreach (var (key, camera) in cameras.Where(x => x.Camera.Source.Kind.ToLowerInvariant() is "folder" or "image"))
             {
                 var clips = Path.GetFullPath(c.Folder).TrimEnd('/') + "/";
                 var source = Path.GetFullPath(camera.Source.Path ?? Cli.DefaultPaths.Samples).TrimEnd('/') + "/";
@@ -265,7 +265,7 @@ public static class OptionsValidator
         if (c.PostSeconds is < 0 or > 300) errors.Add($"Clips:PostSeconds: must be 0..300, got {c.PostSeconds}");
         if (c.BufferMb is < 1 or > 1024) errors.Add($"Clips:BufferMb: must be 1..1024, got {c.BufferMb}");
         // Each camera keeps a ring of its own: the total is what the device must have.
-        else if (o.CameraList().Count is var n and > 1 && (long)n * c.BufferMb > 1024)
+        else if (cameras.Count is var n and > 1 && (long)n * c.BufferMb > 1024)
             errors.Add($"Clips:BufferMb: each of the {n} cameras keeps a ring of it: {n} x {c.BufferMb} MiB is over 1024 MiB in all");
         if (c.MaxClips is < 1 or > 100_000) errors.Add($"Clips:MaxClips: must be 1..100000, got {c.MaxClips}");
         if (c.MinFreeMb < 0) errors.Add($"Clips:MinFreeMb: must be 0 or more, got {c.MinFreeMb}");

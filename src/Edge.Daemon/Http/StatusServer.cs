@@ -351,9 +351,6 @@ public static class StatusServer
                 s.Pending, updates?.Recent ?? []));
     }
 
-    public static StatusResponse Status(CameraPipeline p, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,
-        IReadOnlyList<Webhooks.WebhookSender>? webhooks = null) => Status(new CameraSet(p), uploads, updates, modelApi, webhooks);
-
     public static StatusResponse Status(CameraSet cameras, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,
         IReadOnlyList<Webhooks.WebhookSender>? webhooks = null)
     {
