@@ -28,6 +28,8 @@ public class CameraInputTests
             "rpicam-vid --timeout 0 --flush --camera 1 --width 1280 --height 720 --framerate 10 --codec mjpeg --quality 75 --output - --nopreview --hflip --vflip"));
         Assert.That(RpicamCommand.For(new SourceOptions { Kind = "rpicam", Program = "libcamera-vid" }),
             Is.EqualTo("libcamera-vid --timeout 0 --flush --camera 0 --width 640 --height 480 --framerate 5 --codec mjpeg --quality 80 --output - --nopreview"));
+        // A fractional rate as rpicam-vid takes it, not rounded.
+        Assert.That(RpicamCommand.For(new SourceOptions { Kind = "rpicam", Fps = 7.5 }), Does.Contain(" --framerate 7.5 "));
     }
 
     [Test]

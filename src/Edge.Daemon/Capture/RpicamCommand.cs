@@ -23,7 +23,8 @@ public static class RpicamCommand
             .WithContinuousStreaming(0)
             .WithCamera(s.Camera)
             .WithResolution(s.Width, s.Height)
-            .WithVideoFramerate((int)Math.Round(s.Fps))
+            // Not WithVideoFramerate, which takes whole frames per second: rpicam-vid takes 7.5 as well.
+            .With(CommandOptionAndValue.Create(Command.Framerate, s.Fps.ToString("0.###", CultureInfo.InvariantCulture)))
             .WithMJPEGVideoOptions(s.Quality)
             .WithOutput("-")
             .With(CommandOptionAndValue.Create(Command.Nopreview, ""));
