@@ -44,7 +44,9 @@ public class DurabilityTests
         var mount = Directory.CreateDirectory(dir.File("small")).FullName;
         Needs.Check(Needs.Root);
         void Sh(string cmd) { var p = Process.Start("sh", ["-c", cmd])!; p.WaitForExit(); Assert.That(p.ExitCode, Is.Zero, cmd); }
-        Sh($"mount -t tmpfs -o size=512k tmpfs '{mount}'");
+        // Room enough, once the filler goes, for the backlog kept in memory (50 results a second for the seconds the
+        // disk was full) and the WAL it writes; at 512k a slow run filled the disk again right after resuming.
+        Sh($"mount -t tmpfs -o size=4m tmpfs '{mount}'");
         try
         {
             await using var d = new DaemonProcess([$"--Store:Path={mount}/results.db", "--Source:Fps=50", "--Trigger:MaxRate=50"]);
