@@ -59,6 +59,88 @@ public class ClipTests
         }
     }
 
+    /// <summary>
+    /// A camera that sends two frames and then nothing (it went away, or the scene is captured on demand): the clip of the
+    /// state change is saved PostSeconds (and a grace) after it, with the frames it has, not left open until a frame comes.
+    /// </summary>
+    [Test]
+    public async Task AClipIsSavedAfterPostSecondsEvenWhenNoFrameComesToEndIt()
+    {
+        using var dir = new TempDir();
+        var clips = dir.File("clips");
+        var samples = Path.Combine(AppContext.BaseDirectory, "models", "samples");
+        await using var d = new DaemonProcess([
+            "--Model:Updates:Enabled=false", $"--Store:Path={dir.File("r.db")}", "--Decision:Consecutive=1", "--Source:Kind=pipe",
+            $"--Source:Command=sh -c 'cat {samples}/sky.jpg {samples}/tomatoes.jpg; exec sleep 600'", "--Source:NoFrameTimeoutMs=60000",
+            $"--Clips:Folder={clips}", "--Clips:PreSeconds=1", "--Clips:PostSeconds=1",
+        ]);
+        await d.WaitListeningAsync();
+        await d.WaitUntilAsync(async () => JsonDocument.Parse(await d.Client.GetStringAsync("api/status")).RootElement.GetProperty("clips").GetProperty("saved").GetInt64() >= 1,
+            "the clip saved without a frame after it");
+        var status = JsonDocument.Parse(await d.Client.GetStringAsync("api/status")).RootElement;
+        Assert.That(status.GetProperty("frames_captured").GetInt64(), Is.EqualTo(2), "no frame came after the two");
+        var index = JsonDocument.Parse(File.ReadAllBytes(Directory.GetFiles(clips, "*.json").Single())).RootElement;
+        Assert.That(index.GetProperty("frames").EnumerateArray().Select(f => f.GetProperty("sequence").GetInt64()), Is.EqualTo(new long[] { 1, 2 }));
+        var mjpeg = File.ReadAllBytes(Directory.GetFiles(clips, "*.mjpeg").Single());
+        Assert.That(mjpeg, Is.EqualTo(File.ReadAllBytes(Path.Combine(samples, "sky.jpg")).Concat(File.ReadAllBytes(Path.Combine(samples, "tomatoes.jpg")))));
+        await d.StopAsync();
+    }
+
+    /// <summary>Two cameras' recorders on one clip folder keep MaxClips between them (one count), the oldest going first.</summary>
+    [Test]
+    public async Task CamerasSharingAClipFolderShareMaxClips()
+    {
+        using var dir = new TempDir();
+        var options = new Clips.ClipOptions { Folder = dir.File("clips"), PreSeconds = 0, PostSeconds = 0.1, BufferMb = 1, MaxClips = 2, MinFreeMb = 0 };
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var shared = Clips.ClipRecorder.FolderFor(options);
+        var logs = new ListLogger();
+        await using var door = new Clips.ClipRecorder(options, "door", logs, clock, shared);
+        await using var yard = new Clips.ClipRecorder(options, "yard", logs, clock, shared);
+        var jpeg = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "sky.jpg"));
+        long sequence = 0;
+        for (var i = 0; i < 3; i++)
+            foreach (var camera in new[] { door, yard })
+            {
+                var t = clock.GetUtcNow();
+                using (var f = Capture.Frame.Copy(jpeg, ++sequence, t)) camera.Add(f);
+                camera.Begin("latch", t);
+                // The next frame, past PostSeconds, ends the clip.
+                using (var f = Capture.Frame.Copy(jpeg, ++sequence, t.AddSeconds(0.5))) camera.Add(f);
+                clock.Advance(TimeSpan.FromSeconds(1));
+                var expected = sequence / 2;
+                await Eventually.Until(() => door.Saved + yard.Saved == expected, $"clip {expected} written");
+            }
+        await door.DisposeAsync();
+        await yard.DisposeAsync();
+        Assert.That(door.Saved + yard.Saved, Is.EqualTo(6));
+        var left = Directory.GetFiles(options.Folder, "*.mjpeg").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.That(left, Has.Count.EqualTo(2), "MaxClips over both cameras");
+        Assert.That(left, Is.EqualTo(new[] { "20270115-080004.000_door_latch.mjpeg", "20270115-080005.000_yard_latch.mjpeg" }), "the newest two");
+        Assert.That(Directory.GetFiles(options.Folder, "*.json"), Has.Length.EqualTo(2), "each with its index, no index left without its clip");
+    }
+
+    /// <summary>On the recorder's clock (faked): a clip with no frame after its event is saved once PostSeconds and the grace have passed, not before.</summary>
+    [Test]
+    public async Task ARecordingWithoutAFollowingFrameIsSavedByItsTimerOnTheRecordersClock()
+    {
+        using var dir = new TempDir();
+        var options = new Clips.ClipOptions { Folder = dir.File("clips"), PreSeconds = 1, PostSeconds = 2, BufferMb = 1, MinFreeMb = 0 };
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        await using var recorder = new Clips.ClipRecorder(options, "door", new ListLogger(), clock);
+        var jpeg = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "sky.jpg"));
+        var t = clock.GetUtcNow();
+        using (var f = Capture.Frame.Copy(jpeg, 1, t)) recorder.Add(f);
+        recorder.Begin("latch", t);
+        clock.Advance(options.PostSeconds * TimeSpan.FromSeconds(1) + Clips.ClipRecorder.FinishGrace - TimeSpan.FromMilliseconds(1));
+        await Task.Delay(200);
+        Assert.That(recorder.Saved, Is.Zero, "not before PostSeconds and the grace");
+        clock.Advance(TimeSpan.FromMilliseconds(2));
+        await Eventually.Until(() => recorder.Saved == 1, "the clip saved by its timer");
+        var index = JsonDocument.Parse(File.ReadAllBytes(Directory.GetFiles(options.Folder, "*.json").Single())).RootElement;
+        Assert.That(index.GetProperty("frames").EnumerateArray().Select(x => x.GetProperty("sequence").GetInt64()), Is.EqualTo(new long[] { 1 }));
+    }
+
     [Test]
     public async Task SnapshotsAreServedByTheirOwnNamesOnlyAndNeverThroughALink()
     {

@@ -258,7 +258,13 @@ public class FailureAccountingTests
         for (var i = 0; i < 4; i++) Assert.That(writer.Save(jpeg, t.AddSeconds(i), "blue", 0.9f), Is.Not.Null);
         var names = Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         Assert.That(names.Count(n => n!.StartsWith("user-photo", StringComparison.Ordinal)), Is.EqualTo(5), "never someone else's file");
-        Assert.That(names.Count(n => n!.EndsWith("_blue.jpg", StringComparison.Ordinal)), Is.EqualTo(2), "own snapshots kept within MaxFiles");
+        Assert.That(names.Where(n => n!.EndsWith("_blue.jpg", StringComparison.Ordinal)),
+            Is.EqualTo(new[] { "20270115-080002.000_blue.jpg", "20270115-080003.000_blue.jpg" }), "own snapshots kept within MaxFiles, the newest");
+        // One deleted by hand: the next save still keeps MaxFiles (the one gone is dropped from the count first).
+        File.Delete(dir.File("20270115-080002.000_blue.jpg"));
+        Assert.That(writer.Save(jpeg, t.AddSeconds(5), "blue", 0.9f), Is.Not.Null);
+        Assert.That(Directory.GetFiles(dir.Path, "*_blue.jpg").Select(Path.GetFileName).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "20270115-080003.000_blue.jpg", "20270115-080005.000_blue.jpg" }));
         var longLabel = string.Concat(Enumerable.Repeat("标签", 100));
         var saved = writer.Save(jpeg, t.AddSeconds(10), longLabel, 0.9f);
         Assert.That(Path.GetFileName(saved), Has.Length.LessThan(100), "a long label still makes a valid file name");

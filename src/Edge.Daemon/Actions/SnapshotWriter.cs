@@ -50,6 +50,7 @@ public sealed partial class SnapshotWriter(string folder, int maxFiles, long min
             Prune(jpeg.Length);
             using (var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None))
                 f.Write(jpeg);
+            _folder.Added(name);
             Interlocked.Increment(ref _written);
             if (_failing)
             {

@@ -266,6 +266,7 @@ internal static class RunCommand
                 var snapshots = string.IsNullOrEmpty(o.Actions.Snapshots.Folder) ? null
                     : new Actions.SnapshotWriter(o.Actions.Snapshots.Folder, o.Actions.Snapshots.MaxFiles, o.Actions.Snapshots.MinFreeMb * 1024L * 1024, logger,
                         string.IsNullOrEmpty(o.Actions.Snapshots.Label) ? null : o.Actions.Snapshots.Label, o.Actions.Snapshots.MinScore);
+                var clipFolder = o.Clips.Folder is null ? null : Clips.ClipRecorder.FolderFor(o.Clips);
                 for (var i = 0; i < cameras.Count; i++)
                 {
                     var c = cameras[i].Camera;
@@ -276,7 +277,7 @@ internal static class RunCommand
                     var supervisor = new SourceSupervisor(SourceFactory(source, http, logger), TimeSpan.FromMilliseconds(c.Source.NoFrameTimeoutMs), logger,
                         restartWhenEnded: !folder || c.Source.Loop);
                     // Each camera keeps its own ring (Clips:BufferMb each); clips of all cameras share the folder and its retention.
-                    var recorder = o.Clips.Folder is null ? null : new Clips.ClipRecorder(o.Clips, c.Name, logger);
+                    var recorder = clipFolder is null ? null : new Clips.ClipRecorder(o.Clips, c.Name, logger, folder: clipFolder);
                     if (recorder is not null) clips.Add(recorder);
                     var m = c.Trigger.Motion;
                     // The pipeline owns the supervisor (and the sources it makes); disposed after its run has ended.

@@ -19,7 +19,8 @@ internal sealed partial class ClipJson : JsonSerializerContext;
 
 /// <summary>
 /// Keeps the last frames of a camera in a ring of fixed memory (every captured frame, dropped ones included: copied in on
-/// the capture thread, no allocation per frame) and, on a state change, saves the frames from PreSeconds before it to
+/// the capture thread, no allocation per frame; while a clip records, its frames are copied for it too) and, on a state
+/// change, saves the frames from PreSeconds before it to
 /// PostSeconds after it as <c>NAME.mjpeg</c> plus <c>NAME.json</c> (sequence, time, offset of each frame). One clip is
 /// recorded at a time; a change during it is linked to the same clip. Clips are written off the frame path; the oldest
 /// are deleted to stay within MaxClips and above MinFreeMb. Failures are counted and said once.
@@ -46,24 +47,45 @@ public sealed partial class ClipRecorder : IAsyncDisposable
     {
         public readonly string Name = name, Region = region;
         public readonly DateTimeOffset EventTime = eventTime, Until = until;
-        public readonly List<(long Sequence, DateTimeOffset Time, byte[] Jpeg)> Frames = [];
+        /// <summary>Each frame's bytes, copied (only while a clip records).</summary>
+        public readonly List<(long Sequence, DateTimeOffset Time, byte[] Buffer, int Length)> Frames = [];
+        /// <summary>The JPEGs' bytes: at most the ring's size (BufferMb), the most one clip may hold.</summary>
         public long Bytes;
+
+        public void Add(long sequence, DateTimeOffset time, ReadOnlySpan<byte> jpeg, long limit)
+        {
+            if (Bytes + jpeg.Length > limit) return;
+            Frames.Add((sequence, time, jpeg.ToArray(), jpeg.Length));
+            Bytes += jpeg.Length;
+        }
     }
 
     /// <summary>Frames kept in the ring at most, whatever their size (a tiny-frame stream must not need a huge index).</summary>
     public const int MaxRingFrames = 4096;
 
-    public ClipRecorder(ClipOptions options, string camera, ILogger logger)
+    /// <summary>The clip folder as the recorders of every camera share it (one count of clips for MaxClips).</summary>
+    public static Storage.OwnedFolder FolderFor(ClipOptions options) => new(options.Folder!, "*.mjpeg", OwnName());
+
+    /// <param name="folder">The folder shared with the other cameras' recorders (<see cref="FolderFor"/>); its own when null.</param>
+    public ClipRecorder(ClipOptions options, string camera, ILogger logger, TimeProvider? clock = null, Storage.OwnedFolder? folder = null)
     {
         _options = options;
         _camera = camera;
         _logger = logger;
-        _folder = new Storage.OwnedFolder(options.Folder!, "*.mjpeg", OwnName());
+        _clock = clock ?? TimeProvider.System;
+        _folder = folder ?? FolderFor(options);
         _ring = GC.AllocateUninitializedArray<byte>(options.BufferMb * 1024 * 1024);
         _entries = new (long, int, long, long)[MaxRingFrames];
     }
 
     private readonly Storage.OwnedFolder _folder;
+    private readonly TimeProvider _clock;
+    /// <summary>The recording's timer (one per recording, so a late callback of an earlier one cannot end a later one).</summary>
+    private ITimer? _due;
+
+    /// <summary>How long after PostSeconds a clip waits for a frame before it is saved with what it has.</summary>
+    public static readonly TimeSpan FinishGrace = TimeSpan.FromSeconds(1);
+
     public string Folder => _folder.Path;
     public long Saved => Interlocked.Read(ref _saved);
     public long Failed => Interlocked.Read(ref _failed);
@@ -91,11 +113,7 @@ public sealed partial class ClipRecorder : IAsyncDisposable
             if (_recording is { } r)
             {
                 if (frame.Time > r.Until) Finish();
-                else if (r.Bytes + data.Length <= _ring.Length)
-                {
-                    r.Frames.Add((frame.Sequence, frame.Time, data.ToArray()));
-                    r.Bytes += data.Length;
-                }
+                else r.Add(frame.Sequence, frame.Time, data, _ring.Length);
             }
         }
     }
@@ -120,10 +138,15 @@ public sealed partial class ClipRecorder : IAsyncDisposable
             {
                 var e = _entries[(_head + i) % _entries.Length];
                 if (e.Ticks < from) continue;
-                r.Frames.Add((e.Sequence, new DateTimeOffset(e.Ticks, TimeSpan.Zero), _ring.AsSpan((int)e.Offset, e.Length).ToArray()));
-                r.Bytes += e.Length;
+                r.Add(e.Sequence, new DateTimeOffset(e.Ticks, TimeSpan.Zero), _ring.AsSpan((int)e.Offset, e.Length), _ring.Length);
             }
             _recording = r;
+            // Frame times are capture times, on the same clock as this one.
+            // A clip ends on the first frame after PostSeconds, or by this timer when no frame comes (the camera went
+            // away): PostSeconds and a grace from now on the clock's monotonic time, whatever the wall clock does meanwhile.
+            _due?.Dispose();
+            _due = _clock.CreateTimer(static s => { var (recorder, recording) = ((ClipRecorder, Recording))s!; recorder.FinishIfStill(recording); },
+                (this, r), TimeSpan.FromSeconds(_options.PostSeconds) + FinishGrace, Timeout.InfiniteTimeSpan);
             return name;
         }
     }
@@ -133,6 +156,8 @@ public sealed partial class ClipRecorder : IAsyncDisposable
     {
         var r = _recording!;
         _recording = null;
+        _due?.Dispose();
+        _due = null;
         var previous = _writing;
         _writing = Task.Run(async () =>
         {
@@ -149,13 +174,14 @@ public sealed partial class ClipRecorder : IAsyncDisposable
             Prune(r.Bytes);
             var frames = new List<ClipFrame>(r.Frames.Count);
             long offset = 0;
-            foreach (var (sequence, time, jpeg) in r.Frames)
+            foreach (var (sequence, time, _, length) in r.Frames)
             {
-                frames.Add(new ClipFrame(sequence, time, offset, jpeg.Length));
-                offset += jpeg.Length;
+                frames.Add(new ClipFrame(sequence, time, offset, length));
+                offset += length;
             }
             // The index last: a clip is listed once both files are complete.
-            Onnx.IO.AtomicFile.Write(Path.Combine(Folder, r.Name + ".mjpeg"), s => { foreach (var f in r.Frames) s.Write(f.Jpeg); });
+            Onnx.IO.AtomicFile.Write(Path.Combine(Folder, r.Name + ".mjpeg"), s => { foreach (var f in r.Frames) s.Write(f.Buffer, 0, f.Length); });
+            _folder.Added(r.Name + ".mjpeg"); // counted once on disk, even if its index cannot be written
             Onnx.IO.AtomicFile.Write(Path.Combine(Folder, r.Name + ".json"),
                 JsonSerializer.SerializeToUtf8Bytes(new ClipIndex(_camera, r.Region, r.EventTime, _options.PreSeconds, _options.PostSeconds, frames), ClipJson.Default.ClipIndex));
             Interlocked.Increment(ref _saved);
@@ -169,11 +195,23 @@ public sealed partial class ClipRecorder : IAsyncDisposable
         }
     }
 
+    /// <summary>The timer's end of <paramref name="r"/>: PostSeconds and the grace have passed and no frame came to end it.</summary>
+    private void FinishIfStill(Recording r)
+    {
+        lock (_gate)
+            if (ReferenceEquals(_recording, r)) Finish();
+    }
+
     /// <summary>Deletes the oldest clips (each with its index) until one more fits within the count and free-space limits.</summary>
     private void Prune(long incoming) => _folder.Prune(_options.MaxClips, _options.MinFreeMb * 1024L * 1024, incoming, f =>
     {
         f.Delete();
-        File.Delete(Path.ChangeExtension(f.FullName, ".json"));
+        // The clip is gone; an index that cannot be deleted must not keep it counted (and block every later prune).
+        try { File.Delete(Path.ChangeExtension(f.FullName, ".json")); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (_said.First("index:" + e.GetType().Name)) _logger.LogWarning("Clip index {Name} cannot be deleted: {Reason}", Path.ChangeExtension(f.Name, ".json"), e.Message);
+        }
     });
 
     /// <summary>The path of a clip file (<c>NAME.mjpeg</c> or <c>NAME.json</c>) for the API, or null: only names this recorder gives, only regular files.</summary>
@@ -184,6 +222,9 @@ public sealed partial class ClipRecorder : IAsyncDisposable
     {
         lock (_gate)
             if (_recording is not null) Finish();
+        ITimer? due;
+        lock (_gate) (due, _due) = (_due, null);
+        if (due is not null) await due.DisposeAsync().ConfigureAwait(false);
         await _writing.ConfigureAwait(false);
     }
 }
