@@ -423,8 +423,16 @@ internal static class RunCommand
         var reporting = ReportHealthAsync(cameras, notifier, logger, stopping);
         var exit = ExitCodes.Ok;
         // A camera whose run ends by itself (a fault in its loop) stops the daemon, so that systemd restarts all of it;
-        // a camera whose source is down does not end: it reconnects while the others go on.
-        await Task.WhenAny(work);
+        // a camera whose source is down does not end: it reconnects while the others go on. So does the store's writer
+        // ending before it is told to (it retries a store it cannot write; only a fault of its own ends it): results and
+        // events would otherwise pile up unwritten while the daemon looked healthy.
+        var ended = await Task.WhenAny(cameras.Store is null ? work : [.. work, writing]);
+        if (ended == writing)
+        {
+            logger.LogError("edged stopping: the results store's writer stopped: {Reason}",
+                writing.Exception?.InnerException is { } fault ? $"{fault.GetType().Name}: {fault.Message}" : "it ended by itself");
+            exit = ExitCodes.Failure;
+        }
         lifetime.StopApplication();
         for (var i = 0; i < work.Count; i++)
         {
