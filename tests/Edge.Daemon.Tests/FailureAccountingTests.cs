@@ -246,11 +246,41 @@ public class FailureAccountingTests
         Assert.That(logs.Lines.Count(l => l.Contains("exited with code 1")), Is.EqualTo(1));
     }
 
+    /// <summary>
+    /// A burst of state changes larger than the writer's batch, with nothing queued after it, is written all the same (no
+    /// wake-up is lost), events never push a queued result out, and results and events are committed in the order queued.
+    /// </summary>
+    [Test]
+    public async Task ABurstOfEventsIsWrittenWholeInTheOrderQueued()
+    {
+        using var dir = new TempDir();
+        var writer = new ResultWriter(dir.File("r.db"), () => new ResultStore(dir.File("r.db")), 10, new ListLogger());
+        var t0 = DateTimeOffset.UtcNow;
+        StateEventRecord Change(int i) => new(t0.AddMilliseconds(i), "camera", "door", null, "open", 0.9f, [], i, null, null);
+        ResultRecord Result(int i) => new(t0.AddMilliseconds(i), "s", "continuous", [new StoredPrediction("open", 0, 0.9f)], 1, null, Region: "door");
+        for (var i = 1; i <= 40; i++) writer.Add(Change(i));
+        using var cts = new CancellationTokenSource();
+        var run = Task.Run(() => writer.RunAsync(cts.Token));
+        // Eight batches' worth, queued before the writer ran, with one wake-up among them: every one is written.
+        await Eventually.Until(() => writer.LastEventId == 40, "the 40 events written");
+        writer.Add(Result(41));
+        writer.Add(Change(42));
+        await Eventually.Until(() => writer.LastEventId == 41 && writer.LastResultId == 1, "the result and the event after it written");
+        Assert.That(writer.Lost, Is.Zero, "nothing dropped: 41 events and one result within MaxPending's results");
+        cts.Cancel();
+        await run;
+        using var store = new ResultStore(dir.File("r.db"));
+        Assert.That(store.Events(0, 100).Select(e => e.Frame), Is.EqualTo(Enumerable.Range(1, 40).Append(42).Select(i => (long)i)), "in the order queued");
+    }
+
     [Test]
     public void SnapshotsPruneOnlyTheirOwnFilesAndSayAFailureOnce()
     {
         using var dir = new TempDir();
         for (var i = 1; i <= 5; i++) File.WriteAllText(dir.File($"user-photo-{i}.jpg"), "mine");
+        // Two snapshots of an earlier run: counted, and the first to go.
+        File.WriteAllText(dir.File("20261201-080000.000_blue.jpg"), "old");
+        File.WriteAllText(dir.File("20261201-080001.000_blue.jpg"), "old");
         var logs = new ListLogger();
         var writer = new Actions.SnapshotWriter(dir.Path, maxFiles: 2, minFreeBytes: 0, logs);
         var jpeg = File.ReadAllBytes(Path.Combine(RepoPaths.Models, "samples", "sky.jpg"));

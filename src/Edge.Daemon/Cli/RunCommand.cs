@@ -142,7 +142,9 @@ internal static class RunCommand
     /// <summary>The labels the settings name (per-class thresholds, rules), with their keys.</summary>
     private static IEnumerable<(string Key, string Label)> SettingsLabels(EdgedOptions o) =>
         o.Decision.Classes.Select((c, i) => (Key: $"Decision:Classes:{i}:Label", c.Label))
-            .Concat(o.Actions.Rules.Select((r, i) => (Key: $"Actions:Rules:{i}:Label", r.Label)));
+            .Concat(o.Actions.Rules.Select((r, i) => (Key: $"Actions:Rules:{i}:Label", r.Label)))
+            .Concat(o.Webhooks.SelectMany((w, i) => w.Results.Select((c, j) => (Key: $"Webhooks:{i}:Results:{j}", Label: c)))
+                .Where(x => x.Label != Decisions.StateDecider.Unknown));
 
     /// <summary>
     /// Labels the settings name (rules, per-class thresholds) must be classes of the model, or of a camera's own model
@@ -206,6 +208,11 @@ internal static class RunCommand
         // One store for every camera, written by one writer that the daemon runs (results carry their camera).
         var store = o.Store.Enabled
             ? new ResultWriter(o.Store.Path!, () => new ResultStore(o.Store.Path!, o.Store.MaxRows, TimeSpan.FromDays(o.Store.MaxAgeDays), o.Decision.MaxEvents), o.Store.MaxPending, logger)
+            {
+                // Cursors of webhooks no longer configured are forgotten: they would hold back retention for ever.
+                WebhookCursors = ([.. o.Webhooks.Where(w => w.StateChanges).Select(w => Webhooks.WebhookSender.KeyOf(w.Url))],
+                    [.. o.Webhooks.Where(w => w.Results.Length > 0).Select(w => Webhooks.WebhookSender.KeyOf(w.Url))]),
+            }
             : null;
         var cameras = o.CameraList();
         // Cameras with a model of their own: loaded first, since the labels the settings name may be classes of these.

@@ -245,6 +245,12 @@ public static class OptionsValidator
             if (w.BackoffMs is < 10 or > 600_000) errors.Add($"{key}:BackoffMs: must be 10..600000, got {w.BackoffMs}");
             if (w.MaxBackoffMs < w.BackoffMs || w.MaxBackoffMs > 3_600_000) errors.Add($"{key}:MaxBackoffMs: must be BackoffMs ({w.BackoffMs})..3600000, got {w.MaxBackoffMs}");
             if (w.MaxRefusals is < 1 or > 1000) errors.Add($"{key}:MaxRefusals: must be 1..1000, got {w.MaxRefusals}");
+            if (w.Results.Length > 64) errors.Add($"{key}:Results: at most 64 classes, got {w.Results.Length}");
+            var classes = new HashSet<string>(StringComparer.Ordinal);
+            for (var j = 0; j < Math.Min(w.Results.Length, 64); j++)
+                if (string.IsNullOrEmpty(w.Results[j])) errors.Add($"{key}:Results:{j}: must name a class (or unknown)");
+                else if (!classes.Add(w.Results[j])) errors.Add($"{key}:Results:{j}: '{Clip(w.Results[j])}' is given twice");
+            if (!w.StateChanges && w.Results.Length == 0) errors.Add($"{key}:StateChanges: is false and Results names no class: the webhook would be sent nothing");
         }
     }
 

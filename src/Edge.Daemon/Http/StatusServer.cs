@@ -465,6 +465,16 @@ public static class StatusServer
             var hooks = webhooks.Select((w, i) => (Label: $"webhook=\"{i}\"", Status: w.Status)).ToList();
             Metric("edged_webhook_deliveries_total", "counter", "State changes delivered per webhook (by its index in Webhooks).",
                 $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_deliveries_total{{{h.Label}}} {h.Status.Delivered}")))}");
+            var resultHooks = hooks.Where(h => h.Status.Results.Count > 0).ToList();
+            if (resultHooks.Count > 0)
+            {
+                Metric("edged_webhook_result_deliveries_total", "counter", "Results of the classes a webhook asked for (Webhooks:N:Results) delivered per webhook.",
+                    $"{string.Join("\n", resultHooks.Select(h => string.Create(inv, $"edged_webhook_result_deliveries_total{{{h.Label}}} {h.Status.ResultsDelivered}")))}");
+                Metric("edged_webhook_result_pending", "gauge", "Results written since the last one a webhook looked at (an upper bound: not all are of its classes).",
+                    $"{string.Join("\n", resultHooks.Select(h => string.Create(inv, $"edged_webhook_result_pending{{{h.Label}}} {h.Status.ResultsPending}")))}");
+                Metric("edged_webhook_result_lost_total", "counter", "Results deleted by retention before a webhook looked at them (an upper bound: not all were of its classes).",
+                    $"{string.Join("\n", resultHooks.Select(h => string.Create(inv, $"edged_webhook_result_lost_total{{{h.Label}}} {h.Status.ResultsLost}")))}");
+            }
             Metric("edged_webhook_failed_attempts_total", "counter", "Delivery attempts that failed (each retried).",
                 $"{string.Join("\n", hooks.Select(h => string.Create(inv, $"edged_webhook_failed_attempts_total{{{h.Label}}} {h.Status.FailedAttempts}")))}");
             Metric("edged_webhook_pending", "gauge", "State changes waiting to be delivered.",

@@ -101,8 +101,10 @@ public sealed class CameraPipeline : IAsyncDisposable
         _outcome = new FrameOutcome(settings.CameraName);
         List<IFrameSink> sinks = [];
         if (settings.Snapshots is { } snapshots) sinks.Add(new SnapshotSink(snapshots));
-        sinks.Add(_events); // state changes are stored before any action runs: an action that fails cannot lose one
+        // A frame's results are queued before its state changes (webhooks send a result before the change it caused),
+        // and both before any action runs: an action that fails cannot lose one.
         if (store is not null) sinks.Add(new ResultStoreSink(store));
+        sinks.Add(_events);
         if (settings.Rules.Count > 0) sinks.Add(new GpioRuleSink(settings.Rules));
         _sinks = [.. sinks];
         _frames = Channel.CreateBounded<Frame>(new BoundedChannelOptions(2)

@@ -1,11 +1,15 @@
 namespace Edge.Daemon.Storage;
 
 /// <summary>Something the store keeps, in the order it happened: a classification, or a model event.</summary>
-public abstract record StoreEntry(DateTimeOffset Time);
+public abstract record StoreEntry(DateTimeOffset Time)
+{
+    /// <summary>Its place in the writer's queue (set when queued): results and events are committed in this order.</summary>
+    internal long Order { get; set; }
+}
 
 /// <summary>A classification as recorded; <paramref name="Model"/> is the short hash of the model that made it.</summary>
 public sealed record ResultRecord(DateTimeOffset Time, string Source, string Trigger, IReadOnlyList<StoredPrediction> Top, double LatencyMs, string? Snapshot,
-    string? Model = null, string? Region = null, string? State = null, string? Camera = null) : StoreEntry(Time);
+    string? Model = null, string? Region = null, string? State = null, string? Camera = null, string? Decision = null) : StoreEntry(Time);
 
 /// <summary>
 /// A region's state change: <paramref name="From"/> (null: the first decision since start) → <paramref name="To"/> (a

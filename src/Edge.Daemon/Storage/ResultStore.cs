@@ -5,6 +5,15 @@ using Microsoft.Data.Sqlite;
 
 namespace Edge.Daemon.Storage;
 
+/// <summary>What a webhook is sent from the store: state changes (events), or results of chosen classes.</summary>
+public enum WebhookFeed { StateChanges, Results }
+
+/// <summary>A page of a webhook's results feed (see <see cref="ResultStore.ResultsDecided"/>).</summary>
+public sealed record ResultsPage(IReadOnlyList<StoredResult> Rows, bool Full, long ScannedTo, long Oldest)
+{
+    public static readonly ResultsPage Empty = new([], false, 0, 0);
+}
+
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(List<StoredPrediction>))]
 [JsonSerializable(typeof(StoredPrediction[]))]
@@ -76,6 +85,9 @@ public sealed class ResultStore : IDisposable
                 CREATE TABLE IF NOT EXISTS webhook_cursors (
                   url TEXT PRIMARY KEY,
                   last_id INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS webhook_result_cursors (
+                  url TEXT PRIMARY KEY,
+                  last_id INTEGER NOT NULL);
                 """);
             // Stores written before results named their model get the column (empty for their old rows).
             if (!HasColumn("results", "model")) Execute("ALTER TABLE results ADD COLUMN model TEXT;");
@@ -83,6 +95,8 @@ public sealed class ResultStore : IDisposable
             if (!HasColumn("results", "region")) Execute("ALTER TABLE results ADD COLUMN region TEXT; ALTER TABLE results ADD COLUMN state TEXT;");
             // ... and those written before several cameras their camera (empty: the one camera there was).
             if (!HasColumn("results", "camera")) Execute("ALTER TABLE results ADD COLUMN camera TEXT;");
+            // ... and those written before results kept their own decision (class or unknown) that column (empty for old rows).
+            if (!HasColumn("results", "decision")) Execute("ALTER TABLE results ADD COLUMN decision TEXT;");
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -90,8 +104,8 @@ public sealed class ResultStore : IDisposable
             throw new StoreUnavailableException($"cannot open the results database '{Path}': {(e is SqliteException s ? Describe(s) : e.Message)}", e);
         }
         _insert = _db.CreateCommand();
-        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera) VALUES ($t, $s, $g, $k, $l, $p, $m, $r, $x, $c);";
-        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m", "$r", "$x", "$c" }) _insert.Parameters.Add(new SqliteParameter(p, null));
+        _insert.CommandText = "INSERT INTO results(time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera, decision) VALUES ($t, $s, $g, $k, $l, $p, $m, $r, $x, $c, $d);";
+        foreach (var p in new[] { "$t", "$s", "$g", "$k", "$l", "$p", "$m", "$r", "$x", "$c", "$d" }) _insert.Parameters.Add(new SqliteParameter(p, null));
         _insertState = _db.CreateCommand();
         _insertState.CommandText = "INSERT INTO events(time_ms, camera, region, from_state, to_state, score, top, frame, model, snapshot, clip) VALUES ($t, $c, $r, $f, $o, $s, $k, $n, $m, $p, $l);";
         foreach (var p in new[] { "$t", "$c", "$r", "$f", "$o", "$s", "$k", "$n", "$m", "$p", "$l" }) _insertState.Parameters.Add(new SqliteParameter(p, null));
@@ -186,6 +200,7 @@ public sealed class ResultStore : IDisposable
                 _insert.Parameters[7].Value = (object?)r.Region ?? DBNull.Value;
                 _insert.Parameters[8].Value = (object?)r.State ?? DBNull.Value;
                 _insert.Parameters[9].Value = (object?)r.Camera ?? DBNull.Value;
+                _insert.Parameters[10].Value = (object?)r.Decision ?? DBNull.Value;
                 _insert.ExecuteNonQuery();
                 ids[i] = LastRowId(tx);
             }
@@ -216,22 +231,30 @@ public sealed class ResultStore : IDisposable
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = afterId is not null || since is not null
-            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
-            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
+            ? "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera, decision FROM results WHERE id > $a AND time_ms >= $t ORDER BY id LIMIT $n;"
+            : "SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera, decision FROM (SELECT * FROM results ORDER BY id DESC LIMIT $n) ORDER BY id;";
         cmd.Parameters.AddWithValue("$a", afterId ?? 0);
         cmd.Parameters.AddWithValue("$t", since?.ToUnixTimeMilliseconds() ?? long.MinValue);
         cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
+        return ReadResults(cmd, out unreadable, out _, out _);
+    }
+
+    private static List<StoredResult> ReadResults(SqliteCommand cmd, out int unreadable, out int read, out long lastId)
+    {
         var list = new List<StoredResult>();
-        unreadable = 0;
+        unreadable = read = 0;
+        lastId = 0;
         using var r = cmd.ExecuteReader();
         while (r.Read())
         {
+            read++;
+            lastId = r.GetInt64(0);
             try
             {
                 list.Add(new StoredResult(r.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetString(2), r.GetString(3),
                     JsonSerializer.Deserialize(r.GetString(4), StoreJson.Default.ListStoredPrediction) ?? [], r.GetDouble(5), r.IsDBNull(6) ? null : r.GetString(6),
                     r.IsDBNull(7) ? null : r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9),
-                    r.IsDBNull(10) ? null : r.GetString(10)));
+                    r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11)));
             }
             catch (Exception e) when (e is JsonException or ArgumentOutOfRangeException or InvalidCastException or FormatException or InvalidOperationException)
             {
@@ -239,6 +262,37 @@ public sealed class ResultStore : IDisposable
             }
         }
         return list;
+    }
+
+    /// <summary>
+    /// Results after <paramref name="afterId"/> whose own decision is one of <paramref name="decisions"/>, in id order, at most
+    /// <paramref name="limit"/> rows read. <c>Full</c>: the page was full (more may follow); <c>ScannedTo</c> is how far the
+    /// table was looked through (the last row read when full, else the newest row), so that a cursor passes rows that did not
+    /// match without reading them again; <c>Oldest</c> the oldest row kept (a cursor before it lost rows to retention).
+    /// A row that cannot be read (edited by hand) is passed over, as in <see cref="Query(long?, DateTimeOffset?, int, out int)"/>.
+    /// </summary>
+    public ResultsPage ResultsDecided(long afterId, IReadOnlyList<string> decisions, int limit)
+    {
+        long newest, oldest;
+        using (var bounds = _db.CreateCommand())
+        {
+            // Two subqueries, each one index lookup: MIN and MAX in one SELECT would read the whole table.
+            bounds.CommandText = "SELECT (SELECT COALESCE(MAX(id), 0) FROM results), (SELECT COALESCE(MIN(id), 0) FROM results);";
+            using var b = bounds.ExecuteReader();
+            b.Read();
+            (newest, oldest) = (b.GetInt64(0), b.GetInt64(1));
+        }
+        using var cmd = _db.CreateCommand();
+        var names = string.Join(", ", decisions.Select((_, i) => "$d" + i));
+        // Bounded by the newest row seen above (one connection, one thread at a time: nothing is written in between).
+        cmd.CommandText = $"SELECT id, time_ms, source, trigger, top, latency_ms, snapshot, model, region, state, camera, decision FROM results WHERE id > $a AND id <= $z AND decision IN ({names}) ORDER BY id LIMIT $n;";
+        cmd.Parameters.AddWithValue("$a", afterId);
+        cmd.Parameters.AddWithValue("$z", newest);
+        cmd.Parameters.AddWithValue("$n", Math.Clamp(limit, 1, 10_000));
+        for (var i = 0; i < decisions.Count; i++) cmd.Parameters.AddWithValue("$d" + i, decisions[i]);
+        var rows = ReadResults(cmd, out _, out var read, out var lastId);
+        var full = read >= limit;
+        return new ResultsPage(rows, full, full ? lastId : Math.Max(afterId, newest), oldest);
     }
 
     public List<StoredResult> Query(long? afterId = null, DateTimeOffset? since = null, int limit = 100) => Query(afterId, since, limit, out _);
@@ -302,24 +356,57 @@ public sealed class ResultStore : IDisposable
     /// event from before <paramref name="since"/> (the daemon's start: it is sent what happens from then on, not the history),
     /// and that start is kept.
     /// </summary>
-    public long WebhookCursor(string url, DateTimeOffset since)
+    public long WebhookCursor(string url, DateTimeOffset since, WebhookFeed feed = WebhookFeed.StateChanges)
     {
+        var (table, source) = Cursors(feed);
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "INSERT OR IGNORE INTO webhook_cursors(url, last_id) VALUES ($u, (SELECT COALESCE(MAX(id), 0) FROM events WHERE time_ms < $t)); SELECT last_id FROM webhook_cursors WHERE url = $u;";
+        cmd.CommandText = $"INSERT OR IGNORE INTO {table}(url, last_id) VALUES ($u, (SELECT COALESCE(MAX(id), 0) FROM {source} WHERE time_ms < $t)); SELECT last_id FROM {table} WHERE url = $u;";
         cmd.Parameters.AddWithValue("$u", url);
         cmd.Parameters.AddWithValue("$t", since.ToUnixTimeMilliseconds());
         return (long)cmd.ExecuteScalar()!;
     }
 
-    /// <summary>Remembers that events up to <paramref name="lastId"/> reached <paramref name="url"/> (committed at once: a restart resumes after it).</summary>
-    public void SetWebhookCursor(string url, long lastId)
+    /// <summary>Remembers that <paramref name="feed"/> up to <paramref name="lastId"/> reached <paramref name="url"/> (committed at once: a restart resumes after it).</summary>
+    public void SetWebhookCursor(string url, long lastId, WebhookFeed feed = WebhookFeed.StateChanges)
     {
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "UPDATE webhook_cursors SET last_id = MAX(last_id, $i) WHERE url = $u;";
+        cmd.CommandText = $"UPDATE {Cursors(feed).Table} SET last_id = MAX(last_id, $i) WHERE url = $u;";
         cmd.Parameters.AddWithValue("$u", url);
         cmd.Parameters.AddWithValue("$i", lastId);
         cmd.ExecuteNonQuery();
     }
+
+    /// <summary>
+    /// Forgets <paramref name="url"/>'s cursor of <paramref name="feed"/> (a webhook no longer sent it): retention no longer
+    /// keeps rows for it.
+    /// </summary>
+    public void DropWebhookCursor(string url, WebhookFeed feed)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = $"DELETE FROM {Cursors(feed).Table} WHERE url = $u;";
+        cmd.Parameters.AddWithValue("$u", url);
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Forgets the cursors of webhooks no longer configured (<paramref name="stateChanges"/>, <paramref name="results"/>: the
+    /// keys of those that are, per feed), so that a webhook removed or pointed elsewhere no longer holds back retention.
+    /// </summary>
+    public void KeepWebhookCursors(IReadOnlyCollection<string> stateChanges, IReadOnlyCollection<string> results)
+    {
+        foreach (var (feed, keys) in new[] { (WebhookFeed.StateChanges, stateChanges), (WebhookFeed.Results, results) })
+        {
+            using var cmd = _db.CreateCommand();
+            var names = string.Join(", ", keys.Select((_, i) => "$k" + i));
+            cmd.CommandText = $"DELETE FROM {Cursors(feed).Table}{(keys.Count == 0 ? "" : $" WHERE url NOT IN ({names})")};";
+            var i = 0;
+            foreach (var k in keys) cmd.Parameters.AddWithValue("$k" + i++, k);
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    private static (string Table, string Source) Cursors(WebhookFeed feed) =>
+        feed == WebhookFeed.Results ? ("webhook_result_cursors", "results") : ("webhook_cursors", "events");
 
     /// <summary>
     /// A random id of this database, made once: with an event's id it names a delivery uniquely across devices and a
@@ -331,6 +418,14 @@ public sealed class ResultStore : IDisposable
         cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', $v); SELECT value FROM meta WHERE key = 'instance';";
         cmd.Parameters.AddWithValue("$v", Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..16]);
         return (string)cmd.ExecuteScalar()!;
+    }
+
+    /// <summary>The id of the newest result (0 when none).</summary>
+    public long LastResultId()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT COALESCE(MAX(id), 0) FROM results;";
+        return (long)cmd.ExecuteScalar()!;
     }
 
     /// <summary>The id of the newest state change (0 when none).</summary>
@@ -355,8 +450,12 @@ public sealed class ResultStore : IDisposable
         try
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "DELETE FROM results WHERE time_ms < $t OR id <= (SELECT MAX(id) FROM results) - $n;";
-            cmd.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.Add(-_maxAge).ToUnixTimeMilliseconds());
+            // Results a webhook has not had yet (Webhooks:N:Results) are kept beyond the limits, up to twice MaxRows and twice MaxAgeDays.
+            cmd.CommandText = "DELETE FROM results WHERE time_ms < $u OR id <= (SELECT MAX(id) FROM results) - 2 * $n OR ((time_ms < $t OR id <= (SELECT MAX(id) FROM results) - $n) AND " +
+                "id <= (SELECT COALESCE(MIN(last_id), 9223372036854775807) FROM webhook_result_cursors));";
+            var now = DateTimeOffset.UtcNow;
+            cmd.Parameters.AddWithValue("$t", now.Add(-_maxAge).ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$u", now.Add(-2 * _maxAge).ToUnixTimeMilliseconds());
             cmd.Parameters.AddWithValue("$n", _maxRows);
             cmd.ExecuteNonQuery();
         }

@@ -57,6 +57,9 @@ public sealed class ResultWriter
     public string? Error => Volatile.Read(ref _error);
     public bool IsOpen { get { lock (_storeGate) return _store is not null; } }
 
+    /// <summary>The last place given in the queue (<see cref="StoreEntry.Order"/>).</summary>
+    private long _order;
+
     /// <summary>
     /// Queues an entry; never blocks. Results: when full, the oldest waiting result is dropped and counted. Events (state
     /// changes, model events) wait in a queue of their own that results never push out: webhooks deliver them from the
@@ -64,6 +67,7 @@ public sealed class ResultWriter
     /// </summary>
     public void Add(StoreEntry record)
     {
+        record.Order = Interlocked.Increment(ref _order);
         if (record is ResultRecord)
         {
             if (!_queue.Writer.TryWrite(record)) Interlocked.Increment(ref _lost); // only after stop
@@ -79,8 +83,9 @@ public sealed class ResultWriter
             return;
         }
         _events.Enqueue(record);
-        // Wakes the writer (which waits on the results channel); a wake-up is never stored.
-        if (!_queue.Writer.TryWrite(WakeUp)) { }
+        // Wakes the writer (which waits on the results channel); a wake-up is never stored. Only into an empty channel:
+        // one that holds results wakes the writer anyway, and a wake-up must not push the oldest result out of a full one.
+        if (_queue.Reader.Count == 0) _queue.Writer.TryWrite(WakeUp);
     }
 
     /// <summary>Events kept in memory at most while the database cannot take them.</summary>
@@ -95,19 +100,45 @@ public sealed class ResultWriter
     public long LastEventId => Interlocked.Read(ref _lastEventId);
     private long _lastEventId;
 
+    /// <summary>The id of the newest result written (0 before the first).</summary>
+    public long LastResultId => Interlocked.Read(ref _lastResultId);
+    private long _lastResultId;
+
     /// <summary>Events (state changes, model events) that could not be kept.</summary>
     public long LostEvents => Interlocked.Read(ref _lostEvents);
 
-    /// <summary>Takes waiting entries into <paramref name="batch"/>: events first (they are never pushed out), then results.</summary>
+    /// <summary>
+    /// Takes waiting entries into <paramref name="batch"/> in the order they were queued, results and events alike (each
+    /// has its place from <see cref="Add"/>): a frame's results are queued before its state changes, so they are committed
+    /// with or before them, and a webhook that takes both sends a result before the change it caused. Events still never
+    /// wait behind a dropped result, nor are they ever dropped (they wait in a queue of their own).
+    /// </summary>
     private void Fill(List<StoreEntry> batch, int max)
     {
-        while (batch.Count < max && _events.TryDequeue(out var e))
+        var reader = _queue.Reader;
+        while (batch.Count < max)
         {
-            Interlocked.Decrement(ref _eventCount);
-            batch.Add(e);
+            StoreEntry? result = null;
+            while (reader.TryPeek(out var peeked))
+            {
+                if (!ReferenceEquals(peeked, WakeUp)) { result = peeked; break; }
+                reader.TryRead(out _);
+            }
+            _events.TryPeek(out var ev);
+            if (result is null && ev is null) break;
+            if (ev is null || (result is not null && result.Order < ev.Order))
+            {
+                // The one peeked, or a newer one if a full queue dropped it meanwhile (the writer is the only reader).
+                if (reader.TryRead(out var taken) && !ReferenceEquals(taken, WakeUp)) batch.Add(taken);
+            }
+            else if (_events.TryDequeue(out var taken))
+            {
+                Interlocked.Decrement(ref _eventCount);
+                batch.Add(taken);
+            }
         }
-        while (batch.Count < max && _queue.Reader.TryRead(out var r))
-            if (!ReferenceEquals(r, WakeUp)) batch.Add(r);
+        // Events left for the next batch keep the writer awake: their wake-ups may have been taken with this one.
+        if (!_events.IsEmpty && reader.Count == 0) _queue.Writer.TryWrite(WakeUp);
     }
 
     /// <summary>The newest model events in the store.</summary>
@@ -230,12 +261,7 @@ public sealed class ResultWriter
     {
         try
         {
-            lock (_storeGate)
-                if (_store is null)
-                {
-                    _store = _open();
-                    Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), _store.LastEventId()));
-                }
+            lock (_storeGate) OpenLocked();
             return true;
         }
         catch (StoreUnavailableException e)
@@ -244,6 +270,42 @@ public sealed class ResultWriter
             return false;
         }
     }
+
+    /// <summary>
+    /// Opens the store when it is not open, reads what the writer keeps of it, and forgets webhook cursors of webhooks no
+    /// longer configured; a store that fails any of that is closed again (and retried), never left half open.
+    /// </summary>
+    /// <exception cref="StoreUnavailableException">It cannot be opened or read.</exception>
+    private ResultStore OpenLocked()
+    {
+        if (_store is not null) return _store;
+        var store = _open();
+        try
+        {
+            Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), store.LastEventId()));
+            Interlocked.Exchange(ref _lastResultId, Math.Max(Interlocked.Read(ref _lastResultId), store.LastResultId()));
+        }
+        catch (Exception e)
+        {
+            store.Dispose();
+            if (e is Microsoft.Data.Sqlite.SqliteException) throw new StoreUnavailableException($"cannot read the results database '{Path}': {e.Message}", e);
+            throw;
+        }
+        // Housekeeping: a store that cannot take it now (disk full, busy) is still used; the next start tries again.
+        if (WebhookCursors is var (states, results))
+            try { store.KeepWebhookCursors(states, results); }
+            catch (Microsoft.Data.Sqlite.SqliteException e)
+            {
+                if (_said.First("cursors")) _logger.LogWarning("Results store {Path}: cannot forget the cursors of webhooks no longer configured: {Reason}", Path, e.Message);
+            }
+        return _store = store;
+    }
+
+    /// <summary>
+    /// The cursor keys of the webhooks configured, per feed (set before <see cref="RunAsync"/>): other cursors are forgotten
+    /// when the store opens. Null: cursors are left as they are.
+    /// </summary>
+    public (IReadOnlyCollection<string> StateChanges, IReadOnlyCollection<string> Results)? WebhookCursors { get; init; }
 
     private void Failed(string reason)
     {
@@ -258,12 +320,13 @@ public sealed class ResultWriter
         {
             lock (_storeGate)
             {
-                var opened = _store is null;
-                _store ??= _open();
-                if (opened) Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), _store.LastEventId()));
-                var ids = _store.Add(batch);
+                var ids = OpenLocked().Add(batch);
+                long lastEvent = 0, lastResult = 0;
                 for (var i = 0; i < batch.Count; i++)
-                    if (batch[i] is StateEventRecord) Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), ids[i]));
+                    if (batch[i] is StateEventRecord) lastEvent = ids[i];
+                    else if (batch[i] is ResultRecord) lastResult = ids[i];
+                if (lastEvent > 0) Interlocked.Exchange(ref _lastEventId, Math.Max(Interlocked.Read(ref _lastEventId), lastEvent));
+                if (lastResult > 0) Interlocked.Exchange(ref _lastResultId, Math.Max(Interlocked.Read(ref _lastResultId), lastResult));
             }
             Interlocked.Add(ref _written, batch.Count);
             if (Volatile.Read(ref _error) is not null)

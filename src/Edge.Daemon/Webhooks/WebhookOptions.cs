@@ -1,7 +1,8 @@
 namespace Edge.Daemon.Webhooks;
 
 /// <summary>
-/// Where state changes are POSTed (<c>Webhooks</c> in edged.json): <c>[{ "Url": "http://127.0.0.1:9000/hook", "Secret": "..." }]</c>.
+/// Where state changes (and, when asked, results of chosen classes) are POSTed (<c>Webhooks</c> in edged.json):
+/// <c>[{ "Url": "http://127.0.0.1:9000/hook", "Secret": "...", "Results": ["person"] }]</c>.
 /// Events wait in the results database until delivered (at least once, in order), so they survive a restart and a
 /// receiver being down, up to <c>Decision:MaxEvents</c> events.
 /// </summary>
@@ -20,4 +21,12 @@ public sealed record WebhookOptions
     /// (counted, said): one event the receiver will never take must not hold back the rest for ever.
     /// </summary>
     public int MaxRefusals { get; set; } = 5;
+    /// <summary>Whether state changes are sent (a webhook may take only <see cref="Results"/>).</summary>
+    public bool StateChanges { get; set; } = true;
+    /// <summary>
+    /// Classes (or <c>unknown</c>) whose every result is sent too, as its own body (<c>kind</c> "result"): each result a
+    /// region's classification decides as one of these on its own (its thresholds and margin, before the rules for changing
+    /// state), e.g. every frame with a <c>person</c>. Kept in the results database until delivered, as state changes are.
+    /// </summary>
+    public string[] Results { get; set; } = [];
 }

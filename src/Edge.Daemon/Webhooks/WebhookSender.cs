@@ -8,21 +8,35 @@ using Microsoft.Extensions.Logging;
 
 namespace Edge.Daemon.Webhooks;
 
-/// <summary>The JSON body of a webhook: one state change.</summary>
-public sealed record WebhookEvent(long Id, string Delivery, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
+/// <summary>The JSON body of a webhook: one state change (<c>kind</c> "state-change").</summary>
+public sealed record WebhookEvent(long Id, string Delivery, string Kind, string Camera, string Region, string? From, string To, float Score, IReadOnlyList<StoredPrediction> Scores,
     DateTimeOffset Time, long Frame, string? Model, string? Snapshot, string? SnapshotUrl, string? ClipUrl);
+
+/// <summary>
+/// The JSON body of a webhook: one result whose own decision is a class the webhook asked for (<c>kind</c> "result").
+/// <paramref name="State"/> is the region's state after it, <paramref name="Trigger"/> what asked for the frame.
+/// </summary>
+public sealed record WebhookResult(long Id, string Delivery, string Kind, string Camera, string Region, string Decision, string? State, float Score,
+    IReadOnlyList<StoredPrediction> Scores, DateTimeOffset Time, string Trigger, string? Model, string? Snapshot, string? SnapshotUrl);
 
 [JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata, PropertyNamingPolicy = JsonNaming.Policy, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(WebhookEvent))]
+[JsonSerializable(typeof(WebhookResult))]
 internal sealed partial class WebhookJson : JsonSerializerContext;
 
-/// <summary>How one webhook's deliveries stand (status API and page).</summary>
+/// <summary>
+/// How one webhook's deliveries stand (status API and page). <c>Delivered</c>, <c>Pending</c> and <c>Lost</c> count state
+/// changes; <c>ResultsPending</c> is the results written since the last one looked at (an upper bound: not all are of the
+/// classes asked for), <c>ResultsLost</c> those deleted by retention before they were looked at (likewise).
+/// </summary>
 public sealed record WebhookStatus(string Url, bool Signed, long Delivered, long Pending, long FailedAttempts, long Skipped, long Lost, string? LastError,
-    DateTimeOffset? LastDeliveredAt, long LastDeliveredId);
+    DateTimeOffset? LastDeliveredAt, long LastDeliveredId, bool StateChanges, IReadOnlyList<string> Results, long ResultsDelivered, long ResultsPending, long ResultsLost);
 
 /// <summary>
-/// Sends the stored state changes to one URL, oldest first, one at a time: the events table is the queue and a cursor in
-/// the same database says how far delivery got, so events wait through a receiver being down and a restart, and arrive in
+/// Sends the stored state changes (and, when asked, every result decided as one of <see cref="WebhookOptions.Results"/>)
+/// to one URL, oldest first, one at a time: the events and results tables are the queues and a cursor per table in
+/// the same database says how far delivery got (results and state changes are merged by time, a result before the
+/// change it caused), so events wait through a receiver being down and a restart, and arrive in
 /// order (at least once: a crash between the receiver's answer and the cursor's commit sends that event again; receivers
 /// deduplicate on <c>X-Edge-Delivery</c>). Attempts time out, and failures are retried with growing, jittered waits. Not with
 /// Polly, which issue 14 suggested: Polly.Core publishes AOT-clean, but with the options validation it brings (DataAnnotations,
@@ -39,7 +53,7 @@ public sealed class WebhookSender
     private readonly Uri _url;
     private readonly string _key;
     private readonly Lifecycle.SaidOnce _said = new();
-    private long _delivered, _failed, _skipped, _lost, _lastId;
+    private long _delivered, _failed, _skipped, _lost, _lastId, _resultsDelivered, _resultsLost, _resultCursor;
     private string? _lastError;
     private long _lastDeliveredTicks;
     private string? _instance;
@@ -72,9 +86,11 @@ public sealed class WebhookSender
         _target = _url.UserInfo.Length > 0 ? new UriBuilder(_url) { UserName = "", Password = "" }.Uri : _url;
         _createdAt = _clock.GetUtcNow();
         Display = Redacted(_url);
-        // The cursor is keyed by the URL's hash: the database never holds a token from the URL's path, query or user part.
-        _key = Sha256Hasher.Hex(System.Text.Encoding.UTF8.GetBytes(options.Url));
+        _key = KeyOf(options.Url);
     }
+
+    /// <summary>The key of a webhook's cursors in the results database: its URL's hash (the database never holds a token from the URL).</summary>
+    public static string KeyOf(string url) => Sha256Hasher.Hex(System.Text.Encoding.UTF8.GetBytes(url));
 
     /// <summary>The URL as shown: without user name and password.</summary>
     public string Display { get; }
@@ -82,14 +98,21 @@ public sealed class WebhookSender
     public WebhookStatus Status => new(Display, !string.IsNullOrEmpty(_options.Secret), Interlocked.Read(ref _delivered),
         Math.Max(0, Newest() - Interlocked.Read(ref _lastId)), Interlocked.Read(ref _failed), Interlocked.Read(ref _skipped),
         Interlocked.Read(ref _lost), Volatile.Read(ref _lastError),
-        Interlocked.Read(ref _lastDeliveredTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null, Interlocked.Read(ref _lastId));
+        Interlocked.Read(ref _lastDeliveredTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null, Interlocked.Read(ref _lastId),
+        _options.StateChanges, _options.Results, Interlocked.Read(ref _resultsDelivered),
+        _options.Results.Length == 0 ? 0 : Math.Max(0, _store.LastResultId - Interlocked.Read(ref _resultCursor)), Interlocked.Read(ref _resultsLost));
 
     /// <summary>The newest stored event, read now (a delivery that hangs must not freeze the backlog shown).</summary>
     private long Newest()
     {
         // The writer's figure, not a query: the status must not wait for the database's lock.
-        return _store.LastEventId;
+        return _options.StateChanges ? _store.LastEventId : 0;
     }
+
+    /// <summary>Rows read from the store at a time.</summary>
+    private const int Page = 100;
+    /// <summary>Results passed over (none of the classes asked for) before the cursor is written anyway.</summary>
+    private const int SaveScanEvery = 1000;
 
     /// <summary>
     /// Delivers until <paramref name="ct"/> stops it (a delivery in progress is abandoned and sent again next time). An
@@ -115,61 +138,147 @@ public sealed class WebhookSender
 
     private async Task DeliverAllAsync(CancellationToken ct)
     {
-        long cursor = -1;
+        bool states = _options.StateChanges, results = _options.Results.Length > 0;
+        long cursor = -1, resultCursor = -1, resultSaved = -1;
         while (!ct.IsCancellationRequested)
         {
-            List<StoredEvent> batch;
+            List<StoredEvent> events = [];
+            var page = ResultsPage.Empty;
             try
             {
-                if (cursor < 0)
+                if (cursor < 0 || resultCursor < 0)
                 {
-                    cursor = _store.Use(s => s.WebhookCursor(_key, _createdAt));
-                    _instance ??= _store.Use(s => s.InstanceId());
+                    // Both cursors at once, or neither: a half-started feed must not read from position -1.
+                    // A feed the webhook no longer takes keeps no cursor: retention need not keep its rows.
+                    (_instance, cursor, resultCursor) = _store.Use(s => (s.InstanceId(),
+                        states ? s.WebhookCursor(_key, _createdAt) : Drop(s, WebhookFeed.StateChanges),
+                        results ? s.WebhookCursor(_key, _createdAt, WebhookFeed.Results) : Drop(s, WebhookFeed.Results)));
+                    resultSaved = resultCursor;
+                    Interlocked.Exchange(ref _resultCursor, resultCursor);
                 }
                 Interlocked.Exchange(ref _lastId, cursor);
-                var after = cursor;
-                // Idle, nothing newer written: no query (the writer keeps the newest id).
-                batch = _store.LastEventId > after ? _store.Use(s => s.Events(after, 100)) : [];
+                var (after, resultsAfter) = (cursor, resultCursor);
+                // Idle, nothing newer written: no query (the writer keeps the newest ids). Both tables in one read, and the
+                // newest ids looked at under the same lock: the writer commits a result with or before the state change it
+                // caused, so one read sees both or neither.
+                if ((states && _store.LastEventId > after) || (results && _store.LastResultId > resultsAfter))
+                    (events, page) = _store.Use(s => (states && _store.LastEventId > after ? s.Events(after, Page) : [],
+                        results && _store.LastResultId > resultsAfter ? s.ResultsDecided(resultsAfter, _options.Results, Page) : ResultsPage.Empty));
             }
             catch (StoreUnavailableException)
             {
                 // The store is opening or paused (disk full): its writer says why; delivery waits for it.
-                batch = [];
             }
-            if (batch.Count == 0)
-            {
-                try { await Task.Delay(PollInterval, _clock, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
-                continue;
-            }
-            if (batch[0].Id > cursor + 1 && cursor >= 0)
+            var rows = page.Rows;
+            if (events.Count > 0 && events[0].Id > cursor + 1 && cursor >= 0)
             {
                 // Retention (Decision:MaxEvents) deleted events before they could be delivered.
-                var gap = batch[0].Id - cursor - 1;
+                var gap = events[0].Id - cursor - 1;
                 Interlocked.Add(ref _lost, gap);
                 _logger.LogError("Webhook {Url}: {Count} events were deleted by retention (Decision:MaxEvents) before they could be delivered", Display, gap);
             }
-            foreach (var e in batch)
+            if (results && page.Oldest > resultCursor + 1 && resultCursor > 0)
             {
-                if (!await DeliverAsync(e, ct).ConfigureAwait(false)) return; // stopping
-                cursor = e.Id;
-                try { _store.Use(s => { s.SetWebhookCursor(_key, e.Id); return 0; }); }
-                catch (StoreUnavailableException ex)
-                {
-                    // Sent but not remembered: sent again after a restart (at least once).
-                    if (_said.First("cursor")) _logger.LogWarning("Webhook {Url}: cannot remember the delivery: {Reason}", Display, ex.Message);
-                }
-                Interlocked.Exchange(ref _lastId, e.Id);
+                // Retention (Store:MaxRows or MaxAgeDays, twice them for undelivered ones) deleted results not yet looked at:
+                // how many of them were of the classes asked for is not known; the gap is counted (an upper bound).
+                Interlocked.Add(ref _resultsLost, page.Oldest - resultCursor - 1);
+                _logger.LogError("Webhook {Url}: results {First}..{Last} were deleted by retention (twice Store:MaxRows or Store:MaxAgeDays) before they could be delivered",
+                    Display, resultCursor + 1, page.Oldest - 1);
+                resultCursor = page.Oldest - 1;
             }
+            if (events.Count == 0 && rows.Count == 0)
+            {
+                if (page.ScannedTo > resultCursor) resultCursor = page.ScannedTo;
+                Interlocked.Exchange(ref _resultCursor, resultCursor);
+                if (resultCursor - resultSaved >= SaveScanEvery) resultSaved = SaveResultCursor(resultCursor, resultSaved);
+                try { await Task.Delay(PollInterval, _clock, ct).ConfigureAwait(false); } catch (OperationCanceledException) { }
+                continue;
+            }
+            // Merged by time, each table in its own order (a result before a state change of the same time: it caused it).
+            // After a full page, the other table's rows wait for the next read where an unread row could come first: a
+            // result later than the last event read, a state change at or after the last result read (its own result may
+            // be the next one).
+            var eventsEnd = events.Count >= Page ? events[^1].Time : DateTimeOffset.MaxValue;
+            var rowsEnd = page.Full && rows.Count > 0 ? rows[^1].Time : DateTimeOffset.MaxValue;
+            int e = 0, r = 0;
+            while (e < events.Count || r < rows.Count)
+            {
+                var takeResult = e == events.Count || (r < rows.Count && rows[r].Time <= events[e].Time);
+                var wait = takeResult ? rows[r].Time > eventsEnd : events[e].Time >= rowsEnd;
+                if (wait && (e > 0 || r > 0)) break;
+                if (takeResult)
+                {
+                    var row = rows[r++];
+                    var sent = await DeliverAsync(ResultBody(row), "result", $"{_instance}-r{row.Id}", $"result {row.Id}", ct).ConfigureAwait(false);
+                    if (sent == Sent.Stopping) return;
+                    if (sent == Sent.Taken) Interlocked.Increment(ref _resultsDelivered);
+                    resultCursor = row.Id;
+                    Interlocked.Exchange(ref _resultCursor, resultCursor);
+                    resultSaved = SaveResultCursor(row.Id, resultSaved);
+                }
+                else
+                {
+                    var ev = events[e++];
+                    var sent = await DeliverAsync(EventBody(ev), "state-change", $"{_instance}-{ev.Id}", $"event {ev.Id}", ct).ConfigureAwait(false);
+                    if (sent == Sent.Stopping) return;
+                    if (sent == Sent.Taken) Interlocked.Increment(ref _delivered);
+                    cursor = ev.Id;
+                    try { _store.Use(s => { s.SetWebhookCursor(_key, ev.Id); return 0; }); }
+                    catch (StoreUnavailableException ex)
+                    {
+                        // Sent but not remembered: sent again after a restart (at least once).
+                        if (_said.First("cursor")) _logger.LogWarning("Webhook {Url}: cannot remember the delivery: {Reason}", Display, ex.Message);
+                    }
+                    Interlocked.Exchange(ref _lastId, ev.Id);
+                }
+            }
+            // The rows between the last result sent and the next one read did not match: the cursor passes them, so the
+            // next read does not look through them again. All sent: it passes everything the read looked through.
+            if (r < rows.Count) resultCursor = Math.Max(resultCursor, rows[r].Id - 1);
+            else if (page.ScannedTo > resultCursor) resultCursor = page.ScannedTo;
+            Interlocked.Exchange(ref _resultCursor, resultCursor);
+            if (resultCursor - resultSaved >= SaveScanEvery) resultSaved = SaveResultCursor(resultCursor, resultSaved);
         }
     }
 
-    private async Task<bool> DeliverAsync(StoredEvent e, CancellationToken ct)
+    private long Drop(ResultStore store, WebhookFeed feed)
     {
-        var delivery = $"{_instance}-{e.Id}";
-        var body = JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, delivery, e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
-            e.Snapshot is null ? null : Path.GetFileName(e.Snapshot),
-            e.Snapshot is null ? null : "/api/snapshots/" + Uri.EscapeDataString(Path.GetFileName(e.Snapshot)),
+        store.DropWebhookCursor(_key, feed);
+        return 0;
+    }
+
+    /// <summary>Writes the results cursor; returns what is saved now (<paramref name="saved"/> when the store cannot take it: tried again later; a restart looks through those rows again).</summary>
+    private long SaveResultCursor(long id, long saved)
+    {
+        try
+        {
+            _store.Use(s => { s.SetWebhookCursor(_key, id, WebhookFeed.Results); return 0; });
+            return id;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            if (_said.First("cursor")) _logger.LogWarning("Webhook {Url}: cannot remember the delivery: {Reason}", Display, ex.Message);
+            return saved;
+        }
+    }
+
+    private byte[] EventBody(StoredEvent e) =>
+        JsonSerializer.SerializeToUtf8Bytes(new WebhookEvent(e.Id, $"{_instance}-{e.Id}", "state-change", e.Camera, e.Region, e.From, e.To, e.Score, e.Top, e.Time, e.Frame, e.Model,
+            e.Snapshot is null ? null : Path.GetFileName(e.Snapshot), SnapshotUrl(e.Snapshot),
             e.Clip is null ? null : "/api/clips/" + Uri.EscapeDataString(e.Clip) + ".mjpeg"), WebhookJson.Default.WebhookEvent);
+
+    private byte[] ResultBody(StoredResult r) =>
+        JsonSerializer.SerializeToUtf8Bytes(new WebhookResult(r.Id, $"{_instance}-r{r.Id}", "result", r.Camera ?? r.Source, r.Region ?? Regions.Region.WholeFrameName,
+            r.Decision ?? "", r.State, r.Top.Count > 0 ? r.Top[0].Score : 0, r.Top, r.Time, r.Trigger, r.Model,
+            r.Snapshot is null ? null : Path.GetFileName(r.Snapshot), SnapshotUrl(r.Snapshot)), WebhookJson.Default.WebhookResult);
+
+    private static string? SnapshotUrl(string? snapshot) => snapshot is null ? null : "/api/snapshots/" + Uri.EscapeDataString(Path.GetFileName(snapshot));
+
+    private enum Sent { Taken, Skipped, Stopping }
+
+    /// <summary>Sends one body until it is taken, skipped after refusals, or delivery stops (not sent: sent again next time).</summary>
+    private async Task<Sent> DeliverAsync(byte[] body, string kindHeader, string delivery, string what, CancellationToken ct)
+    {
         var signature = string.IsNullOrEmpty(_options.Secret) ? null : HmacSha256.Signature(_options.Secret, body);
         var refusals = 0;
         for (var attempt = 0; ; attempt++)
@@ -181,8 +290,8 @@ public sealed class WebhookSender
                 timeout.CancelAfter(TimeSpan.FromMilliseconds(_options.TimeoutMs));
                 using var request = new HttpRequestMessage(HttpMethod.Post, _target) { Content = new ByteArrayContent(body) };
                 request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-                request.Headers.Add("X-Edge-Event", "state-change");
-                // Unique across databases and devices (a random id kept in the database, then the event's id): receivers deduplicate on it.
+                request.Headers.Add("X-Edge-Event", kindHeader);
+                // Unique across databases and devices (a random id kept in the database, then the row's id): receivers deduplicate on it.
                 request.Headers.Add("X-Edge-Delivery", delivery);
                 if (_url.UserInfo.Length > 0)
                     request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
@@ -193,24 +302,24 @@ public sealed class WebhookSender
                 if (code is >= 200 and < 300)
                 {
                     Delivered();
-                    return true;
+                    return Sent.Taken;
                 }
                 failure = Describe(response);
                 kind = "HTTP " + code;
-                // A refusal is the receiver saying this event is bad (400, 413, 415, 422): tried MaxRefusals times, then skipped.
+                // A refusal is the receiver saying this body is bad (400, 413, 415, 422): tried MaxRefusals times, then skipped.
                 // Everything else (3xx, 401/403/404 while a receiver or its proxy restarts, 408, 429, 5xx) is retried until it works.
                 if (code is 400 or 413 or 415 or 422 && ++refusals >= _options.MaxRefusals)
                 {
                     Interlocked.Increment(ref _skipped);
-                    Volatile.Write(ref _lastError, $"event {e.Id} skipped: {failure}");
+                    Volatile.Write(ref _lastError, $"{what} skipped: {failure}");
                     if (_said.First("skipped:" + code))
-                        _logger.LogError("Webhook {Url}: event {Id} refused {Count} times ({Reason}); skipped (counted in skipped; said once per status)", Display, e.Id, refusals, failure);
-                    return true;
+                        _logger.LogError("Webhook {Url}: {What} refused {Count} times ({Reason}); skipped (counted in skipped; said once per status)", Display, what, refusals, failure);
+                    return Sent.Skipped;
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                return false; // stopping: not delivered, not skipped; sent again next time
+                return Sent.Stopping; // not delivered, not skipped; sent again next time
             }
             catch (OperationCanceledException)
             {
@@ -225,13 +334,12 @@ public sealed class WebhookSender
             if (_said.First(kind))
                 _logger.LogWarning("Webhook {Url}: {Reason}; retrying (said once per kind; events wait in the results database)", Display, failure);
             try { await Task.Delay(Backoff(attempt), _clock, ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) { return false; }
+            catch (OperationCanceledException) { return Sent.Stopping; }
         }
     }
 
     private void Delivered()
     {
-        Interlocked.Increment(ref _delivered);
         Interlocked.Exchange(ref _lastDeliveredTicks, _clock.GetUtcNow().UtcTicks);
         if (Volatile.Read(ref _lastError) is not null)
         {

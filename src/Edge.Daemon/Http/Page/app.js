@@ -175,6 +175,8 @@ async function refresh() {
     const limited = s.max_rate && (s.trigger === "continuous" || s.trigger === "motion");
     text("trigger", s.trigger + (limited ? " · at most " + s.max_rate + " per second" : ""));
     text("webhooks", s.webhooks.length === 0 ? "none" : s.webhooks.map((w) => w.url + ": " + w.delivered + " / " + w.pending + " / " + w.failed_attempts
+      + (w.results.length > 0 ? " · " + w.results_delivered + " results (" + w.results.join(", ") + ")" + (w.results_pending > 0 ? ", " + w.results_pending + " to look at" : "")
+        + (w.results_lost > 0 ? ", " + w.results_lost + " deleted first" : "") : "")
       + (w.skipped + w.lost > 0 ? " · " + (w.skipped + w.lost) + " lost" : "") + (w.last_error ? " (" + w.last_error + ")" : "")).join("; "));
     regions(s.regions);
     events(s.recent_events);

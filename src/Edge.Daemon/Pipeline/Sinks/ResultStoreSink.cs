@@ -10,6 +10,6 @@ internal sealed class ResultStoreSink(ResultWriter store) : IFrameSink
         var whole = o.WholeFrame;
         foreach (var r in o.Regions)
             store.Add(new ResultRecord(o.Frame.Time, o.Source, o.Trigger, r.TopStored.AsSpan(0, r.Count).ToArray(), o.LatencyMs, o.Snapshot, o.Model,
-                whole ? null : r.Region.Name, r.Decider.State, o.Camera));
+                whole ? null : r.Region.Name, r.Decider.State, o.Camera, r.Decider.LastDecision));
     }
 }

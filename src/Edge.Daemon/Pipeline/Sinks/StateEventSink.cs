@@ -5,7 +5,8 @@ namespace Edge.Daemon.Pipeline.Sinks;
 
 /// <summary>
 /// Turns regions' state changes into events: said, kept for the status, a clip begun, stored (webhooks deliver them
-/// from the store). Before the results and actions, so that an action that fails cannot lose a state change.
+/// from the store). After the frame's results are queued (a result goes before the change it caused) and before the
+/// actions, so that an action that fails cannot lose a state change.
 /// Allocates only when a state changes.
 /// </summary>
 internal sealed class StateEventSink(ResultWriter? store, Clips.ClipRecorder? clips, ILogger logger) : IFrameSink
