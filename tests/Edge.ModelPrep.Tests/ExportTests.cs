@@ -28,8 +28,8 @@ public class ExportTests
         foreach (var (_, m) in net.named_modules())
         {
             if (m is not BatchNorm2d bn) continue;
-            using var weight = rand_like(bn.weight).add_(half);
-            using var bias = randn_like(bn.bias).mul_(fifth);
+            using var weight = rand_like(bn.weight!).add_(half);
+            using var bias = randn_like(bn.bias!).mul_(fifth);
             bn.weight!.copy_(weight);
             bn.bias!.copy_(bias);
             bn.momentum = 1.0; // running statistics = this batch's
@@ -65,27 +65,30 @@ public class ExportTests
         return data;
     }
 
-    /// <summary>Every architecture at widths, sizes and channel counts that change its structure (also pruning's cases).</summary>
+    /// <summary>Every architecture at widths, sizes, channel counts and stem strides (0: its own) that change its structure (also pruning's cases).</summary>
     internal static IEnumerable<TestCaseData> Cases()
     {
-        yield return new TestCaseData("mobilenetv2", 0.5, 28, 1);
-        yield return new TestCaseData("mobilenetv2", 1.0, 32, 3);
-        yield return new TestCaseData("mobilenetv2", 0.35, 96, 3);
-        yield return new TestCaseData("mobilenetv3-small", 0.75, 28, 1);
-        yield return new TestCaseData("mobilenetv3-small", 1.0, 64, 3);
-        yield return new TestCaseData("resnet18", 0.25, 32, 1);
-        yield return new TestCaseData("resnet18", 0.25, 128, 3);
-        yield return new TestCaseData("resnet34", 0.25, 32, 3);
-        yield return new TestCaseData("resnet20", 1.0, 28, 1);
-        yield return new TestCaseData("resnet20", 2.0, 32, 3);
+        yield return new TestCaseData("mobilenetv2", 0.5, 28, 1, 0);
+        yield return new TestCaseData("mobilenetv2", 1.0, 32, 3, 0);
+        yield return new TestCaseData("mobilenetv2", 0.35, 96, 3, 0);
+        yield return new TestCaseData("mobilenetv3-small", 0.75, 28, 1, 0);
+        yield return new TestCaseData("mobilenetv3-small", 1.0, 64, 3, 0);
+        yield return new TestCaseData("resnet18", 0.25, 32, 1, 0);
+        yield return new TestCaseData("resnet18", 0.25, 128, 3, 0);
+        yield return new TestCaseData("resnet34", 0.25, 32, 3, 0);
+        yield return new TestCaseData("resnet20", 1.0, 28, 1, 0);
+        yield return new TestCaseData("resnet20", 2.0, 32, 3, 0);
+        // --stem-stride 2: the first convolution strided, the later stages giving way.
+        yield return new TestCaseData("resnet20", 1.5, 28, 1, 2);
+        yield return new TestCaseData("mobilenetv2", 0.5, 28, 1, 2);
     }
 
     [Category(Needs.FashionMnist), Category(Needs.Python)]
     [TestCaseSource(nameof(Cases))]
-    public void ExportMatchesTorchSharpPassesTheCheckerAndCountsTheSameMacs(string arch, double width, int size, int channels)
+    public void ExportMatchesTorchSharpPassesTheCheckerAndCountsTheSameMacs(string arch, double width, int size, int channels, int stemStride)
     {
         manual_seed(1);
-        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10 };
+        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10, StemStride = stemStride == 0 ? null : stemStride };
         using var net = Architectures.Create(spec);
         var images = RealImages(spec, 32);
         SettleBatchNorm(net, images, 32, 2);

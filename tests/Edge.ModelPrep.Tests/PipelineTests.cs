@@ -6,7 +6,7 @@ namespace Edge.ModelPrep.Tests;
 public class PipelineTests
 {
     private const string Tiny = """
-        { "teacher_epochs": 1, "teacher_width": 0.25, "student_epochs": 1, "student_width": 0.35, "prune_epochs": 1, "qat_epochs": 1,
+        { "teacher_epochs": 1, "teacher_width": 0.25, "student_epochs": 1, "student_width": 0.35, "student_stem_stride": 2, "prune_epochs": 1, "qat_epochs": 1,
           "max_images": 300, "calibration_samples": 32, "eval_images": 200, "qat": "always", "threads": 2 }
         """;
 
@@ -26,6 +26,8 @@ public class PipelineTests
         // qat: always, so the quantization-aware stages run whatever post-training INT8 loses.
         Assert.That(stages.Select(s => s.Item1), Is.EqualTo(new[] { "teacher", "student", "prune", "pruned export", "pruned quantize", "qat", "qat export", "qat quantize" }));
         Assert.That(stages.All(s => s.Item2 == "ran"));
+        var studentCommand = summary.RootElement.GetProperty("stages")[1].GetProperty("command").GetString();
+        Assert.That(studentCommand, Does.Contain("--stem-stride 2"), "student_stem_stride reaches the student");
         var points = summary.RootElement.GetProperty("points").EnumerateArray().ToList();
         Assert.That(points.Select(p => $"{p.GetProperty("stage").GetString()} {p.GetProperty("precision").GetString()}"),
             Is.EqualTo(new[] { "teacher FP32", "student FP32", "pruned FP32", "pruned INT8", "qat INT8" }));
@@ -71,6 +73,7 @@ public class PipelineTests
     [TestCase("{ \"prune_latency\": \"soon\" }", "prune_latency: --target-latency 'soon'")]
     [TestCase("{ \"prune_epochs\": 0 }", "prune_epochs 0")]
     [TestCase("{ \"qat\": \"sometimes\" }", "qat 'sometimes'")]
+    [TestCase("{ \"student_stem_stride\": 3 }", "student_stem_stride 3: expected 1 or 2")]
     public void BadSettingsAreOneLineNamingTheKey(string json, string message)
     {
         using var dir = new TempDir();

@@ -15,7 +15,7 @@ namespace Edge.ModelPrep.Tests;
 public class PruningTests
 {
     // Export's cases, and a width so small that MobileNetV2's stages tie through residual adds.
-    private static IEnumerable<TestCaseData> Cases() => ExportTests.Cases().Append(new TestCaseData("mobilenetv2", 0.1, 32, 3));
+    private static IEnumerable<TestCaseData> Cases() => ExportTests.Cases().Append(new TestCaseData("mobilenetv2", 0.1, 32, 3, 0));
 
     private static ClassifierNet Settled(ArchSpec spec, int seed)
     {
@@ -53,9 +53,9 @@ public class PruningTests
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void APrunedNetworkComputesTheFullOneWithTheRemovedChannelsSilenced(string arch, double width, int size, int channels)
+    public void APrunedNetworkComputesTheFullOneWithTheRemovedChannelsSilenced(string arch, double width, int size, int channels, int stemStride)
     {
-        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10 };
+        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10, StemStride = stemStride == 0 ? null : stemStride };
         using var net = Settled(spec, 3);
         Assert.That(net.Groups, Is.Not.Empty);
         var keep = RandomKeep(net, 5);
@@ -177,9 +177,9 @@ public class PruningTests
 
     [Category(Needs.Python)]
     [TestCaseSource(nameof(Cases))]
-    public void AnExportedPrunedNetworkPassesTheFullCheckerWithTheReportedChannelsAndMacs(string arch, double width, int size, int channels)
+    public void AnExportedPrunedNetworkPassesTheFullCheckerWithTheReportedChannelsAndMacs(string arch, double width, int size, int channels, int stemStride)
     {
-        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10 };
+        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10, StemStride = stemStride == 0 ? null : stemStride };
         using var net = Settled(spec, 10);
         using var pruned = ChannelPruner.Prune(net, RandomKeep(net, 11));
         pruned.eval();

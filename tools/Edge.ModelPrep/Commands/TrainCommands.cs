@@ -91,6 +91,7 @@ internal static class TrainCommands
         var valFraction = new Option<double>("--val-fraction") { DefaultValueFactory = _ => 0.1, Description = "Fraction of each class held out for validation" };
         var maxImages = new Option<int>("--max-images") { DefaultValueFactory = _ => 0, Description = "Use a seeded subset of this many images (0 = all)" };
         var augment = new Option<string?>("--augment") { Description = "none, light or default (default: light for IDX data and pretrained starts, default for image folders from scratch)" };
+        var stemStride = new Option<int?>("--stem-stride") { Description = "Stride of the first convolution, 1 or 2 (default: the architecture's own for the input size); 2 halves every feature map, for speed on small inputs" };
         var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => 0.2, Description = "Dropout before the classifier (MobileNets)" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1, Description = "Seed for weights, split, order and augmentation" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 0, Description = "libtorch threads (0 = libtorch's default)" };
@@ -107,7 +108,7 @@ internal static class TrainCommands
             ? new Command("distill", "Train a (small) student from a teacher's soft targets and the labels (knowledge distillation), checkpoint every epoch, and evaluate it")
             : new Command("train", "Train a classifier with TorchSharp, checkpoint every epoch, and evaluate it");
         if (distill) foreach (var o in new Option[] { teacher, temperature, alpha }) command.Options.Add(o);
-        foreach (var o in new Option[] { data, testData, outDir, arch, pretrained, headEpochs, backboneLr, width, size, color, resize, epochs, batch, optimizer, lr, momentum, wd, warmup, smoothing, loss, gamma, balance, clip, patience, valFraction, maxImages, augment, dropout, seed, threads, workers, device, maxSteps, maxMemory, resume, noEval, json })
+        foreach (var o in new Option[] { data, testData, outDir, arch, pretrained, headEpochs, backboneLr, width, stemStride, size, color, resize, epochs, batch, optimizer, lr, momentum, wd, warmup, smoothing, loss, gamma, balance, clip, patience, valFraction, maxImages, augment, dropout, seed, threads, workers, device, maxSteps, maxMemory, resume, noEval, json })
             command.Options.Add(o);
         command.SetAction(r => Program.Errors.Run(() =>
         {
@@ -148,7 +149,7 @@ internal static class TrainCommands
                 if (weights is not null && inputSize < 32)
                     throw new CliError($"--input-size {inputSize}: a pretrained start needs at least 32 pixels (the backbone halves them 5 times); pass --input-size 64 or --pretrained none");
                 if (weights is not null)
-                    foreach (var (flag, given) in new[] { ("--width", r.GetResult(width) is { Implicit: false }), ("--dropout", r.GetResult(dropout) is { Implicit: false }) })
+                    foreach (var (flag, given) in new[] { ("--width", r.GetResult(width) is { Implicit: false }), ("--dropout", r.GetResult(dropout) is { Implicit: false }), ("--stem-stride", r.GetValue(stemStride) is not null) })
                         if (given) progress.Message($"warning: {flag} is ignored with a pretrained start (the backbone is as it was trained)");
                 if (weights is null)
                     foreach (var (flag, given) in new[] { ("--head-epochs", r.GetValue(headEpochs) is not null), ("--backbone-lr-factor", r.GetValue(backboneLr) is not null) })
@@ -156,7 +157,7 @@ internal static class TrainCommands
                 var classCount = classes.Count;
                 var spec = weights?.Spec(inputSize, classCount) ?? new ArchSpec
                 {
-                    Arch = archName ?? "mobilenetv2", Width = r.GetValue(width),
+                    Arch = archName ?? "mobilenetv2", Width = r.GetValue(width), StemStride = r.GetValue(stemStride),
                     InputSize = inputSize,
                     Channels = (r.GetValue(color) ?? (isFolder ? "rgb" : "gray")) is "gray" or "grey" ? 1 : 3,
                     Classes = classCount, Dropout = r.GetValue(dropout),

@@ -35,7 +35,7 @@ public sealed class MobileNetV2 : ClassifierNet
     {
         // t (expansion), c (channels), n (repeats), s (stride) from the paper.
         int[][] settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]];
-        var keep = ArchSpec.KeepStrides(spec.InputSize, 5); // stem, 24, 32, 64, 160
+        var keep = ArchSpec.KeepStrides(spec.InputSize, 5, spec.StemStride); // stem, 24, 32, 64, 160
         var groups = new ChannelGroups(spec);
         var input = groups.Add("features.0", ArchSpec.MakeDivisible(32 * spec.Width));
         var list = new List<ExportableModule> { new ConvBn(ChannelGroup.Fixed(spec.Channels), input, 3, keep[0] ? 2 : 1, act: Activation.Relu6) };

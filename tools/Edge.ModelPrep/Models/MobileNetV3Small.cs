@@ -44,7 +44,7 @@ public sealed class MobileNetV3Small : ClassifierNet
             (5, 120, 48, true, HS, 1), (5, 144, 48, true, HS, 1),
             (5, 288, 96, true, HS, 2), (5, 576, 96, true, HS, 1), (5, 576, 96, true, HS, 1),
         ];
-        var keep = ArchSpec.KeepStrides(spec.InputSize, 5); // stem and the four stride-2 blocks
+        var keep = ArchSpec.KeepStrides(spec.InputSize, 5, spec.StemStride); // stem and the four stride-2 blocks
         int C(double c) => ArchSpec.MakeDivisible(c * spec.Width);
         var groups = new ChannelGroups(spec);
         var input = groups.Add("features.0", C(16));

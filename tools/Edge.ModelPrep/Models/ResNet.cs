@@ -65,11 +65,12 @@ public sealed class ResNet : ClassifierNet
     public ResNet(ArchSpec spec, int[] depths, int baseWidth) : base(nameof(ResNet), spec)
     {
         int C(double c) => Math.Max(8, ArchSpec.MakeDivisible(c * spec.Width));
-        var imagenetStem = depths.Length == 4 && (spec.ImagenetStem ?? spec.InputSize >= 128);
+        // A stem stride asked for means the small 3x3 stem, whatever the input size.
+        var imagenetStem = depths.Length == 4 && (spec.ImagenetStem ?? (spec.StemStride is null && spec.InputSize >= 128));
         var groups = new ChannelGroups(spec);
         var input = groups.Add("stem", C(baseWidth));
         var image = ChannelGroup.Fixed(spec.Channels);
-        stem = imagenetStem ? new ConvBn(image, input, 7, 2) : new ConvBn(image, input, 3, 1);
+        stem = imagenetStem ? new ConvBn(image, input, 7, 2) : new ConvBn(image, input, 3, spec.StemStride ?? 1);
         if (imagenetStem) maxpool = MaxPool2d(3, 2, 1);
         var list = new List<ExportableModule>();
         for (var stage = 0; stage < depths.Length; stage++)

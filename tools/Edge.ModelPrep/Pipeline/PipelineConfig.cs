@@ -17,6 +17,8 @@ public sealed record PipelineConfig
     public string StudentArch { get; set; } = "mobilenetv2";
     public double StudentWidth { get; set; } = 0.5;
     public int StudentEpochs { get; set; } = 10;
+    /// <summary>The student's first stride, as <c>train --stem-stride</c> takes it (2 for speed on small inputs); null = the architecture's own.</summary>
+    public int? StudentStemStride { get; set; }
     /// <summary>The pruning budget, as <c>prune --target-macs</c> takes it (a share or a count).</summary>
     public string PruneTarget { get; set; } = "50%";
     /// <summary>The pruning budget as a measured latency, as <c>prune --target-latency</c> takes it (0.2ms, 60%); replaces prune_target when set.</summary>
@@ -60,6 +62,7 @@ public sealed record PipelineConfig
             { Threads: < 0 or > 64 } => $"threads {Threads}: expected 0..64",
             { GradCamPerClass: < 0 or > 10 } => $"gradcam_per_class {GradCamPerClass}: expected 0..10",
             { TeacherWidth: var w } when !double.IsFinite(w) || w is <= 0 or > 4 => $"teacher_width {TeacherWidth}: expected (0, 4]",
+            { StudentStemStride: not (null or 1 or 2) } => $"student_stem_stride {StudentStemStride}: expected 1 or 2 (or leave it out)",
             { StudentWidth: var w } when !double.IsFinite(w) || w is <= 0 or > 4 => $"student_width {StudentWidth}: expected (0, 4]",
             _ => null,
         };

@@ -45,6 +45,7 @@ public sealed class PipelineRunner(string data, string output, string? testData,
              .. teacherArch is null ? Array.Empty<string>() : ["--arch", teacherArch, "--width", D(config.TeacherWidth)], .. TestFlag(), .. Common()]);
         Train("student", config.StudentEpochs,
             ["distill", "--teacher", Out("teacher"), "--data", data, "--out", Out("student"), "--arch", config.StudentArch, "--width", D(config.StudentWidth),
+             .. config.StudentStemStride is { } stemStride ? ["--stem-stride", I(stemStride)] : Array.Empty<string>(),
              "--epochs", I(config.StudentEpochs), "--seed", I(config.Seed), .. TestFlag(), .. Common()]);
         var pruneTeacher = config.PruneTeacher switch { "source" => "source", "teacher" => Out("teacher"), _ => null };
         Stage("prune", Out("pruned"), File.Exists(Path.Combine(Out("pruned"), PruneRun.ReportFile)), Directory.Exists(Out("pruned")),
