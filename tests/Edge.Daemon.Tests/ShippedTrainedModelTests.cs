@@ -20,7 +20,7 @@ public class ShippedTrainedModelTests
         var model = OnnxModelFile.Load(ModelPath);
         var report = ModelInspector.Inspect(model);
         Assert.That(report.Operators.Keys, Does.Contain("QuantizeLinear").And.Contain("DequantizeLinear"));
-        Assert.That(report.Metadata[ModelMetadataKeys.Architecture], Does.StartWith("resnet20 pruned"));
+        Assert.That(report.Metadata[ModelMetadataKeys.Architecture], Does.StartWith("resnet20").And.Contain(" pruned "));
         var settings = ModelSettings.FromMetadata(report.Metadata);
         Assert.That(settings.Labels, Is.EqualTo(new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" }));
         Assert.That(settings.Color, Is.EqualTo(ColorOrder.Gray));
