@@ -200,4 +200,121 @@ public class PruningTests
         }
         Assert.That(checkedLayers, Is.GreaterThan(5));
     }
+    /// <summary>The block path of a removable group ("blocks.3" of "blocks.3.inner").</summary>
+    private static string BlockOf(ChannelGroup g) => g.Name[..g.Name.LastIndexOf('.')];
+
+    /// <summary>
+    /// Silences the branch of the given removable groups' blocks (the branch's last BatchNorm writes 0: γ = β = 0), so
+    /// that each block computes its shortcut alone, exactly, in the full network itself.
+    /// </summary>
+    private static void SilenceBranches(ClassifierNet net, IEnumerable<ChannelGroup> groups)
+    {
+        var state = net.state_dict();
+        var silenced = 0;
+        using (no_grad())
+            foreach (var g in groups)
+                foreach (var (name, dims) in net.ChannelDims())
+                    if (name.EndsWith("conv.weight", StringComparison.Ordinal) && dims.Length > 1 && dims[1] == g && dims[0] != g)
+                    {
+                        var bn = name[..^"conv.weight".Length] + "bn.";
+                        state[bn + "weight"].zero_();
+                        state[bn + "bias"].zero_();
+                        silenced++;
+                    }
+        Assert.That(silenced, Is.EqualTo(groups.Count()), "one branch output per group");
+    }
+
+    private static IEnumerable<TestCaseData> DropCases() =>
+    [
+        new("resnet20", 1.0, 28, 1, 2), new("resnet18", 0.25, 32, 3, 0), new("mobilenetv2", 0.35, 32, 3, 0),
+    ];
+
+    /// <summary>
+    /// Depth pruning: a dropped block is its shortcut. Expected output from the full network itself with the dropped
+    /// blocks' branches silenced and the other removed channels zeroed, so the planner must also choose exactly the
+    /// silenced branches as the weakest.
+    /// </summary>
+    [TestCaseSource(nameof(DropCases))]
+    public void ADroppedBlockIsItsShortcutAndThePlannerDropsTheWeakestBranches(string arch, double width, int size, int channels, int stemStride)
+    {
+        var spec = new ArchSpec { Arch = arch, Width = width, InputSize = size, Channels = channels, Classes = 10, StemStride = stemStride == 0 ? null : stemStride };
+        using var net = Settled(spec, 21);
+        var removable = net.Groups.Where(g => g.Removable).ToList();
+        Assert.That(removable.Count, Is.GreaterThanOrEqualTo(3), "identity-shortcut blocks");
+        var silent = new[] { removable[0], removable[^1] };
+        SilenceBranches(net, silent);
+        var strength = PrunePlanner.BranchStrength(net);
+        Assert.That(net.Groups.Where(g => !g.Removable).Select(g => strength[g.Index]), Is.All.NaN, "only removable groups have a branch to drop");
+        var dropped = PrunePlanner.DroppedGroups(net, new PruneSettings { TargetMacs = 1, DropBlocks = 2 });
+        Assert.That(net.Groups.Where(g => dropped[g.Index]), Is.EqualTo(silent), "the silenced branches are the weakest");
+
+        var keep = RandomKeep(net, 22);
+        foreach (var g in silent) keep[g.Index] = [];
+        using var pruned = ChannelPruner.Prune(net, keep);
+        pruned.eval();
+        Assert.That(pruned.Groups.Where(g => g.Dropped), Is.EqualTo(silent.Select(g => g with { Count = 0 })));
+        manual_seed(23);
+        var x = randn(4, channels, size, size);
+        Tensor got;
+        using (no_grad()) got = pruned.call(x);
+        var expected = MaskedOutput(net, keep, x);
+        var diff = (got - expected).abs().max().item<float>();
+        Assert.That(diff, Is.LessThanOrEqualTo(1e-4 * Math.Max(1, expected.abs().max().item<float>())), $"max |dropped - silenced| {diff:g3}");
+
+        // Saved and loaded by its spec alone (a plan with zeros), and exported without the dropped blocks' layers.
+        using var rebuilt = Architectures.Create(pruned.Spec);
+        Assert.That(rebuilt.Groups.Select(g => g.Count), Is.EqualTo(pruned.Groups.Select(g => g.Count)));
+        var report = ModelInspector.Inspect(ModelExporter.ToOnnx(pruned, ExportTests.Info(pruned.Spec)));
+        Assert.That(report.TotalMacs, Is.EqualTo(ModelExporter.CountMacs(pruned)));
+        foreach (var g in silent)
+            Assert.That(report.Layers.Select(l => l.Name), Has.None.StartsWith(BlockOf(g) + "."), $"{BlockOf(g)} exports nothing");
+        using var full = ChannelPruner.Prune(net, keep.Select((k, i) => silent.Any(g => g.Index == i) ? Enumerable.Range(0, net.Groups[i].Count).ToArray() : k).ToList());
+        var convs = ModelInspector.Inspect(ModelExporter.ToOnnx(full, ExportTests.Info(full.Spec))).Layers.Count(l => l.OpType == "Conv");
+        var branch = arch == "mobilenetv2" ? 3 : 2;
+        Assert.That(report.Layers.Count(l => l.OpType == "Conv"), Is.EqualTo(convs - branch * silent.Length), "each dropped block's convolutions gone");
+    }
+
+    [Test]
+    public void APlanThatDropsBlocksMeetsTheBudgetAndALaterStepKeepsThemDropped()
+    {
+        var spec = new ArchSpec { Arch = "resnet20", Width = 1.0, InputSize = 28, Channels = 1, Classes = 10 };
+        using var net = Settled(spec, 31);
+        var macs = ModelExporter.CountMacs(net);
+        var settings = new PruneSettings { TargetMacs = macs / 2, DropBlocks = 3 };
+        var plan = PrunePlanner.Plan(net, ChannelImportance.Score(net, PruneCriterion.L2), settings);
+        Assert.That(plan.Macs, Is.LessThanOrEqualTo(macs / 2));
+        var empty = plan.Keep.Select((k, i) => (k, i)).Where(p => p.k.Length == 0).Select(p => net.Groups[p.i]).ToList();
+        Assert.That(empty, Has.Count.EqualTo(3).And.All.Matches<ChannelGroup>(g => g.Removable));
+        Assert.That(plan.Keep.Where(k => k.Length > 0), Has.All.Matches<int[]>(k => k.Length % 8 == 0), "the others rounded as before");
+        using var pruned = ChannelPruner.Prune(net, plan.Keep);
+        Assert.That(ModelExporter.CountMacs(pruned), Is.EqualTo(plan.Macs));
+        // A second step with the same setting drops no more: the three count.
+        var again = PrunePlanner.DroppedGroups(pruned, settings);
+        Assert.That(pruned.Groups.Where(g => again[g.Index]).Select(g => g.Name), Is.EqualTo(empty.Select(g => g.Name)));
+        var second = PrunePlanner.Plan(pruned, ChannelImportance.Score(pruned, PruneCriterion.L2), settings with { TargetMacs = plan.Macs * 3 / 4 });
+        Assert.That(second.Keep.Count(k => k.Length == 0), Is.EqualTo(3));
+
+        // ResNet-20 has 7 identity blocks (3 + 2 + 2; each stage's first changes shape); MobileNetV3-Small's cannot be dropped.
+        Assert.That(() => PrunePlanner.DroppedGroups(net, settings with { DropBlocks = 8 }),
+            Throws.TypeOf<Cli.CliError>().With.Message.EqualTo("--drop-blocks 8: resnet20 28x28x1 → 10 classes has 7 residual blocks whose branch can be dropped (those with an identity shortcut)"));
+        using var small = Architectures.Create(new ArchSpec { Arch = "mobilenetv3-small", InputSize = 32, Channels = 3, Classes = 4 });
+        Assert.That(() => PrunePlanner.DroppedGroups(small, new PruneSettings { TargetMacs = 1, DropBlocks = 1 }),
+            Throws.TypeOf<Cli.CliError>().With.Message.Contain("MobileNetV3-Small's are not supported"));
+        // A plan cannot drop a group that is not removable.
+        Assert.That(() => Architectures.Create(spec with { Plan = "0," + string.Join(",", net.Groups.Skip(1).Select(g => g.Count)) }),
+            Throws.TypeOf<Cli.CliError>().With.Message.Contain("0 is not in 1..16"));
+    }
+
+    [Category(Needs.Python)]
+    [Test]
+    public void ANetworkWithDroppedBlocksPassesTheFullChecker()
+    {
+        var spec = new ArchSpec { Arch = "mobilenetv2", Width = 0.35, InputSize = 32, Channels = 3, Classes = 10 };
+        using var net = Settled(spec, 41);
+        var plan = PrunePlanner.Plan(net, ChannelImportance.Score(net, PruneCriterion.L2),
+            new PruneSettings { TargetMacs = ModelExporter.CountMacs(net) * 6 / 10, DropBlocks = 4 });
+        using var pruned = ChannelPruner.Prune(net, plan.Keep);
+        using var dir = new TempDir();
+        Python.CheckModel(TestModels.Save(ModelExporter.ToOnnx(pruned, ExportTests.Info(pruned.Spec)), dir.File("dropped.onnx")));
+    }
 }

@@ -28,6 +28,7 @@ internal static class PruneCommand
         var minChannels = new Option<int>("--min-channels") { Description = "Fewest channels a group keeps", DefaultValueFactory = _ => 8 };
         var minKeep = new Option<double>("--min-keep") { Description = "Smallest share of its width a group keeps (0..1)", DefaultValueFactory = _ => 0.1 };
         var roundTo = new Option<int>("--round-to") { Description = "Round kept channels up to a multiple of this (8 suits integer kernels; 1 = off)", DefaultValueFactory = _ => 8 };
+        var dropBlocks = new Option<int>("--drop-blocks") { Description = "Drop this many residual blocks whole (those whose branch adds least; ResNet, MobileNetV2) before pruning channels: fewer layers, which small INT8 models need to run faster", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "Prune → fine-tune steps to reach the target (budgets shrink geometrically)", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs", "-e") { Description = "Fine-tuning epochs after each step (0 = prune only)", DefaultValueFactory = _ => 5 };
         var lr = new Option<double?>("--lr") { Description = "Fine-tuning learning rate (default: a tenth of the source run's)" };
@@ -42,7 +43,7 @@ internal static class PruneCommand
         var json = new Option<bool>("--json") { Description = "Write the summary (pruning.json) to standard output" };
         var command = new Command("prune", "Structured pruning: remove whole channels (by dependency group) to a MAC budget, then fine-tune; the result is a smaller network, not a masked one");
         command.Arguments.Add(input);
-        foreach (var o in new Option[] { output, target, targetLatency, latencyThreads, criterion, scope, minChannels, minKeep, roundTo, steps, epochs, lr, teacher, data, batch, threads, maxImages, maxSteps, resume, noEval, json })
+        foreach (var o in new Option[] { output, target, targetLatency, latencyThreads, criterion, scope, minChannels, minKeep, roundTo, dropBlocks, steps, epochs, lr, teacher, data, batch, threads, maxImages, maxSteps, resume, noEval, json })
             command.Options.Add(o);
         command.SetAction(r => Program.Errors.Run(() =>
         {
@@ -64,7 +65,7 @@ internal static class PruneCommand
                     "global" => PruneScope.Global, "layer" => PruneScope.Layer,
                     var s => throw new CliError($"--scope '{s}': expected global or layer", ExitCodes.Usage),
                 },
-                MinChannels = r.GetValue(minChannels), MinKeep = r.GetValue(minKeep), RoundTo = r.GetValue(roundTo),
+                MinChannels = r.GetValue(minChannels), MinKeep = r.GetValue(minKeep), RoundTo = r.GetValue(roundTo), DropBlocks = r.GetValue(dropBlocks),
                 Steps = r.GetValue(steps), Epochs = r.GetValue(epochs), LearningRate = r.GetValue(lr), Teacher = r.GetValue(teacher),
                 Data = r.GetValue(data), BatchSize = r.GetValue(batch), Threads = r.GetValue(threads), MaxImages = r.GetValue(maxImages),
                 MaxSteps = r.GetValue(maxSteps), Resume = r.GetValue(resume), Evaluate = !r.GetValue(noEval),
@@ -115,7 +116,7 @@ internal static class PruneCommand
         foreach (var step in s.Steps)
         {
             var table = new TextTable("group", "full", "before", "after").AlignRight(1, 2, 3);
-            foreach (var g in step.Groups) table.Add(g.Group, g.Full.ToString(inv), g.Before.ToString(inv), g.After == g.Before ? g.After.ToString(inv) : $"{g.After} (-{g.Before - g.After})");
+            foreach (var g in step.Groups) table.Add(g.Group, g.Full.ToString(inv), g.Before.ToString(inv), g.After == g.Before ? g.After.ToString(inv) : g.After == 0 ? "0 (block dropped)" : $"{g.After} (-{g.Before - g.After})");
             tables.WriteLine($"step {step.Step}: channels per group");
             tables.WriteLine(table.ToString().TrimEnd('\n'));
             progress.Message(string.Create(inv, $"step {step.Step}: {step.MacsBefore / 1e6:0.##} → {step.MacsAfter / 1e6:0.##} M MACs (budget {step.TargetMacs / 1e6:0.##} M), {step.ParametersBefore / 1e3:0.#} → {step.ParametersAfter / 1e3:0.#} k parameters{(step.ValAccuracy is { } v ? $", validation {v:0.00}% after {step.FineTuneEpochs} epoch(s)" : "")}"));

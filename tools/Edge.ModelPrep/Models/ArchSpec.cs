@@ -31,8 +31,8 @@ public sealed record ArchSpec
 
     /// <summary>
     /// Structured pruning's result: the channel count of each of the network's channel groups, comma-separated
-    /// in the order the network builds them (<see cref="ClassifierNet.Groups"/>); null = full width. A string so
-    /// that specs compare by value.
+    /// in the order the network builds them (<see cref="ClassifierNet.Groups"/>); null = full width; 0 = a residual
+    /// branch dropped (only where the group is <see cref="ChannelGroup.Removable"/>). A string so that specs compare by value.
     /// </summary>
     public string? Plan { get; init; }
 
@@ -44,8 +44,8 @@ public sealed record ArchSpec
     {
         if (Plan is null) return null;
         var parts = Plan.Split(',', StringSplitOptions.TrimEntries);
-        if (!parts.All(p => int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1))
-            throw new CliError($"channel plan '{(Plan.Length > 80 ? Plan[..80] + "..." : Plan)}': expected channel counts of at least 1 separated by commas");
+        if (!parts.All(p => int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)))
+            throw new CliError($"channel plan '{(Plan.Length > 80 ? Plan[..80] + "..." : Plan)}': expected channel counts separated by commas");
         return [.. parts.Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture))];
     }
 

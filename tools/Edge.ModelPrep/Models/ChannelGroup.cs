@@ -11,6 +11,15 @@ public sealed record ChannelGroup(int Index, string Name, int Full, int Count)
     public static ChannelGroup Fixed(int count) => new(-1, "fixed", count, count);
 
     public bool Prunable => Index >= 0;
+
+    /// <summary>
+    /// The inner channels of a residual branch whose block has an identity shortcut: pruned to 0 channels, the branch
+    /// goes and the block becomes its shortcut (depth pruning: whole layers gone, not only narrower ones).
+    /// </summary>
+    public bool Removable { get; init; }
+
+    /// <summary>Pruned to nothing: its block is its shortcut.</summary>
+    public bool Dropped => Removable && Count == 0;
 }
 
 /// <summary>
@@ -29,7 +38,8 @@ public sealed class ChannelGroups
         _plan = spec.PlanCounts();
     }
 
-    public ChannelGroup Add(string name, int full)
+    /// <param name="removable">Whether the plan may give it 0 channels (<see cref="ChannelGroup.Removable"/>).</param>
+    public ChannelGroup Add(string name, int full, bool removable = false)
     {
         var index = _groups.Count;
         var count = full;
@@ -37,9 +47,10 @@ public sealed class ChannelGroups
         if (_plan is not null && index < _plan.Length)
         {
             count = _plan[index];
-            if (count < 1 || count > full) throw PlanError($"group {index} ({name}) has {full} channels; {count} is not in 1..{full}");
+            var least = removable ? 0 : 1;
+            if (count < least || count > full) throw PlanError($"group {index} ({name}) has {full} channels; {count} is not in {least}..{full}");
         }
-        var g = new ChannelGroup(index, name, full, count);
+        var g = new ChannelGroup(index, name, full, count) { Removable = removable };
         _groups.Add(g);
         return g;
     }

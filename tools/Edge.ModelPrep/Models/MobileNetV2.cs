@@ -12,13 +12,15 @@ public sealed class MobileNetV2 : ClassifierNet
     /// <summary>
     /// Inverted residual: 1x1 expand (ReLU6) → 3x3 depthwise (ReLU6) → 1x1 linear projection. The hidden
     /// channels are one group (expand writes them, depthwise keeps them, project reads them); without an
-    /// expansion they are the input's. A residual add ties the output to the input's group.
+    /// expansion they are the input's. A residual add ties the output to the input's group; the hidden channels of a
+    /// residual block may then be pruned to nothing, which leaves the block as its shortcut (no node exported).
     /// </summary>
     private static (ResidualBlock Block, ChannelGroup Output) InvertedResidual(ChannelGroups groups, string path, ChannelGroup input, int outC, int stride, int expand)
     {
         var residual = stride == 1 && input.Full == outC; // structure from the full widths: a plan never changes it
-        var hidden = expand == 1 ? input : groups.Add($"{path}.hidden", input.Full * expand);
+        var hidden = expand == 1 ? input : groups.Add($"{path}.hidden", input.Full * expand, removable: residual);
         var output = residual ? input : groups.Add($"{path}.out", outC);
+        if (hidden.Dropped) return (new ResidualBlock([], residual: false), output);
         var list = new List<ExportableModule>();
         if (expand != 1) list.Add(new ConvBn(input, hidden, 1, act: Activation.Relu6));
         list.Add(new ConvBn(hidden, hidden, 3, stride, depthwise: true, act: Activation.Relu6));

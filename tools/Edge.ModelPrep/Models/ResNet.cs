@@ -15,20 +15,25 @@ public sealed class ResNet : ClassifierNet
 {
     private sealed class BasicBlock : ExportableModule, Qat.IFakeQuantized
     {
-        private readonly ConvBn conv1, conv2;
+        private readonly ConvBn? conv1, conv2;
         private readonly ConvBn? downsample;
 
         /// <summary>
         /// Two 3x3 convolutions and a shortcut. The channels between the convolutions are a group of their own;
-        /// an identity shortcut ties the output to the input's group, a 1x1 shortcut starts a new one.
+        /// an identity shortcut ties the output to the input's group, a 1x1 shortcut starts a new one. With an identity
+        /// shortcut the inner group may be pruned to nothing: the block is then its input (which a ReLU made
+        /// non-negative, so the ReLU after the add changes nothing) and exports no node.
         /// </summary>
         public BasicBlock(ChannelGroups groups, string path, ChannelGroup input, int outC, int stride) : base(nameof(BasicBlock))
         {
             var identity = stride == 1 && input.Full == outC;
-            var inner = groups.Add($"{path}.inner", outC);
+            var inner = groups.Add($"{path}.inner", outC, removable: identity);
             Output = identity ? input : groups.Add($"{path}.out", outC);
-            conv1 = new ConvBn(input, inner, 3, stride, act: Activation.Relu);
-            conv2 = new ConvBn(inner, Output, 3, act: Activation.None);
+            if (!inner.Dropped)
+            {
+                conv1 = new ConvBn(input, inner, 3, stride, act: Activation.Relu);
+                conv2 = new ConvBn(inner, Output, 3, act: Activation.None);
+            }
             if (!identity) downsample = new ConvBn(input, Output, 1, stride, act: Activation.None);
             RegisterComponents();
         }
@@ -37,11 +42,15 @@ public sealed class ResNet : ClassifierNet
 
         private Qat.ActivationObserver? _quantized;
 
-        /// <summary>The block's output (add, ReLU) is a tensor of its own in the INT8 model: quantized too.</summary>
-        public void EnableFakeQuant() => _quantized ??= new Qat.ActivationObserver();
+        /// <summary>The block's output (add, ReLU) is a tensor of its own in the INT8 model: quantized too (not a dropped block's: it has none).</summary>
+        public void EnableFakeQuant()
+        {
+            if (conv2 is not null) _quantized ??= new Qat.ActivationObserver();
+        }
 
         public override Tensor forward(Tensor x)
         {
+            if (conv1 is null || conv2 is null) return x;
             var b = conv2.call(conv1.call(x));
             var y = functional.relu(b + (downsample?.call(x) ?? x), inplace: true);
             return _quantized is { } observer ? observer.Apply(y, training) : y;
@@ -49,6 +58,7 @@ public sealed class ResNet : ClassifierNet
 
         public override string Export(OnnxEmitter e, string path, string x)
         {
+            if (conv1 is null || conv2 is null) return x;
             var a = conv1.Export(e, $"{path}.conv1", x);
             var b = conv2.Export(e, $"{path}.conv2", a);
             var shortcut = downsample?.Export(e, $"{path}.downsample", x) ?? x;

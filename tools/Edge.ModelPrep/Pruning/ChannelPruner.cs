@@ -22,7 +22,8 @@ public static class ChannelPruner
 
     /// <summary>
     /// A new network keeping, in each group, the channels <paramref name="keep"/> lists (indices into the
-    /// group as it is in <paramref name="net"/>, at least one each), with their weights, BatchNorm statistics and order.
+    /// group as it is in <paramref name="net"/>, at least one each; none drops a <see cref="ChannelGroup.Removable"/> group's
+    /// residual branch), with their weights, BatchNorm statistics and order.
     /// </summary>
     public static ClassifierNet Prune(ClassifierNet net, IReadOnlyList<int[]> keep)
     {
@@ -31,8 +32,8 @@ public static class ChannelPruner
         for (var g = 0; g < groups.Count; g++)
         {
             var k = keep[g];
-            if (k.Length == 0 || k.Any(i => i < 0 || i >= groups[g].Count) || k.Distinct().Count() != k.Length)
-                throw new ArgumentException($"group {groups[g].Name}: keep list must name distinct channels of 0..{groups[g].Count - 1}");
+            if ((k.Length == 0 && !groups[g].Removable) || k.Any(i => i < 0 || i >= groups[g].Count) || k.Distinct().Count() != k.Length)
+                throw new ArgumentException($"group {groups[g].Name}: keep list must name distinct channels of 0..{groups[g].Count - 1}{(groups[g].Removable ? " (or none, to drop its branch)" : ", at least one")}");
         }
         var pruned = Architectures.Create(PlanSpec(net, [.. keep.Select(k => k.Length)]));
         try

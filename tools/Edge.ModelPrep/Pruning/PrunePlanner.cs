@@ -2,6 +2,7 @@ using System.Globalization;
 using Edge.Cli;
 using Edge.ModelPrep.Export;
 using Edge.ModelPrep.Models;
+using TorchSharp;
 
 namespace Edge.ModelPrep.Pruning;
 
@@ -18,6 +19,12 @@ public sealed record PruneSettings
     public double MinKeep { get; init; } = 0.1;
     /// <summary>Kept counts are rounded up to a multiple of this (integer kernels run fastest on multiples of 8); 1 = no rounding.</summary>
     public int RoundTo { get; init; } = 8;
+    /// <summary>
+    /// Residual branches dropped whole before channels are pruned (depth pruning: the blocks whose branch adds least,
+    /// by <see cref="PrunePlanner.BranchStrength"/>). Fewer layers is what makes a small integer model faster: its
+    /// kernels cost a few microseconds each whatever their width. Counts branches dropped already.
+    /// </summary>
+    public int DropBlocks { get; init; }
 }
 
 /// <summary>The channels to keep in each group and what the result costs.</summary>
@@ -39,16 +46,18 @@ public static class PrunePlanner
         if (macs > settings.TargetMacs) throw Unreachable(settings, macs);
     }
 
-    /// <summary>MACs of the smallest network the minimums allow (every group at <see cref="Minimum"/>).</summary>
+    /// <summary>MACs of the smallest network the minimums allow (every group at <see cref="Minimum"/>, the dropped branches gone).</summary>
     public static long SmallestMacs(ClassifierNet net, PruneSettings settings)
     {
-        using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, [.. net.Groups.Select(g => Minimum(g, settings))]));
+        var dropped = DroppedGroups(net, settings);
+        using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, [.. net.Groups.Select(g => Minimum(g, settings, dropped[g.Index]))]));
         return ModelExporter.CountMacs(candidate);
     }
 
-    /// <summary>The fewest channels a group keeps: the minimums rounded up to the rounding step, never more than it has.</summary>
-    public static int Minimum(ChannelGroup g, PruneSettings settings)
+    /// <summary>The fewest channels a group keeps: the minimums rounded up to the rounding step, never more than it has (none when dropped).</summary>
+    public static int Minimum(ChannelGroup g, PruneSettings settings, bool dropped = false)
     {
+        if (dropped) return 0;
         var n = Math.Max(settings.MinChannels, (int)Math.Ceiling(settings.MinKeep * g.Full));
         return Math.Min(g.Count, (n + settings.RoundTo - 1) / settings.RoundTo * settings.RoundTo);
     }
@@ -56,9 +65,51 @@ public static class PrunePlanner
     private static CliError Unreachable(PruneSettings settings, long smallest) => new(string.Create(CultureInfo.InvariantCulture,
         $"--target-macs {settings.TargetMacs / 1e6:0.###} M is below the smallest network the minimums allow ({smallest / 1e6:0.###} M MACs with --min-channels {settings.MinChannels} and --min-keep {settings.MinKeep}); lower them or raise the target"));
 
+    /// <summary>
+    /// How much each residual branch adds to its block's output, by the scale and shift of the branch's last BatchNorm
+    /// (the root mean square of γ² + β² over its channels: what the branch writes into the sum, in units of the
+    /// normalised activations), indexed like <see cref="ClassifierNet.Groups"/>; NaN where a group cannot be dropped.
+    /// The branch's last layer is the one that reads the group and writes another.
+    /// </summary>
+    public static double[] BranchStrength(ClassifierNet net)
+    {
+        var strength = net.Groups.Select(_ => double.NaN).ToArray();
+        var state = net.state_dict();
+        foreach (var (name, dims) in net.ChannelDims())
+        {
+            if (!name.EndsWith("conv.weight", StringComparison.Ordinal) || dims.Length < 2) continue;
+            if (dims[1] is not { Removable: true, Dropped: false } g || dims[0] == g) continue;
+            var bn = name[..^"conv.weight".Length] + "bn.";
+            if (!state.TryGetValue(bn + "weight", out var gamma) || !state.TryGetValue(bn + "bias", out var beta)) continue;
+            using var _ = torch.no_grad();
+            using var scope = torch.NewDisposeScope();
+            strength[g.Index] = (gamma.pow(2) + beta.pow(2)).mean().sqrt().to_type(torch.ScalarType.Float64).item<double>();
+        }
+        return strength;
+    }
+
+    /// <summary>
+    /// The groups whose branch goes: those dropped already, then the weakest removable ones (<see cref="BranchStrength"/>)
+    /// up to <see cref="PruneSettings.DropBlocks"/>. Indexed like <see cref="ClassifierNet.Groups"/>.
+    /// </summary>
+    public static bool[] DroppedGroups(ClassifierNet net, PruneSettings settings)
+    {
+        var groups = net.Groups;
+        var dropped = groups.Select(g => g.Dropped).ToArray();
+        var more = settings.DropBlocks - dropped.Count(d => d);
+        if (more <= 0) return dropped;
+        var strength = BranchStrength(net);
+        var candidates = groups.Where(g => !double.IsNaN(strength[g.Index])).OrderBy(g => strength[g.Index]).ThenBy(g => g.Index).ToList();
+        if (candidates.Count < more)
+            throw new CliError($"--drop-blocks {settings.DropBlocks}: {net.Spec.Describe()} has {candidates.Count + dropped.Count(d => d)} residual blocks whose branch can be dropped (those with an identity shortcut{(net.Spec.Arch == "mobilenetv3-small" ? "; MobileNetV3-Small's are not supported" : "")})", ExitCodes.Usage);
+        foreach (var g in candidates.Take(more)) dropped[g.Index] = true;
+        return dropped;
+    }
+
     public static PrunePlan Plan(ClassifierNet net, double[][] scores, PruneSettings settings)
     {
         var groups = net.Groups;
+        var dropped = DroppedGroups(net, settings);
         var normalized = ChannelImportance.Normalize(scores);
         var cache = new Dictionary<string, long>();
         long Macs(int[] counts)
@@ -68,8 +119,8 @@ public static class PrunePlanner
             using var candidate = Architectures.Create(ChannelPruner.PlanSpec(net, counts));
             return cache[key] = ModelExporter.CountMacs(candidate);
         }
-        int Min(ChannelGroup g) => Minimum(g, settings);
-        int Round(ChannelGroup g, int n) =>
+        int Min(ChannelGroup g) => Minimum(g, settings, dropped[g.Index]);
+        int Round(ChannelGroup g, int n) => dropped[g.Index] ? 0 :
             Math.Clamp((n + settings.RoundTo - 1) / settings.RoundTo * settings.RoundTo, Min(g), g.Count);
 
         // Counts as a function of one knob t in [0, 1]: t = 0 keeps everything, t = 1 the minimums; monotone.
@@ -116,7 +167,7 @@ public static class PrunePlanner
                 var used = Macs(n);
                 for (var g = 0; g < n.Length; g++)
                 {
-                    if (n[g] >= groups[g].Count) continue;
+                    if (n[g] >= groups[g].Count || dropped[g]) continue;
                     var grown = (int[])n.Clone();
                     grown[g] = Round(groups[g], n[g] + 1);
                     var cost = Macs(grown);

@@ -30,6 +30,8 @@ public sealed record PruneRunOptions
     public int MinChannels { get; init; } = 8;
     public double MinKeep { get; init; } = 0.1;
     public int RoundTo { get; init; } = 8;
+    /// <summary>Residual branches dropped whole before channels are pruned (<see cref="PruneSettings.DropBlocks"/>).</summary>
+    public int DropBlocks { get; init; }
     public int Steps { get; init; } = 1;
     /// <summary>Fine-tuning epochs after each step (0 = prune only).</summary>
     public int Epochs { get; init; } = 5;
@@ -55,6 +57,7 @@ public sealed record PruneRunOptions
         if (MinChannels < 1) throw new CliError($"--min-channels {MinChannels}: expected at least 1", ExitCodes.Usage);
         if (!double.IsFinite(MinKeep) || MinKeep is < 0 or > 1) throw new CliError($"--min-keep {MinKeep}: expected 0..1", ExitCodes.Usage);
         if (RoundTo is < 1 or > 64) throw new CliError($"--round-to {RoundTo}: expected 1..64", ExitCodes.Usage);
+        if (DropBlocks is < 0 or > 64) throw new CliError($"--drop-blocks {DropBlocks}: expected 0..64", ExitCodes.Usage);
         if (Steps is < 1 or > 20) throw new CliError($"--steps {Steps}: expected 1..20", ExitCodes.Usage);
         if (Epochs is < 0 or > 1000) throw new CliError($"--epochs {Epochs}: expected 0..1000", ExitCodes.Usage);
         if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0)) throw new CliError($"--lr {lr}: expected > 0", ExitCodes.Usage);
@@ -100,7 +103,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         var settings = new PruneSettings
         {
             TargetMacs = sourceMacs, Criterion = options.Criterion, Scope = options.Scope,
-            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo,
+            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo, DropBlocks = options.DropBlocks,
         };
         var latencyFile = Path.Combine(options.Out, LatencyFile);
         LatencySearch? latency = null;
