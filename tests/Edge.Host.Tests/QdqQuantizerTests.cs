@@ -37,14 +37,19 @@ public class QdqQuantizerTests
         // y: [-5.1, 0] → scale 0.02, zero point 255.
         Assert.That(Init(m, "y_scale", TensorData.ToFloats), Is.EqualTo(new[] { 0.02f }).Within(1e-7f));
         Assert.That(Init(m, "y_zero_point", t => t.RawData.ToByteArray()), Is.EqualTo(new byte[] { 255 }));
-        // Weights per output channel: 0.5/127 and 2/127, codes 127 and -127.
-        Assert.That(Init(m, "W_scale", TensorData.ToFloats), Is.EqualTo(new[] { 0.5f / 127, 2f / 127 }).Within(1e-9f));
-        Assert.That(Init(m, "W_quantized", t => t.RawData.ToByteArray().Select(b => (sbyte)b).ToArray()), Is.EqualTo(new sbyte[] { 127, -127 }));
-        // Bias int32 with scale input × weight: 0.1 / (0.01 × 0.5/127) = 2540, 0.3 / (0.01 × 2/127) = 1905.
+        // Weights per output channel, 7 bits by default: 0.5/63 and 2/63, codes 63 and -63.
+        Assert.That(Init(m, "W_scale", TensorData.ToFloats), Is.EqualTo(new[] { 0.5f / 63, 2f / 63 }).Within(1e-9f));
+        Assert.That(Init(m, "W_quantized", t => t.RawData.ToByteArray().Select(b => (sbyte)b).ToArray()), Is.EqualTo(new sbyte[] { 63, -63 }));
+        // Bias int32 with scale input × weight: 0.1 / (0.01 × 0.5/63) = 1260, 0.3 / (0.01 × 2/63) = 945.
         var biasScale = Init(m, "B_scale", TensorData.ToFloats);
-        Assert.That(biasScale, Is.EqualTo(new[] { 0.01f * 0.5f / 127, 0.01f * 2f / 127 }).Within(1e-10f));
+        Assert.That(biasScale, Is.EqualTo(new[] { 0.01f * 0.5f / 63, 0.01f * 2f / 63 }).Within(1e-10f));
         var bq = Init(m, "B_quantized", t => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(t.RawData.Span).ToArray());
-        Assert.That(bq, Is.EqualTo(new[] { 2540, 1905 }));
+        Assert.That(bq, Is.EqualTo(new[] { 1260, 945 }));
+        // 8 bits when asked: 0.5/127 and 2/127, codes ±127, bias 2540 and 1905.
+        var m8 = QdqQuantizer.Quantize(TinyConv(), ranges, new QdqOptions { WeightBits = 8 }).Model;
+        Assert.That(Init(m8, "W_scale", TensorData.ToFloats), Is.EqualTo(new[] { 0.5f / 127, 2f / 127 }).Within(1e-9f));
+        Assert.That(Init(m8, "W_quantized", t => t.RawData.ToByteArray().Select(b => (sbyte)b).ToArray()), Is.EqualTo(new sbyte[] { 127, -127 }));
+        Assert.That(Init(m8, "B_quantized", t => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(t.RawData.Span).ToArray()), Is.EqualTo(new[] { 2540, 1905 }));
         var dq = m.Graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == "W_quantized");
         Assert.That(dq.Attribute.Single(a => a.Name == "axis").I, Is.EqualTo(0));
         Assert.That(r.Weights.Single().BiasQuantized, Is.True);

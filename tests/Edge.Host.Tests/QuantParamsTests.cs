@@ -44,10 +44,24 @@ public class QuantParamsTests
         // Two output channels of a 1x1 conv with two inputs: [[0.3, -1], [0.25, 0.1]].
         float[] w = [0.3f, -1f, 0.25f, 0.1f];
         var q = new sbyte[4];
-        var scales = WeightQuantizer.PerChannel(w, [2, 2, 1, 1], 0, q);
+        var scales = WeightQuantizer.PerChannel(w, [2, 2, 1, 1], 0, q, bits: 8);
         Assert.That(scales, Is.EqualTo(new[] { 1f / 127, 0.25f / 127 }).Within(1e-9f));
         // 0.3*127 = 38.1 -> 38; -1 -> -127; 0.25 -> 127; 0.1/0.25*127 = 50.8 -> 51
         Assert.That(q, Is.EqualTo(new sbyte[] { 38, -127, 127, 51 }));
+    }
+
+    /// <summary>The default: 7 bits, so that a pair of UINT8 × weight products fits 16 bits (255·63·2 = 32130 ≤ 32767).</summary>
+    [Test]
+    public void WeightsHaveSevenBitsByDefault()
+    {
+        float[] w = [0.3f, -1f, 0.25f, 0.1f];
+        var q = new sbyte[4];
+        var scales = WeightQuantizer.PerChannel(w, [2, 2, 1, 1], 0, q);
+        Assert.That(scales, Is.EqualTo(new[] { 1f / 63, 0.25f / 63 }).Within(1e-9f));
+        // 0.3*63 = 18.9 -> 19; -1 -> -63; 0.25 -> 63; 0.1/0.25*63 = 25.2 -> 25
+        Assert.That(q, Is.EqualTo(new sbyte[] { 19, -63, 63, 25 }));
+        Assert.That(255 * WeightQuantizer.MaxFor(WeightQuantizer.DefaultBits) * 2, Is.LessThanOrEqualTo(short.MaxValue));
+        Assert.That(() => WeightQuantizer.PerChannel(w, [2, 2, 1, 1], 0, q, bits: 6), Throws.TypeOf<ArgumentOutOfRangeException>());
     }
 
     [Test]
@@ -56,7 +70,7 @@ public class QuantParamsTests
         // Gemm without transB: B is [K=2, N=3], channels are columns (axis 1).
         float[] b = [1f, -2f, 0.5f, -0.5f, 1f, 4f];
         var q = new sbyte[6];
-        var scales = WeightQuantizer.PerChannel(b, [2, 3], 1, q);
+        var scales = WeightQuantizer.PerChannel(b, [2, 3], 1, q, bits: 8);
         Assert.That(scales, Is.EqualTo(new[] { 1f / 127, 2f / 127, 4f / 127 }).Within(1e-9f));
         Assert.That(q, Is.EqualTo(new sbyte[] { 127, -127, 16, -64, 64, 127 }));
     }

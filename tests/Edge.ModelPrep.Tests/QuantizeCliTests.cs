@@ -27,6 +27,38 @@ public class QuantizeCliTests
         Assert.That(root.GetProperty("evaluation").GetProperty("top1_agreement").GetDouble(), Is.GreaterThanOrEqualTo(98));
         Assert.That(root.GetProperty("int8_latency_ms").GetDouble(), Is.GreaterThan(0));
         Assert.That(File.Exists(output), Is.True);
+        // 7-bit weights by default (read back by onnx itself): every weight code within ±63, and some at it.
+        Assert.That(root.GetProperty("weight_bits").GetInt32(), Is.EqualTo(7));
+        Assert.That(LargestWeightCode(output), Is.EqualTo(63));
+    }
+
+    /// <summary>The largest |code| over the model's INT8 weight tensors, as onnx's numpy_helper reads them.</summary>
+    private static int LargestWeightCode(string model) => int.Parse(Python.Run("""
+        import sys, numpy as np, onnx, onnx.numpy_helper
+        m = onnx.load(sys.argv[1])
+        codes = [np.abs(onnx.numpy_helper.to_array(t).astype(np.int32)).max() for t in m.graph.initializer
+                 if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2]
+        print(max(codes))
+        """, model).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// --weight-bits 8 gives the full ±127 (exact on ARM and VNNI only); anything else is refused in one line before work.
+    /// The agreement with FP32 is not compared here: it depends on the CPU the test runs on (that is the point of 7 bits).
+    /// </summary>
+    [Category(Needs.FashionMnist), Category(Needs.Python)]
+    [Test]
+    public void EightBitWeightsAreThereWhenAskedFor()
+    {
+        using var dir = new TempDir();
+        var r = Run("quantize", Fixture, dir.File("q8.onnx"), "-c", "fashion-mnist", "-n", "16", "--weight-bits", "8", "--no-latency", "--json");
+        Assert.That(r.Code, Is.Zero, r.Err);
+        using (var doc = JsonDocument.Parse(r.Out)) Assert.That(doc.RootElement.GetProperty("weight_bits").GetInt32(), Is.EqualTo(8));
+        Assert.That(LargestWeightCode(dir.File("q8.onnx")), Is.EqualTo(127));
+        var bad = Run("quantize", Fixture, dir.File("q6.onnx"), "-c", "fashion-mnist", "--weight-bits", "6");
+        Assert.That(bad.Code, Is.Not.Zero);
+        Assert.That(bad.Err.Trim().Split('\n'), Has.Length.EqualTo(1), bad.Err);
+        Assert.That(bad.Err.Trim(), Does.EndWith("--weight-bits 6: expected 7 or 8"));
+        Assert.That(File.Exists(dir.File("q6.onnx")), Is.False);
     }
 
     [Category(Needs.FashionMnist)]

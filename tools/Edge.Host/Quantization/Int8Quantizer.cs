@@ -92,6 +92,7 @@ public static class Int8Quantizer
             Preparation = preparation,
             Method = request.Method == CalibrationMethod.Percentile ? $"percentile {request.Percentile}" : request.Method.ToString().ToLowerInvariant(),
             ActivationType = request.Activations == ActivationType.Int8 ? "int8" : "uint8",
+            WeightBits = request.WeightBits,
             CalibrationImages = used,
             CalibrationSkipped = skipped,
             SkipReasons = reasons,
@@ -111,7 +112,7 @@ public static class Int8Quantizer
 
     private static QdqResult Write(ModelProto prepared, Dictionary<string, (float Min, float Max)> ranges, QuantizeRequest request, HashSet<string> exclude)
     {
-        var result = QdqQuantizer.Quantize(prepared, ranges, new QdqOptions { Activations = request.Activations, Exclude = exclude });
+        var result = QdqQuantizer.Quantize(prepared, ranges, new QdqOptions { Activations = request.Activations, Exclude = exclude, WeightBits = request.WeightBits });
         OnnxModelFile.Save(result.Model, request.OutputPath);
         return result;
     }

@@ -71,7 +71,7 @@ public static class QdqQuantizer
             };
             var values = TensorData.ToFloats(w);
             var q = new sbyte[values.Length];
-            var scales = WeightQuantizer.PerChannel(values, dims, axis, q);
+            var scales = WeightQuantizer.PerChannel(values, dims, axis, q, options.WeightBits);
             var wq = Unique(names, w.Name + "_quantized");
             g.Initializer.Add(TensorData.FromInt8s(wq, q, dims));
             var ws = Unique(names, w.Name + "_scale");

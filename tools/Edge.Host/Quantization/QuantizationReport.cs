@@ -11,6 +11,7 @@ public sealed record QuantizationReport
     public required PreparationReport Preparation { get; init; }
     public required string Method { get; init; }
     public required string ActivationType { get; init; }
+    public required int WeightBits { get; init; }
     public required int CalibrationImages { get; init; }
     public required int CalibrationSkipped { get; init; }
     public required IReadOnlyList<string> SkipReasons { get; init; }

@@ -13,6 +13,8 @@ public sealed record QuantizeRequest
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
     public double Percentile { get; init; } = 99.999;
     public ActivationType Activations { get; init; } = ActivationType.UInt8;
+    /// <summary>Weight bits, 7 (exact on every CPU) or 8 (exact on ARM and VNNI x86 only): <see cref="WeightQuantizer"/>.</summary>
+    public int WeightBits { get; init; } = WeightQuantizer.DefaultBits;
     public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>();
     /// <summary>Keep the most sensitive layers in FP32 until the loss is at most <see cref="MaxLoss"/>.</summary>
     public bool AutoExclude { get; init; }

@@ -28,6 +28,7 @@ internal static class QuantizeCommand
         var percentile = new Option<double>("--percentile") { Description = "Percentile kept by --method percentile", DefaultValueFactory = _ => 99.999 };
         var samples = new Option<int>("--samples", "-n") { Description = "Calibration images to use (seeded sample)", DefaultValueFactory = _ => 512 };
         var activations = new Option<string>("--activations") { Description = "uint8 (U8S8, default: what ONNX Runtime runs on x86) or int8 (S8S8)", DefaultValueFactory = _ => "uint8" };
+        var weightBits = new Option<int>("--weight-bits") { Description = "7 (default: exact on every CPU) or 8 (one more bit, exact only on ARM and x86 with VNNI; x86 without VNNI saturates)", DefaultValueFactory = _ => 7 };
         var exclude = new Option<string[]>("--exclude") { Description = "Node (or output tensor) to keep in FP32; repeatable", AllowMultipleArgumentsPerToken = true };
         var autoExclude = new Option<bool>("--auto-exclude") { Description = "Keep the most sensitive layers in FP32 until the loss is under --max-loss (needs --eval)" };
         var maxLoss = new Option<double>("--max-loss") { Description = "Accepted top-1 loss in points for --auto-exclude", DefaultValueFactory = _ => 0.3 };
@@ -40,7 +41,7 @@ internal static class QuantizeCommand
         var command = new Command("quantize", "Quantize an FP32 ONNX classifier to INT8 (QDQ, per-channel weights) and verify the result");
         command.Arguments.Add(input);
         command.Arguments.Add(output);
-        foreach (var o in new Option[] { calibration, method, percentile, samples, activations, exclude, autoExclude, maxLoss, eval, evalSamples, threads, noLatency, optimized, json })
+        foreach (var o in new Option[] { calibration, method, percentile, samples, activations, weightBits, exclude, autoExclude, maxLoss, eval, evalSamples, threads, noLatency, optimized, json })
             command.Options.Add(o);
         command.SetAction(r => Program.Errors.Run(() =>
         {
@@ -62,6 +63,7 @@ internal static class QuantizeCommand
                 if (p is <= 50 or > 100) throw new CliError($"--percentile {p}: expected a value in (50, 100]", ExitCodes.Usage);
                 if (r.GetValue(threads) is < 0 or > ClassifierOptions.MaxThreads)
                     throw new CliError($"--threads {r.GetValue(threads)}: expected 0 (all cores) .. {ClassifierOptions.MaxThreads}", ExitCodes.Usage);
+                if (r.GetValue(weightBits) is not (7 or 8)) throw new CliError($"--weight-bits {r.GetValue(weightBits)}: expected 7 or 8", ExitCodes.Usage);
                 if (r.GetValue(samples) < 1) throw new CliError($"--samples {r.GetValue(samples)}: expected at least 1", ExitCodes.Usage);
                 if (r.GetValue(autoExclude) && r.GetValue(eval) is null)
                     throw new CliError("--auto-exclude needs an evaluation set (--eval) to measure the loss on", ExitCodes.Usage);
@@ -85,6 +87,7 @@ internal static class QuantizeCommand
                     Method = m,
                     Percentile = p,
                     Activations = a,
+                    WeightBits = r.GetValue(weightBits),
                     Exclude = new HashSet<string>(r.GetValue(exclude) ?? []),
                     AutoExclude = r.GetValue(autoExclude),
                     MaxLoss = r.GetValue(maxLoss),
@@ -149,7 +152,7 @@ internal static class QuantizeCommand
             $"{r.Preparation.ConstantsToInitializers} Constant nodes and {r.Preparation.NodesFolded} constant ops folded");
         Row("calibration", $"{r.CalibrationImages} images, {r.Method}, activations {r.ActivationType}" +
             (r.CalibrationSkipped > 0 ? $", {r.CalibrationSkipped} skipped (first: {r.SkipReasons.FirstOrDefault()})" : ""));
-        Row("quantized", $"{r.Weights.Count} weight tensors per-channel, {r.Activations.Count} activations, {r.FusedActivations.Count} ReLU/Clip absorbed");
+        Row("quantized", $"{r.Weights.Count} weight tensors per-channel ({r.WeightBits} bits), {r.Activations.Count} activations, {r.FusedActivations.Count} ReLU/Clip absorbed");
         if (r.KeptFloat.Count > 0) Row("kept FP32", string.Join("; ", r.KeptFloat));
         if (r.AutoExcluded.Count > 0) Row("auto-excluded", string.Join("; ", r.AutoExcluded));
         Row("ONNX Runtime", $"{r.Fusion.IntegerKernels} integer kernels; " +

@@ -44,8 +44,8 @@ public static class FakeQuant
     }
 
     /// <summary>
-    /// Symmetric INT8 weights as Edge's quantizer writes them: per output channel, scale = max|w| / 127, codes in
-    /// [-127, 127] (a channel of zeros gets scale 1).
+    /// Symmetric INT8 weights as Edge's quantizer writes them by default: per output channel, scale = max|w| / 63,
+    /// codes in [-63, 63] (7 bits, exact on every CPU; a channel of zeros gets scale 1).
     /// </summary>
     public static Tensor Weights(Tensor w)
     {
@@ -54,10 +54,12 @@ public static class FakeQuant
         using (no_grad())
         {
             var max = w.detach().abs().reshape(w.shape[0], -1).amax([1]);
-            scales = where(max.gt(0), max / Edge.Host.Quantization.WeightQuantizer.Max, ones_like(max));
+            scales = where(max.gt(0), max / Max, ones_like(max));
         }
-        return PerChannel(w, scales, -Edge.Host.Quantization.WeightQuantizer.Max, Edge.Host.Quantization.WeightQuantizer.Max).MoveToOuterDisposeScope();
+        return PerChannel(w, scales, -Max, Max).MoveToOuterDisposeScope();
     }
+
+    private static readonly int Max = Edge.Host.Quantization.WeightQuantizer.MaxFor(Edge.Host.Quantization.WeightQuantizer.DefaultBits);
 
     // Forward: exactly y (y + 0, where the zero is x·m - x·m); backward: the gradient times the mask m.
     private static Tensor StraightThrough(Tensor x, Tensor y, Tensor inside)
