@@ -211,12 +211,12 @@ public class QdqQuantizerTests
                 s = (hi - lo) / 255 if hi > lo else 1.0
                 z = min(max(round(-lo / s), 0), 255)
                 return (torch.clamp(torch.round(t / s) + z, 0, 255) - z) * s
-            def wq(a, axis):               # int8 symmetric per channel
+            def wq(a, axis):               # int8 symmetric per channel, 7 bits (the default)
                 a = torch.from_numpy(a).double()
                 shape = [1] * a.dim(); shape[axis] = -1
                 amax = a.abs().amax(dim=[d for d in range(a.dim()) if d != axis]).view(shape)
-                s = torch.where(amax > 0, amax / 127, torch.ones_like(amax))
-                return torch.clamp(torch.round(a / s), -127, 127) * s, s.flatten()
+                s = torch.where(amax > 0, amax / 63, torch.ones_like(amax))
+                return torch.clamp(torch.round(a / s), -63, 63) * s, s.flatten()
             def bq(b, s):
                 return torch.round(torch.from_numpy(b).double() / s) * s
             x = act(x, "input")

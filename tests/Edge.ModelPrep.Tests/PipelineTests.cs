@@ -6,7 +6,7 @@ namespace Edge.ModelPrep.Tests;
 public class PipelineTests
 {
     private const string Tiny = """
-        { "teacher_epochs": 1, "teacher_width": 0.25, "student_epochs": 1, "student_width": 0.35, "student_stem_stride": 2, "prune_epochs": 1, "qat_epochs": 1,
+        { "teacher_epochs": 1, "teacher_width": 0.25, "student_epochs": 1, "student_width": 0.35, "student_stem_stride": 2, "prune_drop_blocks": 1, "prune_epochs": 1, "qat_epochs": 1,
           "max_images": 300, "calibration_samples": 32, "eval_images": 200, "qat": "always", "threads": 2 }
         """;
 
@@ -28,6 +28,8 @@ public class PipelineTests
         Assert.That(stages.All(s => s.Item2 == "ran"));
         var studentCommand = summary.RootElement.GetProperty("stages")[1].GetProperty("command").GetString();
         Assert.That(studentCommand, Does.Contain("--stem-stride 2"), "student_stem_stride reaches the student");
+        // A block dropped by the pruning stage goes through export, quantization, QAT and Grad-CAM like the rest.
+        Assert.That(summary.RootElement.GetProperty("stages")[2].GetProperty("command").GetString(), Does.Contain("--drop-blocks 1"));
         var points = summary.RootElement.GetProperty("points").EnumerateArray().ToList();
         Assert.That(points.Select(p => $"{p.GetProperty("stage").GetString()} {p.GetProperty("precision").GetString()}"),
             Is.EqualTo(new[] { "teacher FP32", "student FP32", "pruned FP32", "pruned INT8", "qat INT8" }));
@@ -74,6 +76,8 @@ public class PipelineTests
     [TestCase("{ \"prune_epochs\": 0 }", "prune_epochs 0")]
     [TestCase("{ \"qat\": \"sometimes\" }", "qat 'sometimes'")]
     [TestCase("{ \"student_stem_stride\": 3 }", "student_stem_stride 3: expected 1 or 2")]
+    [TestCase("{ \"prune_drop_blocks\": -1 }", "prune_drop_blocks -1: expected 0..64")]
+    [TestCase("{ \"prune_drop_blocks\": 2, \"student_arch\": \"mobilenetv3-small\" }", "prune_drop_blocks: MobileNetV3-Small's blocks cannot be dropped")]
     public void BadSettingsAreOneLineNamingTheKey(string json, string message)
     {
         using var dir = new TempDir();

@@ -162,7 +162,7 @@ public class PruneCliTests
         Assert.That(second.RootElement.GetProperty("after").GetProperty("macs").GetInt64(), Is.EqualTo(after));
     }
 
-    [Category(Needs.Training), Category(Needs.FashionMnist)]
+    [Category(Needs.Training), Category(Needs.FashionMnist), Category(Needs.Python)]
     [Test]
     public void AnUnreachableBudgetIsRefusedBeforeAnyWork()
     {
@@ -176,6 +176,21 @@ public class PruneCliTests
         Assert.That(r.Err, Does.Contain("below the smallest network").And.Contain("--min-channels 8"));
         Assert.That(r.Err, Does.Not.Contain("step 1"));
         Assert.That(Directory.Exists(dir.File("p")), Is.False, "nothing written");
+
+        // ResNet-20 has 7 blocks with an identity shortcut: an eighth is refused before any work, in one line.
+        var tooMany = Run("prune", run, "--out", dir.File("p"), "--target-macs", "50%", "--drop-blocks", "8");
+        Assert.That(tooMany.Code, Is.EqualTo(2), tooMany.Err);
+        Assert.That(tooMany.Err.Trim().Split('\n'), Has.Length.EqualTo(1), tooMany.Err);
+        Assert.That(tooMany.Err, Does.Contain("--drop-blocks 8: resnet20-0.25 16x16x1 → 10 classes has 7 residual blocks"));
+        Assert.That(Directory.Exists(dir.File("p")), Is.False, "nothing written");
+        // Two dropped: the report (schema-checked) shows their groups at 0, and the table says so.
+        var dropped = Run("prune", run, "--out", dir.File("d"), "--target-macs", "75%", "--drop-blocks", "2", "--epochs", "0", "--no-eval", "--json");
+        Assert.That(dropped.Code, Is.Zero, dropped.Err);
+        JsonSchemas.AssertValid(dropped.Out, "edge-prep-prune");
+        using var report = JsonDocument.Parse(dropped.Out);
+        var groups = report.RootElement.GetProperty("steps")[0].GetProperty("groups").EnumerateArray().ToList();
+        Assert.That(groups.Count(g => g.GetProperty("after").GetInt32() == 0), Is.EqualTo(2));
+        Assert.That(dropped.Err, Does.Contain("0 (block dropped)"));
     }
 
     [Test]

@@ -20,6 +20,7 @@ public static class Int8Quantizer
         var threads = request.Threads > 0 ? request.Threads : Math.Min(Environment.ProcessorCount, ClassifierOptions.MaxThreads);
         // The tool checks its flags first; reaching these is a caller's bug, not a user's input.
         ArgumentOutOfRangeException.ThrowIfLessThan(request.Samples, 1, nameof(request.Samples));
+        WeightQuantizer.MaxFor(request.WeightBits); // 7 or 8, before calibration rather than at the write
         if (request.AutoExclude && request.Evaluation is null)
             throw new ArgumentException("automatic exclusion needs an evaluation set to measure the loss on", nameof(request));
         if (request.Calibration.Count == 0) throw new QuantizationException($"the calibration set '{request.Calibration.Name}' is empty");

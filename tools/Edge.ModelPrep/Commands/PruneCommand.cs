@@ -65,7 +65,7 @@ internal static class PruneCommand
                     "global" => PruneScope.Global, "layer" => PruneScope.Layer,
                     var s => throw new CliError($"--scope '{s}': expected global or layer", ExitCodes.Usage),
                 },
-                MinChannels = r.GetValue(minChannels), MinKeep = r.GetValue(minKeep), RoundTo = r.GetValue(roundTo), DropBlocks = r.GetValue(dropBlocks),
+                MinChannels = r.GetValue(minChannels), MinKeep = r.GetValue(minKeep), RoundTo = r.GetValue(roundTo), DropBlocks = r.GetValue(dropBlocks) is var d and not 0 ? d : null,
                 Steps = r.GetValue(steps), Epochs = r.GetValue(epochs), LearningRate = r.GetValue(lr), Teacher = r.GetValue(teacher),
                 Data = r.GetValue(data), BatchSize = r.GetValue(batch), Threads = r.GetValue(threads), MaxImages = r.GetValue(maxImages),
                 MaxSteps = r.GetValue(maxSteps), Resume = r.GetValue(resume), Evaluate = !r.GetValue(noEval),

@@ -26,7 +26,7 @@ public sealed record PipelineConfig
     public int PruneEpochs { get; set; } = 5;
     public string PruneCriterion { get; set; } = "l2";
     /// <summary>Residual blocks dropped whole before channels are pruned, as <c>prune --drop-blocks</c> takes it.</summary>
-    public int PruneDropBlocks { get; set; }
+    public int? PruneDropBlocks { get; set; }
     /// <summary>Teacher of the pruned network's fine-tuning: "source" (the unpruned student), "teacher" (the pipeline's teacher) or "none".</summary>
     public string PruneTeacher { get; set; } = "source";
     public int CalibrationSamples { get; set; } = 512;
@@ -51,6 +51,7 @@ public sealed record PipelineConfig
             { TeacherEpochs: < 1 or > 1000 } => $"teacher_epochs {TeacherEpochs}: expected 1..1000",
             { StudentEpochs: < 1 or > 1000 } => $"student_epochs {StudentEpochs}: expected 1..1000",
             { PruneDropBlocks: < 0 or > 64 } => $"prune_drop_blocks {PruneDropBlocks}: expected 0..64",
+            { PruneDropBlocks: > 0, StudentArch: "mobilenetv3-small" } => "prune_drop_blocks: MobileNetV3-Small's blocks cannot be dropped (ResNet and MobileNetV2 students only)",
             { PruneEpochs: < 1 or > 1000 } => $"prune_epochs {PruneEpochs}: expected 1..1000 (the pruned network is fine-tuned)",
             { TeacherArch: { } t } when !Models.ArchSpec.Names.Contains(t) => $"teacher_arch '{t}': expected one of {string.Join(", ", Models.ArchSpec.Names)} (or leave it out)",
             { StudentArch: var a } when !Models.ArchSpec.Names.Contains(a) => $"student_arch '{a}': expected one of {string.Join(", ", Models.ArchSpec.Names)}",

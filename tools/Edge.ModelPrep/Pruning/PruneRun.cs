@@ -30,8 +30,11 @@ public sealed record PruneRunOptions
     public int MinChannels { get; init; } = 8;
     public double MinKeep { get; init; } = 0.1;
     public int RoundTo { get; init; } = 8;
-    /// <summary>Residual branches dropped whole before channels are pruned (<see cref="PruneSettings.DropBlocks"/>).</summary>
-    public int DropBlocks { get; init; }
+    /// <summary>
+    /// Residual branches dropped whole before channels are pruned (<see cref="PruneSettings.DropBlocks"/>); null = none.
+    /// Nullable and left out of the saved settings when null, so that runs saved before the option resume.
+    /// </summary>
+    public int? DropBlocks { get; init; }
     public int Steps { get; init; } = 1;
     /// <summary>Fine-tuning epochs after each step (0 = prune only).</summary>
     public int Epochs { get; init; } = 5;
@@ -103,8 +106,10 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         var settings = new PruneSettings
         {
             TargetMacs = sourceMacs, Criterion = options.Criterion, Scope = options.Scope,
-            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo, DropBlocks = options.DropBlocks,
+            MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo, DropBlocks = options.DropBlocks ?? 0,
         };
+        // Checked before any work (a latency search times the network first): too many blocks, or an architecture without them.
+        PrunePlanner.DroppedGroups(source, settings);
         var latencyFile = Path.Combine(options.Out, LatencyFile);
         LatencySearch? latency = null;
         long target;
