@@ -1,5 +1,7 @@
 using System.Globalization;
 using Edge.Onnx.Model;
+using Edge.Onnx.Protos;
+using DataType = Edge.Onnx.Protos.TensorProto.Types.DataType;
 
 namespace Edge.Onnx.Tests;
 
@@ -77,5 +79,68 @@ public class ModelInspectorTests
         Assert.That(r.Layers.Select(l => l.Macs), Is.EqualTo(expectedLayers));
         Assert.That(r.TotalMacs, Is.EqualTo(expectedTotal));
         Assert.That(r.Operators.ContainsKey("Reshape"), Is.True, "the export should contain the view() chain this test is about");
+    }
+
+    /// <summary>
+    /// Conv over a DequantizeLinear of int8 codes, a second DequantizeLinear reading the same codes, a
+    /// QLinearConv weight stored as int32_data, and a uint8 tensor (an activation-side constant, not a weight).
+    /// </summary>
+    private static ModelProto QuantizedNet(sbyte[] convCodes, int[] qlinearCodes)
+    {
+        var g = new GraphBuilder("qdq");
+        var x = g.Input("x", DataType.Float, 1, 1, 4, 4);
+        g.Initializer(TensorData.FromInt8s("w.q", convCodes, convCodes.Length, 1, 1, 1));
+        g.Initializer("w.scale", new float[convCodes.Length], convCodes.Length);
+        var w = g.Node("DequantizeLinear", ["w.q", "w.scale"], "w", null, Attr.Int("axis", 0));
+        g.Node("DequantizeLinear", ["w.q", "w.scale"], "w.again", null, Attr.Int("axis", 0));
+        var y = g.Node("Conv", [x, w], "y");
+        var raw = new TensorProto { Name = "qw", DataType = (int)DataType.Int8 };
+        raw.Dims.AddRange([qlinearCodes.Length, 1, 1, 1]);
+        raw.Int32Data.AddRange(qlinearCodes);
+        g.Initializer(raw);
+        g.Initializer(TensorData.FromUInt8s("u8", [255, 0], 2));
+        g.Node("DequantizeLinear", ["u8", "w.scale"], "u8.f");
+        g.Initializer("s", [0.1f]);
+        g.Initializer(TensorData.FromUInt8s("z", [0]));
+        var xq = g.Node("QuantizeLinear", [x, "s", "z"], "xq");
+        g.Node("QLinearConv", [xq, "s", "z", "qw", "s", "z", "s", "z"], "yq");
+        g.Output(y, DataType.Float, 1, convCodes.Length, 4, 4);
+        return g.Build();
+    }
+
+    [Test]
+    public void FindsTheWidestInt8WeightCode()
+    {
+        var seven = Int8Weights.Of(QuantizedNet([-63, 5, 63], [1, -60]).Graph);
+        Assert.That(seven, Is.EqualTo(new Int8Weights(2, 63)), "w.q once though two nodes read it; the uint8 constant is not a weight");
+        Assert.That(seven.Bits, Is.EqualTo(7));
+        Assert.That(seven.NeedVnniOnX86, Is.False);
+
+        var eight = Int8Weights.Of(QuantizedNet([-63, 5, 63], [1, 64]).Graph);
+        Assert.That(eight, Is.EqualTo(new Int8Weights(2, 64)), "64 in the QLinearConv weight (int32_data)");
+        Assert.That(eight.Bits, Is.EqualTo(8));
+        Assert.That(eight.NeedVnniOnX86, Is.True);
+
+        Assert.That(Int8Weights.Of(QuantizedNet([-128], [0]).Graph).MaxMagnitude, Is.EqualTo(128), "-128 is the widest int8 code");
+        var none = ModelInspector.Inspect(TestModels.SmallConvNet(32)).Int8Weights;
+        Assert.That((none.Tensors, none.MaxMagnitude, none.Bits, none.NeedVnniOnX86), Is.EqualTo((0, 0, 0, false)));
+    }
+
+    [Category(Needs.Python)]
+    [Test]
+    public void Int8WeightsOfTheShippedModelMatchOnnx()
+    {
+        var path = Path.Combine(RepoPaths.Models, "fashion-mnist-resnet20-pruned.int8.onnx");
+        var reference = Python.Run("""
+            import sys, onnx, numpy as np
+            from onnx import numpy_helper
+            m = onnx.load(sys.argv[1])
+            init = {t.name: t for t in m.graph.initializer}
+            ws = {n.input[0] for n in m.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in init
+                  and init[n.input[0]].data_type == onnx.TensorProto.INT8}
+            print(len(ws), max(int(np.abs(numpy_helper.to_array(init[w]).astype(np.int32)).max()) for w in ws))
+            """, path).Trim().Split(' ');
+        var found = ModelInspector.Inspect(OnnxModelFile.Load(path)).Int8Weights;
+        Assert.That(found, Is.EqualTo(new Int8Weights(int.Parse(reference[0], CultureInfo.InvariantCulture), int.Parse(reference[1], CultureInfo.InvariantCulture))));
     }
 }

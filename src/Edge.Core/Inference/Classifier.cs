@@ -93,6 +93,8 @@ public sealed partial class Classifier : IDisposable
         if (model.Defaulted.Any(f => f is "labels" or "scale" or "mean" or "std"))
             logger.LogWarning("Model '{Path}' does not state {Fields}; using defaults: {Spec}, labels {Labels} (see README, Model metadata)",
                 path, string.Join(", ", model.Defaulted), model.Preprocessing, model.LabelSource == "default" ? "class_0.." : "given");
+        if (Int8Kernels.Warning(path, model.Int8Weights, Int8Kernels.SaturateEightBitCodes) is { } saturation)
+            logger.LogWarning("{Warning}", saturation);
 
         // A model's own intermediates are not bounded by its file size (ConstantOfShape of 500 million floats
         // is a 600-byte model), at session creation (constant folding) or at run time: the peak memory of

@@ -147,6 +147,7 @@ public static class ModelDescriber
             LabelSource = labelSource,
             Defaulted = defaulted,
             Metadata = props,
+            Int8Weights = Int8Weights.Of(graph),
         };
     }
 

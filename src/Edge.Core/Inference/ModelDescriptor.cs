@@ -1,5 +1,6 @@
 using Edge.Core.Imaging;
 using Edge.Onnx.Metadata;
+using Edge.Onnx.Model;
 
 namespace Edge.Core.Inference;
 
@@ -23,6 +24,8 @@ public sealed record ModelDescriptor
     /// <summary>Fields that fell back to documented defaults because no source stated them.</summary>
     public required IReadOnlyList<string> Defaulted { get; init; }
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
+    /// <summary>The INT8 weights, and whether their codes need VNNI on x86 (see <see cref="Int8Kernels"/>).</summary>
+    public Int8Weights Int8Weights { get; init; }
 
     public int[] InputShape(int batch) => Layout == TensorLayout.Nchw
         ? [batch, Preprocessing.Channels, Preprocessing.Height, Preprocessing.Width]

@@ -43,7 +43,9 @@ internal static class InspectCommand
             [.. report.Layers.Select(l => new JsonLayer(l.Name, l.OpType, l.OutputShape, l.Macs, l.Parameters))],
             report.Metadata,
             descriptor is null ? null : Pre(descriptor),
-            descriptor?.Labels, descriptor?.Output.Name(), runnableError);
+            descriptor?.Labels, descriptor?.Output.Name(), runnableError,
+            new JsonInt8Weights(report.Int8Weights.Tensors, report.Int8Weights.MaxMagnitude, report.Int8Weights.Bits,
+                !(report.Int8Weights.NeedVnniOnX86 && Int8Kernels.SaturateEightBitCodes)));
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(jsonReport, CliJsonContext.Default.JsonInspectReport));
@@ -90,6 +92,11 @@ internal static class InspectCommand
         if (r.LayersWithUnknownMacs > 0) sb.Append($" (+ {r.LayersWithUnknownMacs} layer(s) whose shapes could not be inferred)");
         sb.Append('\n');
         sb.Append($"nodes       {r.NodeCount}: {string.Join(", ", r.Operators.Select(o => $"{o.Key} {o.Value}"))}\n");
+        if (r.Int8Weights.Tensors > 0)
+            sb.Append($"int8        {r.Int8Weights.Tensors} weight tensors, codes within ±{r.Int8Weights.MaxMagnitude} ({r.Int8Weights.Bits}-bit): ")
+              .Append(!r.Int8Weights.NeedVnniOnX86 ? "exact on every CPU\n"
+                  : j.Int8Weights.ExactHere ? "exact on ARM and x86 with VNNI (this CPU); x86 without VNNI saturates\n"
+                  : "this x86 CPU has no VNNI and saturates codes beyond ±63; quantize again with 7-bit weights (edge-prep quantize)\n");
         if (d is not null)
         {
             sb.Append($"preprocess  {d.Preprocessing} ({d.Layout.ToString().ToUpperInvariant()})\n");

@@ -8,7 +8,8 @@ namespace Edge.Daemon.Http;
 public sealed record LatencySummary(double P50, double P90, double P99, int Samples);
 /// <summary>The running model: what it is (hash, version, origin, when loaded), its probation, the one before it, and how updates stand.</summary>
 public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads, string Sha256, string? Version,
-    string Origin, DateTimeOffset LoadedAt, ProbationSummary? Probation, Models.ModelIdentity? Previous, ModelUpdatesSummary Updates);
+    string Origin, DateTimeOffset LoadedAt, ProbationSummary? Probation, Models.ModelIdentity? Previous, ModelUpdatesSummary Updates,
+    int Int8WeightBits, string? Warning);
 public sealed record ProbationSummary(int Classified, int Failures, int Frames, int RollbackAfterFailures);
 public sealed record ModelUpdatesSummary(bool Enabled, string? Folder, bool Api, long Accepted, long Refused, long RolledBack, Models.ModelIdentity? Pending,
     IReadOnlyList<Models.ModelEvent> Recent);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 using Edge.Core.Imaging;
+using Edge.Core.Inference;
 using Edge.Daemon.Configuration;
 using Edge.Daemon.Pipeline;
 using Microsoft.AspNetCore.Builder;
@@ -348,7 +349,8 @@ public static class StatusServer
             s.OnProbation ? new ProbationSummary(s.ProbationClassified, s.ProbationFailures, s.ProbationFrames, models.RollbackFailures) : null,
             s.Previous,
             new ModelUpdatesSummary(updates is not null, updates?.Folder, updates is not null && api, updates?.Accepted ?? 0, updates?.Refused ?? 0, updates?.RolledBack ?? 0,
-                s.Pending, updates?.Recent ?? []));
+                s.Pending, updates?.Recent ?? []),
+            m.Int8Weights.Bits, Int8Kernels.Warning(m.Path, m.Int8Weights, Int8Kernels.SaturateEightBitCodes));
     }
 
     public static StatusResponse Status(CameraSet cameras, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,

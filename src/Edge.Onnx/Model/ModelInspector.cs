@@ -61,6 +61,7 @@ public static class ModelInspector
             Layers = layers,
             TotalMacs = total,
             LayersWithUnknownMacs = unknown,
+            Int8Weights = Int8Weights.Of(graph),
         };
     }
 

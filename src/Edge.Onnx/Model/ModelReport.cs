@@ -21,4 +21,6 @@ public sealed record ModelReport
     public required long TotalMacs { get; init; }
     /// <summary>Layers whose shapes could not be inferred, so their MACs are missing from the total.</summary>
     public required int LayersWithUnknownMacs { get; init; }
+    /// <summary>The INT8 weights and how many bits their codes need (see <see cref="Model.Int8Weights"/>).</summary>
+    public required Int8Weights Int8Weights { get; init; }
 }
