@@ -103,6 +103,11 @@ public class PackagingTests
             "--model", Path.Combine(Published, "models", "fashion-mnist-resnet20-pruned.int8.onnx")]);
         Assert.That(classify.ExitCode, Is.Zero, classify.Output);
         Assert.That(Regex.Matches(classify.Stdout, "\"label\"").Count, Is.GreaterThanOrEqualTo(10));
+        // Native AOT fixes AvxVnni.IsSupported at compile time: the published binary must still ask the CPU it runs on.
+        Assert.That(classify.Stderr.Contains("no VNNI"), Is.EqualTo(CpuFlags.SaturatesEightBitCodes), "saturation warning against /proc/cpuinfo: " + classify.Stderr);
+        var inspect = Tool.Run(edged, ["inspect", "--json", Path.Combine(Published, "models", "fashion-mnist-resnet20-pruned.int8.onnx")]);
+        Assert.That(inspect.ExitCode, Is.Zero, inspect.Output);
+        Assert.That(inspect.Stdout, Does.Contain(CpuFlags.SaturatesEightBitCodes ? "\"exact_here\": false" : "\"exact_here\": true"));
 
         var port = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         port.Start();

@@ -111,19 +111,51 @@ public class ModelInspectorTests
     [Test]
     public void FindsTheWidestInt8WeightCode()
     {
-        var seven = Int8Weights.Of(QuantizedNet([-63, 5, 63], [1, -60]).Graph);
-        Assert.That(seven, Is.EqualTo(new Int8Weights(2, 63)), "w.q once though two nodes read it; the uint8 constant is not a weight");
+        var seven = Int8Weights.Of(QuantizedNet([-63, 5, 64], [1, -60]).Graph);
+        Assert.That(seven, Is.EqualTo(new Int8Weights(2, 64)), "w.q once though two nodes read it; the uint8 constant is not a weight");
         Assert.That(seven.Bits, Is.EqualTo(7));
-        Assert.That(seven.NeedVnniOnX86, Is.False);
+        Assert.That(seven.NeedVnniOnX86, Is.False, "2·255·64 = 32640 fits in 16 bits");
 
-        var eight = Int8Weights.Of(QuantizedNet([-63, 5, 63], [1, 64]).Graph);
-        Assert.That(eight, Is.EqualTo(new Int8Weights(2, 64)), "64 in the QLinearConv weight (int32_data)");
+        var eight = Int8Weights.Of(QuantizedNet([-63, 5, 63], [1, 65]).Graph);
+        Assert.That(eight, Is.EqualTo(new Int8Weights(2, 65)), "65 in the QLinearConv weight (int32_data)");
         Assert.That(eight.Bits, Is.EqualTo(8));
-        Assert.That(eight.NeedVnniOnX86, Is.True);
+        Assert.That(eight.NeedVnniOnX86, Is.True, "2·255·65 = 33150 does not");
 
         Assert.That(Int8Weights.Of(QuantizedNet([-128], [0]).Graph).MaxMagnitude, Is.EqualTo(128), "-128 is the widest int8 code");
+        Assert.That(Int8Weights.Of(QuantizedNet([1], [0x1FF]).Graph).MaxMagnitude, Is.EqualTo(1), "int32_data holds one int8 per element: its low byte runs");
         var none = ModelInspector.Inspect(TestModels.SmallConvNet(32)).Int8Weights;
         Assert.That((none.Tensors, none.MaxMagnitude, none.Bits, none.NeedVnniOnX86), Is.EqualTo((0, 0, 0, false)));
+    }
+
+    /// <summary>
+    /// Weights in a Constant node inside an If branch count; an int8 constant dequantized into an Add (not a
+    /// weight: no integer kernel multiplies it) does not.
+    /// </summary>
+    [Test]
+    public void Int8WeightsInSubgraphsAndConstantsCountAndNonWeightsDoNot()
+    {
+        var body = new GraphBuilder("then");
+        var sx = body.Input("sx", DataType.Float, 1, 4);
+        var codes = body.Node("Constant", [], "c.q", null, Attr.Tensor("value", TensorData.FromInt8s("c", [100, -3, 0, 0, 0, 0, 0, 0], 4, 2)));
+        body.Initializer("c.scale", [0.5f]);
+        var w = body.Node("DequantizeLinear", [codes, "c.scale"], "c.w");
+        var y = body.Node("MatMul", [sx, w], "sy");
+        body.Output(y, DataType.Float, 1, 2);
+
+        var g = new GraphBuilder("outer");
+        var x = g.Input("x", DataType.Float, 1, 2);
+        var cond = g.Input("cond", DataType.Bool);
+        g.Initializer(TensorData.FromInt8s("bias.q", [120, 120], 2));
+        g.Initializer("bias.scale", [0.1f]);
+        var bias = g.Node("DequantizeLinear", ["bias.q", "bias.scale"], "bias");
+        var sum = g.Node("Add", [x, bias], "sum");
+        var branch = new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = body.Build().Graph };
+        var other = new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = body.Build().Graph };
+        var chosen = g.Node("If", [cond], "chosen", null, branch, other);
+        g.Output(sum, DataType.Float, 1, 2);
+        g.Output(chosen, DataType.Float, 1, 2);
+
+        Assert.That(Int8Weights.Of(g.Build().Graph), Is.EqualTo(new Int8Weights(1, 100)), "the branch's weight (named alike in both branches), not the dequantized bias");
     }
 
     [Category(Needs.Python)]

@@ -46,6 +46,7 @@ public sealed partial class Classifier : IDisposable
         Model = model;
         Options = options;
         ExecutionProviders = providers;
+        Int8Warning = providers[0] == "cpu" ? Int8Kernels.Warning(model.Path, model.Int8Weights, Int8Kernels.SaturateEightBitCodes) : null;
         _imageLength = model.Preprocessing.Channels * model.Preprocessing.Width * model.Preprocessing.Height;
         // A batch never takes more input memory than a model may (large inputs get smaller batches).
         MaxBatch = model.FixedBatch ?? (int)Math.Clamp(ModelDescriber.MaxInputBytes / (4L * _imageLength), 1, options.MaxBatch);
@@ -93,8 +94,6 @@ public sealed partial class Classifier : IDisposable
         if (model.Defaulted.Any(f => f is "labels" or "scale" or "mean" or "std"))
             logger.LogWarning("Model '{Path}' does not state {Fields}; using defaults: {Spec}, labels {Labels} (see README, Model metadata)",
                 path, string.Join(", ", model.Defaulted), model.Preprocessing, model.LabelSource == "default" ? "class_0.." : "given");
-        if (Int8Kernels.Warning(path, model.Int8Weights, Int8Kernels.SaturateEightBitCodes) is { } saturation)
-            logger.LogWarning("{Warning}", saturation);
 
         // A model's own intermediates are not bounded by its file size (ConstantOfShape of 500 million floats
         // is a 600-byte model), at session creation (constant folding) or at run time: the peak memory of
@@ -132,8 +131,16 @@ public sealed partial class Classifier : IDisposable
             classifier.Dispose();
             throw;
         }
+        // Said once the model is accepted, and only where ONNX Runtime's CPU kernels run it.
+        if (classifier.Int8Warning is { } saturation) logger.LogWarning("{Warning}", saturation);
         return classifier;
     }
+
+    /// <summary>
+    /// Why this model's answers here may differ from its measured accuracy (8-bit weight codes on an x86 CPU
+    /// without VNNI, run by the CPU provider), or null.
+    /// </summary>
+    public string? Int8Warning { get; }
 
     /// <summary>
     /// Runs the model once on a neutral input (the mean colour) at batch 1 and at the largest batch, so

@@ -25,7 +25,7 @@ public sealed record ModelDescriptor
     public required IReadOnlyList<string> Defaulted { get; init; }
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
     /// <summary>The INT8 weights, and whether their codes need VNNI on x86 (see <see cref="Int8Kernels"/>).</summary>
-    public Int8Weights Int8Weights { get; init; }
+    public required Int8Weights Int8Weights { get; init; }
 
     public int[] InputShape(int batch) => Layout == TensorLayout.Nchw
         ? [batch, Preprocessing.Channels, Preprocessing.Height, Preprocessing.Width]

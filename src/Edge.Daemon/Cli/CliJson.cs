@@ -26,10 +26,7 @@ public sealed record JsonInspectReport(
     IReadOnlyDictionary<string, int> Operators, int Nodes, long Parameters, long ParameterBytes,
     long TotalMacs, int LayersWithUnknownMacs, IReadOnlyList<JsonLayer> Layers,
     IReadOnlyDictionary<string, string> Metadata, JsonPreprocessing? Preprocessing, IReadOnlyList<string>? Labels,
-    string? Output, string? RunnableError, JsonInt8Weights Int8Weights);
-
-/// <summary>INT8 weight tensors, their widest code, the bits that needs, and whether this CPU computes them exactly.</summary>
-public sealed record JsonInt8Weights(int Tensors, int MaxCode, int Bits, bool ExactHere);
+    string? Output, string? RunnableError, Http.Int8WeightsSummary Int8Weights);
 
 public sealed record JsonStage(string Name, double MedianMs, double P99Ms, double MeanMs, double BytesPerFrame);
 

@@ -44,8 +44,7 @@ internal static class InspectCommand
             report.Metadata,
             descriptor is null ? null : Pre(descriptor),
             descriptor?.Labels, descriptor?.Output.Name(), runnableError,
-            new JsonInt8Weights(report.Int8Weights.Tensors, report.Int8Weights.MaxMagnitude, report.Int8Weights.Bits,
-                !(report.Int8Weights.NeedVnniOnX86 && Int8Kernels.SaturateEightBitCodes)));
+            Http.Int8WeightsSummary.Of(report.Int8Weights, exactHere: !(report.Int8Weights.NeedVnniOnX86 && Int8Kernels.SaturateEightBitCodes)));
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(jsonReport, CliJsonContext.Default.JsonInspectReport));
@@ -96,7 +95,7 @@ internal static class InspectCommand
             sb.Append($"int8        {r.Int8Weights.Tensors} weight tensors, codes within ±{r.Int8Weights.MaxMagnitude} ({r.Int8Weights.Bits}-bit): ")
               .Append(!r.Int8Weights.NeedVnniOnX86 ? "exact on every CPU\n"
                   : j.Int8Weights.ExactHere ? "exact on ARM and x86 with VNNI (this CPU); x86 without VNNI saturates\n"
-                  : "this x86 CPU has no VNNI and saturates codes beyond ±63; quantize again with 7-bit weights (edge-prep quantize)\n");
+                  : "this x86 CPU has no VNNI and saturates codes beyond ±64; quantize again with 7-bit weights (edge-prep quantize)\n");
         if (d is not null)
         {
             sb.Append($"preprocess  {d.Preprocessing} ({d.Layout.ToString().ToUpperInvariant()})\n");

@@ -9,7 +9,13 @@ public sealed record LatencySummary(double P50, double P90, double P99, int Samp
 /// <summary>The running model: what it is (hash, version, origin, when loaded), its probation, the one before it, and how updates stand.</summary>
 public sealed record ModelSummary(string Path, string Input, int Classes, IReadOnlyList<string> Providers, int Threads, string Sha256, string? Version,
     string Origin, DateTimeOffset LoadedAt, ProbationSummary? Probation, Models.ModelIdentity? Previous, ModelUpdatesSummary Updates,
-    int Int8WeightBits, string? Warning);
+    Int8WeightsSummary Int8Weights, string? Warning);
+
+/// <summary>INT8 weight tensors, their widest |code|, the bits that needs (see <see cref="Onnx.Model.Int8Weights"/>), and whether this CPU computes them exactly.</summary>
+public sealed record Int8WeightsSummary(int Tensors, int MaxMagnitude, int Bits, bool ExactHere)
+{
+    public static Int8WeightsSummary Of(Onnx.Model.Int8Weights w, bool exactHere) => new(w.Tensors, w.MaxMagnitude, w.Bits, exactHere);
+}
 public sealed record ProbationSummary(int Classified, int Failures, int Frames, int RollbackAfterFailures);
 public sealed record ModelUpdatesSummary(bool Enabled, string? Folder, bool Api, long Accepted, long Refused, long RolledBack, Models.ModelIdentity? Pending,
     IReadOnlyList<Models.ModelEvent> Recent);

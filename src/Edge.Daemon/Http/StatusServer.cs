@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 using Edge.Core.Imaging;
-using Edge.Core.Inference;
 using Edge.Daemon.Configuration;
 using Edge.Daemon.Pipeline;
 using Microsoft.AspNetCore.Builder;
@@ -350,7 +349,7 @@ public static class StatusServer
             s.Previous,
             new ModelUpdatesSummary(updates is not null, updates?.Folder, updates is not null && api, updates?.Accepted ?? 0, updates?.Refused ?? 0, updates?.RolledBack ?? 0,
                 s.Pending, updates?.Recent ?? []),
-            m.Int8Weights.Bits, Int8Kernels.Warning(m.Path, m.Int8Weights, Int8Kernels.SaturateEightBitCodes));
+            Int8WeightsSummary.Of(m.Int8Weights, exactHere: c.Int8Warning is null), c.Int8Warning);
     }
 
     public static StatusResponse Status(CameraSet cameras, UploadClassifier? uploads = null, Models.ModelUpdater? updates = null, bool modelApi = false,

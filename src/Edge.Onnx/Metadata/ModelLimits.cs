@@ -15,4 +15,6 @@ public static class ModelLimits
     public const int MaxInputSide = 4096;
     /// <summary>Largest fixed batch dimension.</summary>
     public const int MaxFixedBatch = 256;
+    /// <summary>Deepest nesting of subgraphs (If/Loop/Scan bodies) a model may have.</summary>
+    public const int MaxSubgraphDepth = 32;
 }

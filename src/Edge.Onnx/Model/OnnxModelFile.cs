@@ -1,3 +1,4 @@
+using Edge.Onnx.Metadata;
 using Edge.Onnx.IO;
 using Edge.Onnx.Protos;
 using Google.Protobuf;
@@ -97,7 +98,7 @@ public static class OnnxModelFile
 
     private static void CheckGraph(GraphProto g, string where, string name, int depth)
     {
-        if (depth > 32) throw new OnnxFormatException($"'{name}' nests subgraphs more than 32 deep ({where})");
+        if (depth > ModelLimits.MaxSubgraphDepth) throw new OnnxFormatException($"'{name}' nests subgraphs more than {ModelLimits.MaxSubgraphDepth} deep ({where})");
         foreach (var t in g.Initializer) CheckTensor(t, $"{where} initializer", name);
         foreach (var s in g.SparseInitializer)
         {

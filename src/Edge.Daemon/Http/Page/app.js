@@ -183,7 +183,8 @@ async function refresh() {
     text("errors", s.inference_errors + (s.last_inference_error ? " (" + s.last_inference_error + ")" : ""));
     const m = s.model;
     text("model", m.path + " · " + m.sha256.slice(0, 12) + (m.version ? " · " + m.version : "") + " · " + m.origin
-      + (m.probation ? " · on probation " + m.probation.classified + "/" + m.probation.frames : ""));
+      + (m.probation ? " · on probation " + m.probation.classified + "/" + m.probation.frames : "")
+      + (m.warning ? " · " + m.warning : ""));
     const last = m.updates.recent.length > 0 ? m.updates.recent[m.updates.recent.length - 1] : null;
     text("updates", m.updates.enabled
       ? m.updates.accepted + " / " + m.updates.refused + " / " + m.updates.rolled_back
