@@ -26,6 +26,9 @@ public static class Int8Kernels
 
     public static bool SaturateOn(bool x86, bool vnni) => x86 && !vnni;
 
+    /// <summary>True when these weights are computed exactly by kernels that do (or do not) <paramref name="saturate"/> 8-bit codes.</summary>
+    public static bool Exact(Int8Weights weights, bool saturate) => !(weights.NeedVnniOnX86 && saturate);
+
     private static bool DetectVnni()
     {
         if (!X86Base.IsSupported) return false;
@@ -41,7 +44,7 @@ public static class Int8Kernels
     /// answers are exact here.
     /// </summary>
     public static string? Warning(string path, Int8Weights weights, bool saturate) =>
-        weights.NeedVnniOnX86 && saturate
+        !Exact(weights, saturate)
             ? $"Model '{path}' has 8-bit weight codes (up to ±{weights.MaxMagnitude} in {weights.Tensors} INT8 tensors) and this x86 CPU has no VNNI, " +
               "where ONNX Runtime's integer kernels saturate codes beyond ±64: its answers can differ from its measured accuracy. " +
               "Quantize it again with edge-prep quantize (7-bit weights by default)"

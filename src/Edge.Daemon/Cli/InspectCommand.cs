@@ -44,7 +44,7 @@ internal static class InspectCommand
             report.Metadata,
             descriptor is null ? null : Pre(descriptor),
             descriptor?.Labels, descriptor?.Output.Name(), runnableError,
-            Http.Int8WeightsSummary.Of(report.Int8Weights, exactHere: !(report.Int8Weights.NeedVnniOnX86 && Int8Kernels.SaturateEightBitCodes)));
+            Http.Int8WeightsSummary.Of(report.Int8Weights, exactHere: Int8Kernels.Exact(report.Int8Weights, Int8Kernels.SaturateEightBitCodes)));
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(jsonReport, CliJsonContext.Default.JsonInspectReport));
