@@ -78,6 +78,8 @@ public class PipelineTests
     [TestCase("{ \"student_stem_stride\": 3 }", "student_stem_stride 3: expected 1 or 2")]
     [TestCase("{ \"prune_drop_blocks\": -1 }", "prune_drop_blocks -1: expected 0..64")]
     [TestCase("{ \"prune_drop_blocks\": 2, \"student_arch\": \"mobilenetv3-small\" }", "prune_drop_blocks: MobileNetV3-Small's blocks cannot be dropped")]
+    [TestCase("{ \"prune_drop_by\": \"fastest\", \"prune_drop_blocks\": 2 }", "prune_drop_by 'fastest': expected strength or latency")]
+    [TestCase("{ \"prune_drop_by\": \"latency\" }", "prune_drop_by latency: give prune_drop_blocks")]
     public void BadSettingsAreOneLineNamingTheKey(string json, string message)
     {
         using var dir = new TempDir();

@@ -191,6 +191,41 @@ public class PruneCliTests
         var groups = report.RootElement.GetProperty("steps")[0].GetProperty("groups").EnumerateArray().ToList();
         Assert.That(groups.Count(g => g.GetProperty("after").GetInt32() == 0), Is.EqualTo(2));
         Assert.That(dropped.Err, Does.Contain("0 (block dropped)"));
+
+        // By latency: the blocks with least strength per millisecond of INT8 time (recomputed here from the report's
+        // own figures) go, and a resumed run reads the timing back instead of profiling again.
+        string[] byLatency = ["prune", run, "--out", dir.File("l"), "--target-macs", "75%", "--drop-blocks", "2", "--drop-by", "latency", "--epochs", "0", "--no-eval", "--json"];
+        var timed = Run(byLatency);
+        Assert.That(timed.Code, Is.Zero, timed.Err);
+        JsonSchemas.AssertValid(timed.Out, "edge-prep-prune");
+        using var timedReport = JsonDocument.Parse(timed.Out);
+        var blocks = timedReport.RootElement.GetProperty("blocks").GetProperty("blocks").EnumerateArray()
+            .Select(b => (Group: b.GetProperty("group").GetString()!, Strength: b.GetProperty("strength").GetDouble(), Ms: b.GetProperty("cost_ms").GetDouble())).ToList();
+        Assert.That(blocks, Has.Count.EqualTo(7));
+        var expected = blocks.OrderBy(b => b.Ms > 0 ? b.Strength / b.Ms : double.PositiveInfinity).ThenBy(b => b.Strength).Take(2).Select(b => b.Group);
+        var droppedByLatency = timedReport.RootElement.GetProperty("steps")[0].GetProperty("groups").EnumerateArray()
+            .Where(g => g.GetProperty("after").GetInt32() == 0).Select(g => g.GetProperty("group").GetString());
+        Assert.That(droppedByLatency, Is.EquivalentTo(expected));
+        Assert.That(timed.Err, Does.Contain("profiling the INT8 network"));
+        var resumed = Run([.. byLatency, "--resume"]);
+        Assert.That(resumed.Code, Is.Zero, resumed.Err);
+        Assert.That(resumed.Err, Does.Contain("block-latency.json").And.Not.Contain("profiling"));
+        File.WriteAllText(Path.Combine(dir.File("l"), "block-latency.json"), "{\"threads\": 1, \"runs\": 1, \"kernel_ms\": 1, \"blocks\": []}");
+        var corrupt = Run([.. byLatency, "--resume"]);
+        Assert.That(corrupt.Code, Is.Not.Zero);
+        Assert.That(corrupt.Err.Trim().Split('\n')[^1], Does.Contain("is not a block timing of this network"));
+    }
+
+    [Test]
+    public void DropByNeedsBlocksToDropAndAKnownOrder()
+    {
+        var r = Run("prune", "nowhere", "--out", "nowhere-else", "--target-macs", "50%", "--drop-by", "latency");
+        Assert.That(r.Code, Is.EqualTo(2), r.Err);
+        Assert.That(r.Err.Trim().Split('\n'), Has.Length.EqualTo(1), r.Err);
+        Assert.That(r.Err.Trim(), Does.EndWith("--drop-by latency: give --drop-blocks N, the number of blocks to drop"));
+        var bad = Run("prune", "nowhere", "--out", "nowhere-else", "--target-macs", "50%", "--drop-blocks", "2", "--drop-by", "speed");
+        Assert.That(bad.Code, Is.EqualTo(2), bad.Err);
+        Assert.That(bad.Err.Trim(), Does.EndWith("--drop-by 'speed': expected strength or latency"));
     }
 
     [Test]

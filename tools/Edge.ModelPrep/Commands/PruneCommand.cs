@@ -11,6 +11,7 @@ namespace Edge.ModelPrep.Commands;
 [JsonSerializable(typeof(PruneSummary))]
 [JsonSerializable(typeof(PruneRunOptions))]
 [JsonSerializable(typeof(LatencySearch))]
+[JsonSerializable(typeof(BlockLatencySearch))]
 internal sealed partial class PruneJson : JsonSerializerContext;
 
 /// <summary><c>edge-prep prune RUN --target-macs 50% --out R</c>: structured pruning with fine-tuning.</summary>
@@ -22,13 +23,14 @@ internal static class PruneCommand
         var output = new Option<string>("--out", "-o") { Description = "Run folder for the pruned network (checkpoints, pruning.json, report)", Required = true };
         var target = new Option<string?>("--target-macs") { Description = "MAC budget: a share of the network's (50%, 0.5) or a count (10M, 2500000)" };
         var targetLatency = new Option<string?>("--target-latency") { Description = "Or a latency budget, measured in ONNX Runtime (FP32, batch 1): milliseconds (0.2ms) or a share of the unpruned network's (60%)" };
-        var latencyThreads = new Option<int>("--latency-threads") { Description = "ONNX Runtime threads --target-latency is measured with", DefaultValueFactory = _ => 1 };
+        var latencyThreads = new Option<int>("--latency-threads") { Description = "ONNX Runtime threads --target-latency and --drop-by latency measure with", DefaultValueFactory = _ => 1 };
         var criterion = new Option<string>("--criterion") { Description = "Channel importance: l1 or l2 (norms of every weight writing or reading the channel) or bn (BatchNorm scale)", DefaultValueFactory = _ => "l2" };
         var scope = new Option<string>("--scope") { Description = "global (channels compete across layers) or layer (every group loses the same share)", DefaultValueFactory = _ => "global" };
         var minChannels = new Option<int>("--min-channels") { Description = "Fewest channels a group keeps", DefaultValueFactory = _ => 8 };
         var minKeep = new Option<double>("--min-keep") { Description = "Smallest share of its width a group keeps (0..1)", DefaultValueFactory = _ => 0.1 };
         var roundTo = new Option<int>("--round-to") { Description = "Round kept channels up to a multiple of this (8 suits integer kernels; 1 = off)", DefaultValueFactory = _ => 8 };
         var dropBlocks = new Option<int>("--drop-blocks") { Description = "Drop this many residual blocks whole (those whose branch adds least; ResNet, MobileNetV2) before pruning channels: fewer layers, which small INT8 models need to run faster", DefaultValueFactory = _ => 0 };
+        var dropBy = new Option<string>("--drop-by") { Description = "Which blocks --drop-blocks drops: strength (the weakest branches; reproducible) or latency (least strength per millisecond each block costs in the INT8 model, timed here: drops the blocks that cost most, such as those at high resolution)", DefaultValueFactory = _ => "strength" };
         var steps = new Option<int>("--steps") { Description = "Prune → fine-tune steps to reach the target (budgets shrink geometrically)", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs", "-e") { Description = "Fine-tuning epochs after each step (0 = prune only)", DefaultValueFactory = _ => 5 };
         var lr = new Option<double?>("--lr") { Description = "Fine-tuning learning rate (default: a tenth of the source run's)" };
@@ -43,7 +45,7 @@ internal static class PruneCommand
         var json = new Option<bool>("--json") { Description = "Write the summary (pruning.json) to standard output" };
         var command = new Command("prune", "Structured pruning: remove whole channels (by dependency group) to a MAC budget, then fine-tune; the result is a smaller network, not a masked one");
         command.Arguments.Add(input);
-        foreach (var o in new Option[] { output, target, targetLatency, latencyThreads, criterion, scope, minChannels, minKeep, roundTo, dropBlocks, steps, epochs, lr, teacher, data, batch, threads, maxImages, maxSteps, resume, noEval, json })
+        foreach (var o in new Option[] { output, target, targetLatency, latencyThreads, criterion, scope, minChannels, minKeep, roundTo, dropBlocks, dropBy, steps, epochs, lr, teacher, data, batch, threads, maxImages, maxSteps, resume, noEval, json })
             command.Options.Add(o);
         command.SetAction(r => Program.Errors.Run(() =>
         {
@@ -66,6 +68,11 @@ internal static class PruneCommand
                     var s => throw new CliError($"--scope '{s}': expected global or layer", ExitCodes.Usage),
                 },
                 MinChannels = r.GetValue(minChannels), MinKeep = r.GetValue(minKeep), RoundTo = r.GetValue(roundTo), DropBlocks = r.GetValue(dropBlocks) is var d and not 0 ? d : null,
+                DropBy = r.GetValue(dropBy)!.ToLowerInvariant() switch
+                {
+                    "strength" => null, "latency" => "latency",
+                    var b => throw new CliError($"--drop-by '{b}': expected strength or latency", ExitCodes.Usage),
+                },
                 Steps = r.GetValue(steps), Epochs = r.GetValue(epochs), LearningRate = r.GetValue(lr), Teacher = r.GetValue(teacher),
                 Data = r.GetValue(data), BatchSize = r.GetValue(batch), Threads = r.GetValue(threads), MaxImages = r.GetValue(maxImages),
                 MaxSteps = r.GetValue(maxSteps), Resume = r.GetValue(resume), Evaluate = !r.GetValue(noEval),

@@ -27,6 +27,8 @@ public sealed record PipelineConfig
     public string PruneCriterion { get; set; } = "l2";
     /// <summary>Residual blocks dropped whole before channels are pruned, as <c>prune --drop-blocks</c> takes it.</summary>
     public int? PruneDropBlocks { get; set; }
+    /// <summary>Which blocks prune_drop_blocks drops, as <c>prune --drop-by</c> takes it: strength or latency; null = strength.</summary>
+    public string? PruneDropBy { get; set; }
     /// <summary>Teacher of the pruned network's fine-tuning: "source" (the unpruned student), "teacher" (the pipeline's teacher) or "none".</summary>
     public string PruneTeacher { get; set; } = "source";
     public int CalibrationSamples { get; set; } = 512;
@@ -52,6 +54,8 @@ public sealed record PipelineConfig
             { StudentEpochs: < 1 or > 1000 } => $"student_epochs {StudentEpochs}: expected 1..1000",
             { PruneDropBlocks: < 0 or > 64 } => $"prune_drop_blocks {PruneDropBlocks}: expected 0..64",
             { PruneDropBlocks: > 0, StudentArch: "mobilenetv3-small" } => "prune_drop_blocks: MobileNetV3-Small's blocks cannot be dropped (ResNet and MobileNetV2 students only)",
+            { PruneDropBy: { } b } when b is not ("strength" or "latency") => $"prune_drop_by '{b}': expected strength or latency",
+            { PruneDropBy: "latency", PruneDropBlocks: null or 0 } => "prune_drop_by latency: give prune_drop_blocks, the number of blocks to drop",
             { PruneEpochs: < 1 or > 1000 } => $"prune_epochs {PruneEpochs}: expected 1..1000 (the pruned network is fine-tuned)",
             { TeacherArch: { } t } when !Models.ArchSpec.Names.Contains(t) => $"teacher_arch '{t}': expected one of {string.Join(", ", Models.ArchSpec.Names)} (or leave it out)",
             { StudentArch: var a } when !Models.ArchSpec.Names.Contains(a) => $"student_arch '{a}': expected one of {string.Join(", ", Models.ArchSpec.Names)}",

@@ -51,7 +51,7 @@ public sealed class PipelineRunner(string data, string output, string? testData,
         Stage("prune", Out("pruned"), File.Exists(Path.Combine(Out("pruned"), PruneRun.ReportFile)), Directory.Exists(Out("pruned")),
             ["prune", Out("student"), "--out", Out("pruned"), .. config.PruneLatency is { } latency ? ["--target-latency", latency] : new[] { "--target-macs", config.PruneTarget },
              "--epochs", I(config.PruneEpochs),
-             "--criterion", config.PruneCriterion, .. config.PruneDropBlocks is { } drop ? ["--drop-blocks", I(drop)] : Array.Empty<string>(), "--no-eval", .. pruneTeacher is null ? Array.Empty<string>() : ["--teacher", pruneTeacher], .. Common()]);
+             "--criterion", config.PruneCriterion, .. config.PruneDropBlocks is { } drop ? ["--drop-blocks", I(drop)] : Array.Empty<string>(), .. config.PruneDropBy is { } by ? ["--drop-by", by] : Array.Empty<string>(), "--no-eval", .. pruneTeacher is null ? Array.Empty<string>() : ["--teacher", pruneTeacher], .. Common()]);
         var final = ExportAndQuantize("pruned", Out("pruned"));
 
         var points = new List<PipelinePoint>();

@@ -25,6 +25,11 @@ public sealed record PruneSettings
     /// kernels cost a few microseconds each whatever their width. Counts branches dropped already.
     /// </summary>
     public int DropBlocks { get; init; }
+    /// <summary>
+    /// When set, blocks are dropped by branch strength per millisecond of INT8 time they cost (measured by
+    /// <see cref="BlockLatency"/>, by group name) instead of by strength alone.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? BlockCostMs { get; init; }
 }
 
 /// <summary>The channels to keep in each group and what the result costs.</summary>
@@ -89,8 +94,9 @@ public static class PrunePlanner
     }
 
     /// <summary>
-    /// The groups whose branch goes: those dropped already, then the weakest removable ones (<see cref="BranchStrength"/>)
-    /// up to <see cref="PruneSettings.DropBlocks"/>. Indexed like <see cref="ClassifierNet.Groups"/>.
+    /// The groups whose branch goes: those dropped already, then the weakest removable ones (<see cref="BranchStrength"/>,
+    /// or strength per millisecond of INT8 time when <see cref="PruneSettings.BlockCostMs"/> is known) up to
+    /// <see cref="PruneSettings.DropBlocks"/>. Indexed like <see cref="ClassifierNet.Groups"/>.
     /// </summary>
     public static bool[] DroppedGroups(ClassifierNet net, PruneSettings settings)
     {
@@ -99,7 +105,10 @@ public static class PrunePlanner
         var more = settings.DropBlocks - dropped.Count(d => d);
         if (more <= 0) return dropped;
         var strength = BranchStrength(net);
-        var candidates = groups.Where(g => !double.IsNaN(strength[g.Index])).OrderBy(g => strength[g.Index]).ThenBy(g => g.Index).ToList();
+        double Key(ChannelGroup g) => settings.BlockCostMs is { } cost
+            ? BlockLatency.DropScore(strength[g.Index], cost.TryGetValue(g.Name, out var ms) ? ms : 0)
+            : strength[g.Index];
+        var candidates = groups.Where(g => !double.IsNaN(strength[g.Index])).OrderBy(Key).ThenBy(g => strength[g.Index]).ThenBy(g => g.Index).ToList();
         if (candidates.Count < more)
             throw new CliError($"--drop-blocks {settings.DropBlocks}: {net.Spec.Describe()} has {candidates.Count + dropped.Count(d => d)} residual blocks whose branch can be dropped (those with an identity shortcut{(net.Spec.Arch == "mobilenetv3-small" ? "; MobileNetV3-Small's are not supported" : "")})", ExitCodes.Usage);
         foreach (var g in candidates.Take(more)) dropped[g.Index] = true;

@@ -31,4 +31,5 @@ public sealed record PruneSummary(
     NetworkFigures Before,
     NetworkFigures After,
     string? TestData,
-    LatencySearch? Latency = null);
+    LatencySearch? Latency = null,
+    BlockLatencySearch? Blocks = null);

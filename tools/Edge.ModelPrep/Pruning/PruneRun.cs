@@ -35,6 +35,12 @@ public sealed record PruneRunOptions
     /// Nullable and left out of the saved settings when null, so that runs saved before the option resume.
     /// </summary>
     public int? DropBlocks { get; init; }
+    /// <summary>
+    /// How the blocks to drop are chosen: null = by branch strength alone; "latency" = by strength per millisecond of
+    /// INT8 time the block costs here (<see cref="BlockLatency"/>). Null rather than "strength", so that saved settings
+    /// from before the option still match.
+    /// </summary>
+    public string? DropBy { get; init; }
     public int Steps { get; init; } = 1;
     /// <summary>Fine-tuning epochs after each step (0 = prune only).</summary>
     public int Epochs { get; init; } = 5;
@@ -61,6 +67,8 @@ public sealed record PruneRunOptions
         if (!double.IsFinite(MinKeep) || MinKeep is < 0 or > 1) throw new CliError($"--min-keep {MinKeep}: expected 0..1", ExitCodes.Usage);
         if (RoundTo is < 1 or > 64) throw new CliError($"--round-to {RoundTo}: expected 1..64", ExitCodes.Usage);
         if (DropBlocks is < 0 or > 64) throw new CliError($"--drop-blocks {DropBlocks}: expected 0..64", ExitCodes.Usage);
+        if (DropBy is not (null or "latency")) throw new CliError($"--drop-by '{DropBy}': expected strength or latency", ExitCodes.Usage);
+        if (DropBy is not null && DropBlocks is null or 0) throw new CliError($"--drop-by {DropBy}: give --drop-blocks N, the number of blocks to drop", ExitCodes.Usage);
         if (Steps is < 1 or > 20) throw new CliError($"--steps {Steps}: expected 1..20", ExitCodes.Usage);
         if (Epochs is < 0 or > 1000) throw new CliError($"--epochs {Epochs}: expected 0..1000", ExitCodes.Usage);
         if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0)) throw new CliError($"--lr {lr}: expected > 0", ExitCodes.Usage);
@@ -75,7 +83,7 @@ public sealed record PruneRunOptions
 /// </summary>
 public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress)
 {
-    public const string ReportFile = "pruning.json", SettingsFile = "prune-settings.json", LatencyFile = "latency-search.json";
+    public const string ReportFile = "pruning.json", SettingsFile = "prune-settings.json", LatencyFile = "latency-search.json", BlocksFile = "block-latency.json";
     /// <summary>Timed runs per latency measurement (the median is used).</summary>
     public const int LatencyRuns = 200;
 
@@ -110,6 +118,19 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         };
         // Checked before any work (a latency search times the network first): too many blocks, or an architecture without them.
         PrunePlanner.DroppedGroups(source, settings);
+        var blocksFile = Path.Combine(options.Out, BlocksFile);
+        BlockLatencySearch? blocks = null;
+        if (options.DropBy == "latency")
+        {
+            if (options.Resume && File.Exists(blocksFile) && File.Exists(settingsFile))
+            {
+                // Measured once: a resumed run drops the blocks its first measurement chose.
+                blocks = ReadBlockLatency(blocksFile, source);
+                progress.Message($"block latencies from {blocksFile}");
+            }
+            else blocks = BlockLatency.Measure(source, new ExportInfo(sourceState.Classes, CheckpointEvaluator.Preprocessing(sourceState), sourceState.Data, null), options.LatencyThreads, progress);
+            settings = settings with { BlockCostMs = blocks.Blocks.ToDictionary(b => b.Group, b => b.CostMs) };
+        }
         var latencyFile = Path.Combine(options.Out, LatencyFile);
         LatencySearch? latency = null;
         long target;
@@ -136,6 +157,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         PrunePlanner.CheckReachable(source, settings);
         Directory.CreateDirectory(options.Out);
         AtomicFile.WriteText(settingsFile, identity);
+        if (blocks is not null) AtomicFile.WriteText(blocksFile, JsonSerializer.Serialize(blocks, PruneJson.Default.BlockLatencySearch));
         if (latency is not null) AtomicFile.WriteText(latencyFile, JsonSerializer.Serialize(latency, PruneJson.Default.LatencySearch));
         var teacher = options.Teacher == "source" ? sourceFolder : options.Teacher;
         var data = options.Data ?? sourceConfig?.Data ?? sourceState.Data;
@@ -221,7 +243,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
             before = before with { TestTop1 = b.Top1, LatencyP50Ms = b.Latency?.P50Ms, LatencyThreads = b.Latency?.Threads };
             after = after with { TestTop1 = a.Top1, LatencyP50Ms = a.Latency?.P50Ms, LatencyThreads = a.Latency?.Threads };
         }
-        var summary = new PruneSummary(options.Out, sourceFolder, Name(options.Criterion), options.Scope.ToString().ToLowerInvariant(), teacher, steps, before, after, testData, latency);
+        var summary = new PruneSummary(options.Out, sourceFolder, Name(options.Criterion), options.Scope.ToString().ToLowerInvariant(), teacher, steps, before, after, testData, latency, blocks);
         AtomicFile.WriteText(report, JsonSerializer.Serialize(summary, PruneJson.Default.PruneSummary));
         return summary;
     }
@@ -234,6 +256,20 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         catch (JsonException) { search = null; }
         if (search is null || search.ChosenMacs <= 0 || search.ChosenMacs >= sourceMacs)
             throw new CheckpointException($"'{path}' is not a latency search of this network: delete it to measure again, or choose another --out");
+        return search;
+    }
+
+    /// <summary>Saved block latencies, bounded and checked against the network: they decide which blocks a resumed run drops.</summary>
+    private static BlockLatencySearch ReadBlockLatency(string path, ClassifierNet net)
+    {
+        BlockLatencySearch? search;
+        try { search = JsonSerializer.Deserialize(BoundedFile.ReadAll(path, 1 << 20), PruneJson.Default.BlockLatencySearch); }
+        catch (JsonException) { search = null; }
+        var strength = PrunePlanner.BranchStrength(net);
+        var droppable = net.Groups.Where(g => !double.IsNaN(strength[g.Index])).Select(g => g.Name).Order(StringComparer.Ordinal);
+        if (search?.Blocks is null || !search.Blocks.Select(b => b.Group).Order(StringComparer.Ordinal).SequenceEqual(droppable)
+            || search.Blocks.Any(b => !double.IsFinite(b.CostMs) || b.CostMs < 0))
+            throw new CheckpointException($"'{path}' is not a block timing of this network: delete it to measure again, or choose another --out");
         return search;
     }
 
