@@ -34,6 +34,17 @@ public class NodeProfilerTests
         Assert.That(times["b.add_token_2"], Is.EqualTo(0.0065).Within(1e-12), "median of 5 and 8 µs");
     }
 
+    [TestCase("[{\"cat\":\"Node\",\"name\":\"a_kernel_time\",\"dur\":", "not JSON")]
+    [TestCase("{\"traceEvents\": []}", "not a list of trace events")]
+    [TestCase("[{\"cat\":\"Node\",\"name\":\"a_kernel_time\"}]", "event 'a_kernel_time' has no duration")]
+    public void AProfileThatIsNotOneIsAnIOErrorNamingIt(string text, string why)
+    {
+        using var dir = new TempDir();
+        var path = dir.File("profile.json");
+        File.WriteAllText(path, text);
+        Assert.That(() => NodeProfiler.KernelTimes(path), Throws.TypeOf<IOException>().With.Message.StartWith($"ONNX Runtime's profile '{path}': {why}"));
+    }
+
     [Test]
     public void EveryNodeOfAQuantizedModelIsTimedUnderItsSourceNodesName()
     {
@@ -50,7 +61,11 @@ public class NodeProfilerTests
         var ranges = new QdqPlan(prepared, new HashSet<string>()).CalibratedTensors.ToDictionary(t => t, _ => (-2f, 2f));
         var int8 = QdqQuantizer.Quantize(prepared, ranges, new QdqOptions()).Model;
 
+        string[] Leftovers() => [.. Directory.GetFiles(Environment.CurrentDirectory, "onnxruntime_profile_*"),
+            .. Directory.GetDirectories(Path.GetTempPath(), $"edge-profile-{Environment.ProcessId}-*")];
+        var before = Leftovers();
         var times = NodeProfiler.Profile(int8.ToByteArray(), threads: 1, runs: 20);
+        Assert.That(Leftovers(), Is.EquivalentTo(before), "the profile is written to a folder of its own and deleted");
         var first = times.Keys.Where(k => k.StartsWith("first.conv", StringComparison.Ordinal)).ToList();
         var second = times.Keys.Where(k => k.StartsWith("second.conv", StringComparison.Ordinal)).ToList();
         Assert.That((first.Count, second.Count), Is.EqualTo((1, 1)), string.Join(", ", times.Keys));

@@ -210,10 +210,28 @@ public class PruneCliTests
         var resumed = Run([.. byLatency, "--resume"]);
         Assert.That(resumed.Code, Is.Zero, resumed.Err);
         Assert.That(resumed.Err, Does.Contain("block-latency.json").And.Not.Contain("profiling"));
-        File.WriteAllText(Path.Combine(dir.File("l"), "block-latency.json"), "{\"threads\": 1, \"runs\": 1, \"kernel_ms\": 1, \"blocks\": []}");
-        var corrupt = Run([.. byLatency, "--resume"]);
-        Assert.That(corrupt.Code, Is.Not.Zero);
-        Assert.That(corrupt.Err.Trim().Split('\n')[^1], Does.Contain("is not a block timing of this network"));
+        using (var again = JsonDocument.Parse(resumed.Out))
+            Assert.That(again.RootElement.GetProperty("steps")[0].GetProperty("groups").EnumerateArray()
+                .Where(g => g.GetProperty("after").GetInt32() == 0).Select(g => g.GetProperty("group").GetString()), Is.EquivalentTo(expected));
+        // A timing that is not this network's, or none, is refused in one line: another could drop other blocks.
+        var timing = Path.Combine(dir.File("l"), "block-latency.json");
+        var good = File.ReadAllText(timing);
+        foreach (var bad in new[]
+        {
+            "{\"threads\": 1, \"runs\": 1, \"kernel_ms\": 1, \"blocks\": []}", "{\"threads\": 1, \"runs\": 1, \"kernel_ms\": 1, \"blocks\": [null]}",
+            good[..(good.Length / 2)], good.Replace("\"cost_ms\"", "\"costs\""), good.Replace("\"threads\": 1", "\"threads\": 2"),
+        })
+        {
+            File.WriteAllText(timing, bad);
+            var corrupt = Run([.. byLatency, "--resume"]);
+            Assert.That(corrupt.Code, Is.EqualTo(1), bad);
+            Assert.That(corrupt.Err.Trim().Split('\n'), Has.Length.EqualTo(1), corrupt.Err);
+            Assert.That(corrupt.Err, Does.Contain("is not a block timing of this network"), bad);
+        }
+        File.Delete(timing);
+        var gone = Run([.. byLatency, "--resume"]);
+        Assert.That(gone.Code, Is.Not.Zero);
+        Assert.That(gone.Err.Trim(), Does.EndWith("block-latency.json is gone: the blocks it dropped cannot be chosen again; choose another --out"));
     }
 
     [Test]

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Edge.Core.Diagnostics;
 using Edge.Core.Inference;
+using Edge.Onnx.IO;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Edge.Host.Evaluation;
@@ -21,13 +23,14 @@ public static class NodeProfiler
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         var folder = Path.Combine(Path.GetTempPath(), $"edge-profile-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
+        string? file = null;
         try
         {
-            string file;
             using (var so = OrtSessions.Options(threads))
             {
-                so.EnableProfiling = true;
+                // The prefix first: ONNX Runtime takes it when profiling is switched on (else it writes to the current folder).
                 so.ProfileOutputPathPrefix = Path.Combine(folder, "profile");
+                so.EnableProfiling = true;
                 using var session = new InferenceSession(model, so);
                 var (name, meta) = session.InputMetadata.First();
                 var shape = meta.Dimensions.Select(d => d < 0 ? 1L : d).ToArray();
@@ -40,33 +43,49 @@ public static class NodeProfiler
                 {
                     using var results = session.Run(runOptions, [name], [input], outputs);
                 }
-                file = session.EndProfiling();
+                file = Path.GetFullPath(session.EndProfiling());
             }
-            var path = Path.IsPathRooted(file) ? file : Path.Combine(Environment.CurrentDirectory, file);
-            if (new FileInfo(path).Length > MaxProfileBytes) throw new InvalidOperationException($"ONNX Runtime's profile '{path}' is over {MaxProfileBytes >> 20} MiB");
-            return KernelTimes(path);
+            return KernelTimes(file);
         }
         finally
         {
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                if (file is not null && Path.GetDirectoryName(file) != folder) File.Delete(file);
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
     }
 
-    /// <summary>Median kernel time per node from an ONNX Runtime profile (Chrome trace events: category Node, name NODE_kernel_time, duration in µs).</summary>
+    /// <summary>
+    /// Median kernel time per node from an ONNX Runtime profile (Chrome trace events: category Node, name NODE_kernel_time,
+    /// duration in µs). A profile that is not one (truncated, foreign) is an <see cref="IOException"/> naming it.
+    /// </summary>
     internal static Dictionary<string, double> KernelTimes(string profile)
     {
         const string suffix = "_kernel_time";
-        using var stream = File.OpenRead(profile);
-        using var doc = JsonDocument.Parse(stream);
         var times = new Dictionary<string, List<double>>(StringComparer.Ordinal);
-        foreach (var e in doc.RootElement.EnumerateArray())
+        try
         {
-            if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
-            if (e.GetProperty("name").GetString() is not { } n || !n.EndsWith(suffix, StringComparison.Ordinal)) continue;
-            var node = n[..^suffix.Length];
-            if (!times.TryGetValue(node, out var list)) times[node] = list = [];
-            list.Add(e.GetProperty("dur").GetDouble() / 1000);
+            using var doc = JsonDocument.Parse(BoundedFile.ReadAll(profile, MaxProfileBytes));
+            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw Bad("not a list of trace events");
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("cat", out var cat) || cat.ValueKind != JsonValueKind.String || cat.GetString() != "Node") continue;
+                if (!e.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String || n.GetString() is not { } full
+                    || !full.EndsWith(suffix, StringComparison.Ordinal)) continue;
+                if (!e.TryGetProperty("dur", out var dur) || !dur.TryGetDouble(out var us) || !double.IsFinite(us) || us < 0)
+                    throw Bad($"event '{full}' has no duration");
+                var node = full[..^suffix.Length];
+                if (!times.TryGetValue(node, out var list)) times[node] = list = [];
+                list.Add(us / 1000);
+            }
         }
-        return times.ToDictionary(kv => kv.Key, kv => Core.Diagnostics.Percentile.OfSorted([.. kv.Value.Order()], 50), StringComparer.Ordinal);
+        catch (JsonException e) { throw Bad($"not JSON ({e.Message})"); }
+        return times.ToDictionary(kv => kv.Key, kv => Percentile.Median([.. kv.Value.Order()]), StringComparer.Ordinal);
+
+        IOException Bad(string why) => new($"ONNX Runtime's profile '{profile}': {why}");
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Edge.Cli;
 using Edge.Host.Evaluation;
 using Edge.Host.Quantization;
@@ -9,13 +10,13 @@ using Edge.ModelPrep.Training;
 namespace Edge.ModelPrep.Pruning;
 
 /// <summary>One residual branch that can be dropped: how much it adds (<see cref="PrunePlanner.BranchStrength"/>) and the INT8 kernel time of its nodes.</summary>
-public sealed record BlockCost(string Group, double Strength, double CostMs, int Nodes);
+public sealed record BlockCost([property: JsonRequired] string Group, [property: JsonRequired] double Strength, [property: JsonRequired] double CostMs, [property: JsonRequired] int Nodes);
 
 /// <summary>
 /// What each droppable residual branch costs in the INT8 model on this machine: the network's total kernel time and each
 /// branch's share. Saved in the run, so a resumed run drops the same blocks.
 /// </summary>
-public sealed record BlockLatencySearch(int Threads, int Runs, double KernelMs, IReadOnlyList<BlockCost> Blocks);
+public sealed record BlockLatencySearch([property: JsonRequired] int Threads, [property: JsonRequired] int Runs, [property: JsonRequired] double KernelMs, [property: JsonRequired] IReadOnlyList<BlockCost> Blocks);
 
 /// <summary>
 /// Measures the INT8 time of each droppable residual branch: the network is exported, given a QDQ form (weights and
@@ -42,15 +43,22 @@ public static class BlockLatency
         foreach (var g in candidates)
         {
             var block = BlockPath(g);
-            var nodes = times.Where(t => t.Key.StartsWith(block + ".", StringComparison.Ordinal)).ToList();
-            if (nodes.Count == 0)
+            var (ms, nodes) = Attribute(times, block);
+            if (nodes == 0)
                 throw new CliError($"--drop-by latency: ONNX Runtime's profile names no node of block {block}; use --drop-by strength");
-            blocks.Add(new BlockCost(g.Name, strength[g.Index], nodes.Sum(n => n.Value), nodes.Count));
+            blocks.Add(new BlockCost(g.Name, strength[g.Index], ms, nodes));
         }
         progress.Message(string.Create(inv, $"INT8 kernel time {total:0.###} ms; each block's branch strength and time:"));
         foreach (var b in blocks.OrderByDescending(b => b.CostMs))
             progress.Message(string.Create(inv, $"  {BlockPathOf(b.Group),-14} strength {b.Strength,6:0.000}  {b.CostMs,6:0.000} ms ({b.CostMs / total:0.0%})"));
         return new BlockLatencySearch(threads, runs, total, blocks);
+    }
+
+    /// <summary>The time and count of the profiled nodes inside <paramref name="block"/>: named <c>BLOCK.…</c> (so <c>blocks.1</c> does not take <c>blocks.10</c>'s).</summary>
+    internal static (double Ms, int Nodes) Attribute(IReadOnlyDictionary<string, double> times, string block)
+    {
+        var nodes = times.Where(t => t.Key.StartsWith(block + ".", StringComparison.Ordinal)).ToList();
+        return (nodes.Sum(n => n.Value), nodes.Count);
     }
 
     /// <summary>

@@ -122,10 +122,12 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         BlockLatencySearch? blocks = null;
         if (options.DropBy == "latency")
         {
-            if (options.Resume && File.Exists(blocksFile) && File.Exists(settingsFile))
+            if (options.Resume && File.Exists(settingsFile))
             {
-                // Measured once: a resumed run drops the blocks its first measurement chose.
-                blocks = ReadBlockLatency(blocksFile, source);
+                // Measured once: a resumed run drops the blocks its first measurement chose (a second could choose others).
+                if (!File.Exists(blocksFile))
+                    throw new CliError($"'{options.Out}' was pruned by block latency, but {BlocksFile} is gone: the blocks it dropped cannot be chosen again; choose another --out");
+                blocks = ReadBlockLatency(blocksFile, source, options.LatencyThreads);
                 progress.Message($"block latencies from {blocksFile}");
             }
             else blocks = BlockLatency.Measure(source, new ExportInfo(sourceState.Classes, CheckpointEvaluator.Preprocessing(sourceState), sourceState.Data, null), options.LatencyThreads, progress);
@@ -156,9 +158,10 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         settings = settings with { TargetMacs = target };
         PrunePlanner.CheckReachable(source, settings);
         Directory.CreateDirectory(options.Out);
-        AtomicFile.WriteText(settingsFile, identity);
+        // The measurements before the settings: a run whose settings are saved has what it was pruned by.
         if (blocks is not null) AtomicFile.WriteText(blocksFile, JsonSerializer.Serialize(blocks, PruneJson.Default.BlockLatencySearch));
         if (latency is not null) AtomicFile.WriteText(latencyFile, JsonSerializer.Serialize(latency, PruneJson.Default.LatencySearch));
+        AtomicFile.WriteText(settingsFile, identity);
         var teacher = options.Teacher == "source" ? sourceFolder : options.Teacher;
         var data = options.Data ?? sourceConfig?.Data ?? sourceState.Data;
 
@@ -260,16 +263,17 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
     }
 
     /// <summary>Saved block latencies, bounded and checked against the network: they decide which blocks a resumed run drops.</summary>
-    private static BlockLatencySearch ReadBlockLatency(string path, ClassifierNet net)
+    private static BlockLatencySearch ReadBlockLatency(string path, ClassifierNet net, int threads)
     {
         BlockLatencySearch? search;
         try { search = JsonSerializer.Deserialize(BoundedFile.ReadAll(path, 1 << 20), PruneJson.Default.BlockLatencySearch); }
         catch (JsonException) { search = null; }
         var strength = PrunePlanner.BranchStrength(net);
         var droppable = net.Groups.Where(g => !double.IsNaN(strength[g.Index])).Select(g => g.Name).Order(StringComparer.Ordinal);
-        if (search?.Blocks is null || !search.Blocks.Select(b => b.Group).Order(StringComparer.Ordinal).SequenceEqual(droppable)
-            || search.Blocks.Any(b => !double.IsFinite(b.CostMs) || b.CostMs < 0))
-            throw new CheckpointException($"'{path}' is not a block timing of this network: delete it to measure again, or choose another --out");
+        static bool Valid(BlockCost? b) => b is { Group: not null, Nodes: >= 1 } && double.IsFinite(b.CostMs) && b.CostMs >= 0 && double.IsFinite(b.Strength) && b.Strength >= 0;
+        if (search?.Blocks is null || search.Threads != threads || search.Runs < 1 || !double.IsFinite(search.KernelMs) || search.KernelMs <= 0
+            || !search.Blocks.All(Valid) || !search.Blocks.Select(b => b.Group).Order(StringComparer.Ordinal).SequenceEqual(droppable))
+            throw new CheckpointException($"'{path}' is not a block timing of this network with --latency-threads {threads}: the blocks it dropped cannot be chosen again; choose another --out");
         return search;
     }
 
