@@ -63,7 +63,7 @@ public static class BlockLatency
 
     /// <summary>
     /// The module path of the block a removable group belongs to: architectures name a residual branch's group
-    /// <c>BLOCK.PART</c> (MobileNetV2's <c>features.3.hidden</c>, ResNet's <c>layer1.1.inner</c>), and the exporter
+    /// <c>BLOCK.PART</c> (MobileNetV2's <c>features.3.hidden</c>, ResNet's <c>blocks.1.inner</c>), and the exporter
     /// names the block's nodes <c>BLOCK.…</c>.
     /// </summary>
     public static string BlockPath(ChannelGroup g) => BlockPathOf(g.Name);
