@@ -42,7 +42,7 @@ public static class BlockLatency
         var blocks = new List<BlockCost>();
         foreach (var g in candidates)
         {
-            var block = BlockPath(g);
+            var block = BlockPathOf(g.Name);
             var (ms, nodes) = Attribute(times, block);
             if (nodes == 0)
                 throw new CliError($"--drop-by latency: ONNX Runtime's profile names no node of block {block}; use --drop-by strength");
@@ -66,8 +66,6 @@ public static class BlockLatency
     /// <c>BLOCK.PART</c> (MobileNetV2's <c>features.3.hidden</c>, ResNet's <c>blocks.1.inner</c>), and the exporter
     /// names the block's nodes <c>BLOCK.…</c>.
     /// </summary>
-    public static string BlockPath(ChannelGroup g) => BlockPathOf(g.Name);
-
     private static string BlockPathOf(string group) => group.LastIndexOf('.') is var i and > 0 ? group[..i] : group;
 
     /// <summary>The network's QDQ INT8 form as <c>quantize</c> writes it (7-bit weights), with placeholder activation ranges.</summary>

@@ -116,8 +116,12 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
             TargetMacs = sourceMacs, Criterion = options.Criterion, Scope = options.Scope,
             MinChannels = options.MinChannels, MinKeep = options.MinKeep, RoundTo = options.RoundTo, DropBlocks = options.DropBlocks ?? 0,
         };
-        // Checked before any work (a latency search times the network first): too many blocks, or an architecture without them.
+        // Checked before any work (block and latency searches time the network first): too many blocks, or an architecture
+        // without them, and a MAC target the network is under already.
         PrunePlanner.DroppedGroups(source, settings);
+        var macsTarget = options.TargetMacs <= 1 ? (long)(options.TargetMacs * sourceMacs) : (long)options.TargetMacs;
+        if (options.TargetMacs != 0 && macsTarget >= sourceMacs) throw new CliError(string.Create(CultureInfo.InvariantCulture,
+            $"--target-macs {macsTarget / 1e6:0.###} M: the network has {sourceMacs / 1e6:0.###} M MACs already"), ExitCodes.Usage);
         var blocksFile = Path.Combine(options.Out, BlocksFile);
         BlockLatencySearch? blocks = null;
         if (options.DropBy == "latency")
@@ -136,12 +140,7 @@ public sealed class PruneRun(PruneRunOptions options, ITrainingProgress progress
         var latencyFile = Path.Combine(options.Out, LatencyFile);
         LatencySearch? latency = null;
         long target;
-        if (options.TargetMacs != 0)
-        {
-            target = options.TargetMacs <= 1 ? (long)(options.TargetMacs * sourceMacs) : (long)options.TargetMacs;
-            if (target >= sourceMacs) throw new CliError(string.Create(CultureInfo.InvariantCulture,
-                $"--target-macs {target / 1e6:0.###} M: the network has {sourceMacs / 1e6:0.###} M MACs already"), ExitCodes.Usage);
-        }
+        if (options.TargetMacs != 0) target = macsTarget;
         else if (options.Resume && File.Exists(latencyFile) && File.Exists(settingsFile))
         {
             // Measured once: a resumed run prunes to the budget its first measurement chose.
